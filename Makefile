@@ -1,0 +1,49 @@
+# Himaya — two commands are all a newcomer needs: `make run` and `make test`.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+TOOLS := .tools
+UV := $(TOOLS)/bin/uv
+VENV := .venv
+PY := $(VENV)/bin/python
+UV_VERSION := 0.13.8
+export UV_PROJECT_ENVIRONMENT := $(abspath $(VENV))
+
+.PHONY: help install run test test-fast lint migrate bench stop-db clean
+
+help: ## Show this help
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+$(UV):
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required")'
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+
+$(VENV)/.synced: $(UV) uv.lock pyproject.toml shared/pyproject.toml $(wildcard services/*/pyproject.toml)
+	$(UV) sync --frozen --all-packages --python $(PYTHON)
+	@touch $@
+
+install: $(VENV)/.synced ## Create the virtual env and install every package (locked versions)
+
+run: install ## Start Postgres (embedded unless DATABASE_URL), migrate, seed, run all four services
+	$(PY) -m himaya.devstack run
+
+test: install ## Run the whole test suite (embedded Postgres unless DATABASE_URL)
+	$(PY) -m pytest
+
+test-fast: install ## Run the tests without the slow fault-injection and fuzz suites
+	$(PY) -m pytest -m "not slow"
+
+lint: install ## ruff on everything, mypy on the shared library
+	$(VENV)/bin/ruff check shared services tests
+	$(VENV)/bin/mypy shared/src
+
+migrate: install ## Provision and migrate every service's schema, seed reference data and the admin
+	$(PY) -m himaya.devstack migrate
+
+stop-db: install ## Stop the embedded Postgres
+	$(PY) -m himaya.devstack stop-db
+
+clean: ## Remove the virtual envs (keeps the database in .data)
+	rm -rf $(VENV) $(TOOLS)

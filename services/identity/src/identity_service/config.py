@@ -1,0 +1,19 @@
+"""Settings of the identity service (environment prefix `IDENTITY_`)."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from pydantic import SecretStr
+from pydantic_settings import SettingsConfigDict
+
+from himaya.settings import ServiceSettings
+
+
+class Settings(ServiceSettings):
+    """Configuration of the identity service, read from `IDENTITY_*` environment variables."""
+
+    model_config = SettingsConfigDict(env_prefix="IDENTITY_", extra="ignore", frozen=True)
+    required_secrets: ClassVar[tuple[str, ...]] = ("database_url",)
+
+    migration_database_url: SecretStr | None = None

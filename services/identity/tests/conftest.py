@@ -1,0 +1,12 @@
+"""Fixtures of the identity service's tests: a migrated schema, a rolled-back transaction per test, a client."""
+
+from himaya.testing.plugin import service_fixtures
+from identity_service.config import Settings
+from identity_service.db.tables import APPEND_ONLY_TABLES, MIGRATIONS_DIR, SCHEMA
+from identity_service.main import create_app
+
+harness, db, client = service_fixtures(
+    service="identity", schema=SCHEMA, migrations_dir=MIGRATIONS_DIR, append_only=APPEND_ONLY_TABLES,
+    app_factory=create_app,
+    settings_factory=lambda url: Settings(database_url=url, environment="test", log_json=False),
+)

@@ -1,0 +1,29 @@
+"""`python -m referrals_service.migrate`: provision the referrals schema and role, and migrate to head."""
+
+from __future__ import annotations
+
+import sys
+
+from himaya.migrations import autogenerate, provision
+from referrals_service.config import Settings
+from referrals_service.db.tables import APPEND_ONLY_TABLES, MIGRATIONS_DIR, SCHEMA
+
+
+def main(argv: list[str]) -> None:
+    """Run with REFERRALS_MIGRATION_DATABASE_URL (owner) and REFERRALS_DATABASE_URL (the service's role).
+
+    `--revision MESSAGE` autogenerates a new migration instead (development only).
+    """
+    settings = Settings()
+    if settings.migration_database_url is None or settings.database_url is None:
+        raise SystemExit("REFERRALS_MIGRATION_DATABASE_URL and REFERRALS_DATABASE_URL are required")
+    admin_url = settings.migration_database_url.get_secret_value()
+    if argv[:1] == ["--revision"]:
+        autogenerate(admin_url=admin_url, schema=SCHEMA, migrations_dir=MIGRATIONS_DIR, message=argv[1])
+        return
+    provision(admin_url=admin_url, app_url=settings.database_url.get_secret_value(), schema=SCHEMA,
+              migrations_dir=MIGRATIONS_DIR, append_only=APPEND_ONLY_TABLES)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

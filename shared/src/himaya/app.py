@@ -1,0 +1,125 @@
+"""The app factory every service uses: lifespan-owned resources, problem errors, health, metrics."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from himaya.auth import JWKSCache, TokenVerifier
+from himaya.db import create_database, database_ready
+from himaya.errors import Problem, install_problem_handlers
+from himaya.logging import configure_logging
+from himaya.middleware import Metrics, RequestContextMiddleware
+from himaya.migrations import head_revision
+from himaya.settings import ServiceSettings
+
+Lifespan = Callable[[FastAPI], contextlib.AbstractAsyncContextManager[None]]
+QUIET_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
+
+
+@dataclass
+class ServiceSpec:
+    """What distinguishes one service: its name, schema, routers and extra resources."""
+
+    name: str
+    title: str
+    description: str
+    schema: str
+    migrations_dir: Path
+    routers: Sequence[APIRouter]
+    version: str = "1.0.0"
+    lifespan: Lifespan | None = None
+    openapi_tags: list[dict[str, Any]] = field(default_factory=list)
+
+
+def create_service_app(spec: ServiceSpec, settings: ServiceSettings, *, jwks: JWKSCache | None = None) -> FastAPI:
+    """Build a service's FastAPI app; every resource is created in the lifespan, nothing at import."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        configure_logging(service=spec.name, level=settings.log_level, json=settings.log_json)
+        app.state.settings = settings
+        app.state.expected_head = head_revision(spec.migrations_dir, schema=spec.schema)
+        if getattr(app.state, "db", None) is None:  # a test may have provided its own
+            app.state.db = create_database(settings, application_name=f"himaya-{spec.name}")
+        http = httpx.AsyncClient(timeout=httpx.Timeout(5.0, connect=2.0))
+        app.state.http = http
+        if getattr(app.state, "token_verifier", None) is None:
+            cache = jwks or JWKSCache.from_url(settings.jwks_url, http)
+            app.state.token_verifier = TokenVerifier(cache, issuer=settings.token_issuer,
+                                                     audience=settings.token_audience,
+                                                     algorithms=settings.token_algorithms)
+        try:
+            if spec.lifespan is not None:
+                async with spec.lifespan(app):
+                    yield
+            else:
+                yield
+        finally:
+            await http.aclose()
+            await app.state.db.dispose()
+
+    app = FastAPI(
+        title=spec.title, description=spec.description, version=spec.version, lifespan=lifespan,
+        openapi_tags=spec.openapi_tags or None,
+        swagger_ui_init_oauth={"clientId": "docs-ui"},
+    )
+    app.state.db = None
+    app.state.token_verifier = None
+    install_problem_handlers(app)
+    metrics = Metrics(spec.name)
+    app.state.metrics = metrics
+    app.add_middleware(RequestContextMiddleware, metrics=metrics, quiet_paths=QUIET_PATHS)
+
+    ops = APIRouter(tags=["operations"])
+
+    @ops.get("/healthz", summary="Process is up")
+    async def healthz() -> dict[str, str]:
+        """Liveness: the process answers."""
+        return {"status": "ok", "service": spec.name}
+
+    @ops.get("/readyz", summary="Ready to serve", responses={503: {"model": Problem}})
+    async def readyz(request: Request) -> Response:
+        """Readiness: the database is reachable and this service's migrations are at head."""
+        ok, detail = await database_ready(request.app.state.db, schema=spec.schema,
+                                          expected_head=request.app.state.expected_head)
+        body = {"status": "ready" if ok else "not_ready", "service": spec.name, "database": detail}
+        return JSONResponse(body, status_code=200 if ok else 503)
+
+    @ops.get("/metrics", summary="Prometheus metrics", response_class=Response)
+    async def metrics_endpoint() -> Response:
+        """Prometheus exposition of this process's request counters and latencies."""
+        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    app.include_router(ops)
+    for router in spec.routers:
+        app.include_router(router)
+    _register_problem_schema(app)
+    return app
+
+
+def _register_problem_schema(app: FastAPI) -> None:
+    """Make `#/components/schemas/Problem` exist in the OpenAPI document even if no route names it."""
+    original = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        schema = original()
+        components = schema.setdefault("components", {}).setdefault("schemas", {})
+        if "Problem" not in components:
+            components["Problem"] = Problem.model_json_schema(ref_template="#/components/schemas/{model}")
+            for name, sub in components["Problem"].pop("$defs", {}).items():
+                components.setdefault(name, sub)
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

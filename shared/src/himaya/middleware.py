@@ -1,0 +1,91 @@
+"""Pure ASGI middleware: request id, access log and Prometheus metrics, cheap on the hot path."""
+
+from __future__ import annotations
+
+import re
+import time
+import uuid
+from typing import Any
+
+import structlog
+from prometheus_client import CollectorRegistry, Counter, Histogram
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from himaya.logging import request_id_var
+
+REQUEST_ID_HEADER = b"x-request-id"
+_REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._:\-]{8,128}$")
+
+access_log = structlog.get_logger("himaya.access")
+
+
+def valid_request_id(value: str | None) -> bool:
+    """A client-supplied request id is kept only if it is short and made of safe characters."""
+    return bool(value) and _REQUEST_ID_RE.match(value or "") is not None
+
+
+class Metrics:
+    """The per-process Prometheus collectors of a service."""
+
+    def __init__(self, service: str) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        self.requests = Counter("http_requests_total", "HTTP requests", ["service", "method", "route", "status"],
+                                registry=self.registry)
+        self.latency = Histogram("http_request_duration_seconds", "HTTP request latency",
+                                 ["service", "method", "route"], registry=self.registry,
+                                 buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10))
+        self.service = service
+
+
+class RequestContextMiddleware:
+    """Assigns the request id, returns it, and records an access-log line and metrics per request."""
+
+    def __init__(self, app: ASGIApp, *, metrics: Metrics, quiet_paths: frozenset[str] = frozenset()) -> None:
+        self.app = app
+        self.metrics = metrics
+        self.quiet_paths = quiet_paths
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        rid = None
+        for name, value in scope["headers"]:
+            if name == REQUEST_ID_HEADER:
+                candidate = value.decode("latin-1")
+                rid = candidate if valid_request_id(candidate) else None
+                break
+        if rid is None:
+            rid = uuid.uuid4().hex
+        scope.setdefault("state", {})["request_id"] = rid
+        token = request_id_var.set(rid)
+        started = time.perf_counter()
+        status_holder = [500]
+        rid_bytes = rid.encode()
+
+        async def send_wrapper(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                status_holder[0] = message["status"]
+                message.setdefault("headers", [])
+                message["headers"] = [*message["headers"], (REQUEST_ID_HEADER, rid_bytes)]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_wrapper)
+        finally:
+            elapsed = time.perf_counter() - started
+            route = _route_template(scope)
+            method = scope["method"]
+            self.metrics.requests.labels(self.metrics.service, method, route, str(status_holder[0])).inc()
+            self.metrics.latency.labels(self.metrics.service, method, route).observe(elapsed)
+            if scope["path"] not in self.quiet_paths:
+                state: dict[str, Any] = scope.get("state", {})
+                access_log.info("request", method=method, route=route, status=status_holder[0],
+                                duration_ms=round(elapsed * 1000, 2), caller=state.get("caller_id"))
+            request_id_var.reset(token)
+
+
+def _route_template(scope: Scope) -> str:
+    route = scope.get("route")
+    path = getattr(route, "path", None)
+    return path if isinstance(path, str) else "unmatched"

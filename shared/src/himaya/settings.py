@@ -1,0 +1,80 @@
+"""Settings base shared by every service: environment, database, tokens, logging."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any, ClassVar
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PLACEHOLDER_MARKERS = ("changeme", "change-me", "placeholder", "secret", "password", "xxx", "todo")
+
+
+class Environment(StrEnum):
+    """Where a process runs; only `local` and `test` may fall back to development values."""
+
+    LOCAL = "local"
+    TEST = "test"
+    PRODUCTION = "production"
+
+
+def is_placeholder(value: str) -> bool:
+    """True when a secret looks like a value copied from an example file."""
+    lowered = value.strip().lower()
+    return len(lowered) < 16 or any(lowered == m or lowered.startswith(m) for m in PLACEHOLDER_MARKERS)
+
+
+class ServiceSettings(BaseSettings):
+    """Base of every service's settings; subclasses set `env_prefix` and list their secrets."""
+
+    model_config = SettingsConfigDict(extra="ignore", frozen=True)
+
+    # Names of SecretStr fields that must be provided (and not look like placeholders) outside local/test.
+    required_secrets: ClassVar[tuple[str, ...]] = ()
+
+    environment: Environment = Field(default=Environment.LOCAL, validation_alias="HIMAYA_ENV")
+    host: str = "127.0.0.1"
+    port: int = 8000
+    database_url: SecretStr | None = None
+    db_pool_size: int = 10
+    db_max_overflow: int = 10
+    log_level: str = "INFO"
+    log_json: bool = True
+
+    # Token verification (every service verifies tokens itself against identity's JWKS).
+    jwks_url: str = "http://127.0.0.1:8001/.well-known/jwks.json"
+    token_issuer: str = "himaya-identity"
+    token_audience: str = "himaya"
+    token_algorithms: tuple[str, ...] = ("EdDSA",)
+
+    @model_validator(mode="after")
+    def _refuse_missing_or_placeholder_secrets(self) -> ServiceSettings:
+        if self.environment in (Environment.LOCAL, Environment.TEST):
+            return self
+        problems = []
+        for name in self.required_secrets:
+            value: Any = getattr(self, name)
+            raw = value.get_secret_value() if isinstance(value, SecretStr) else value
+            if not raw:
+                problems.append(f"{name} is required outside local development")
+            elif isinstance(raw, str) and is_placeholder(raw):
+                problems.append(f"{name} looks like a placeholder")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    @property
+    def dsn(self) -> str:
+        """The database URL as a SQLAlchemy asyncpg URL."""
+        if self.database_url is None:
+            raise RuntimeError("database_url is not configured")
+        return to_asyncpg_url(self.database_url.get_secret_value())
+
+
+def to_asyncpg_url(url: str) -> str:
+    """Accept postgres://, postgresql:// or postgresql+asyncpg:// and return the asyncpg dialect form."""
+    for prefix in ("postgresql+asyncpg://", "postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+asyncpg://" + url[len(prefix):]
+    raise ValueError("database URL must start with postgresql://")
