@@ -111,14 +111,17 @@ class OutboxDispatcher:
         delay: float = min(self.max_backoff, self.base_backoff * (2 ** max(0, attempts - 1)))
         return delay * random.uniform(0.5, 1.0)  # noqa: S311
 
+    def claim_query(self) -> sa.Select[Any]:
+        """The due rows to claim now; a subclass may narrow it (e.g. one event per aggregate at a time)."""
+        t = self.table
+        return (sa.select(t).where(t.c.status == PENDING, t.c.next_attempt_at <= sa.func.now())
+                .order_by(t.c.next_attempt_at, t.c.created_at).limit(self.batch_size)
+                .with_for_update(skip_locked=True))
+
     async def run_once(self) -> int:
         """Claim and deliver one batch of due events; returns how many were attempted."""
-        t = self.table
         async with self.engine.begin() as conn:
-            rows = (await conn.execute(
-                sa.select(t).where(t.c.status == PENDING, t.c.next_attempt_at <= sa.func.now())
-                .order_by(t.c.next_attempt_at, t.c.created_at).limit(self.batch_size)
-                .with_for_update(skip_locked=True))).mappings().all()
+            rows = (await conn.execute(self.claim_query())).mappings().all()
             for row in rows:
                 event = OutboxEvent(id=row["id"], event_type=row["event_type"], destination=row["destination"],
                                     aggregate_id=row["aggregate_id"], payload=row["payload"],
