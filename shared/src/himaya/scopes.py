@@ -18,6 +18,7 @@ class Scope(StrEnum):
     DIRECTORY_READ = "directory:read"          # organisations, territories, roles, field teams
     CASES_READ = "cases:read"                  # cases, children, adults, timeline (relation-checked)
     CASES_WRITE = "cases:write"                # intakes, outings, case and adult updates
+    INTAKES_WRITE = "intakes:write"            # record an intake (also NGO focal points, DOMAIN.md)
     CASES_TRANSITION = "cases:transition"      # move a case along its path (role-checked per step)
     CHILDREN_DEDUP = "children:dedup"          # review duplicate candidates, link or separate
     CASEWORK_WRITE = "casework:write"          # assessments, care plans, services, follow-ups
@@ -56,16 +57,16 @@ class Role(StrEnum):
 
 
 S = Scope
-_CASEWORKER = {S.DIRECTORY_READ, S.CASES_READ, S.CASES_WRITE, S.CASES_TRANSITION, S.CASEWORK_WRITE,
-               S.FILIATION_WRITE, S.PLACEMENTS_WRITE, S.CHILDREN_DEDUP, S.HEALTH_DETAILS, S.REFERRALS_READ,
-               S.REFERRALS_WRITE}
+_CASEWORKER = {S.DIRECTORY_READ, S.CASES_READ, S.CASES_WRITE, S.INTAKES_WRITE, S.CASES_TRANSITION,
+               S.CASEWORK_WRITE, S.FILIATION_WRITE, S.PLACEMENTS_WRITE, S.CHILDREN_DEDUP, S.HEALTH_DETAILS,
+               S.REFERRALS_READ, S.REFERRALS_WRITE}
 
 ROLE_SCOPES: dict[Role, frozenset[Scope]] = {
     Role.ADMIN: frozenset({S.IDENTITY_ADMIN, S.ORG_ADMIN, S.DIRECTORY_READ, S.WEBHOOKS_MANAGE, S.STATS_READ}),
     Role.ORG_ADMIN: frozenset({S.ORG_ADMIN, S.DIRECTORY_READ, S.WEBHOOKS_MANAGE}),
-    Role.POLICE_OFFICER: frozenset({S.DIRECTORY_READ, S.CASES_READ, S.CASES_WRITE, S.CASES_TRANSITION,
-                                    S.FILIATION_WRITE, S.FILIATION_DETAILS, S.OFFENCES_READ, S.CHILDREN_DEDUP,
-                                    S.REFERRALS_READ, S.REFERRALS_WRITE}),
+    Role.POLICE_OFFICER: frozenset({S.DIRECTORY_READ, S.CASES_READ, S.CASES_WRITE, S.INTAKES_WRITE,
+                                    S.CASES_TRANSITION, S.FILIATION_WRITE, S.FILIATION_DETAILS,
+                                    S.OFFENCES_READ, S.CHILDREN_DEDUP, S.REFERRALS_READ, S.REFERRALS_WRITE}),
     Role.PROSECUTOR: frozenset({S.DIRECTORY_READ, S.CASES_READ, S.FILIATION_DETAILS, S.OFFENCES_READ,
                                 S.REFERRALS_READ, S.REFERRALS_RECEIVE, S.DECISIONS_WRITE, S.STATS_READ,
                                 S.STATS_EXACT}),
@@ -76,8 +77,8 @@ ROLE_SCOPES: dict[Role, frozenset[Scope]] = {
                                  S.REFERRALS_RECEIVE}),
     Role.EPS_STAFF: frozenset({S.DIRECTORY_READ, S.CASES_READ, S.CASEWORK_WRITE, S.REFERRALS_READ,
                                S.REFERRALS_RECEIVE}),
-    Role.NGO_WORKER: frozenset({S.DIRECTORY_READ, S.CASES_READ, S.CASEWORK_WRITE, S.REFERRALS_READ,
-                                S.REFERRALS_RECEIVE}),
+    Role.NGO_WORKER: frozenset({S.DIRECTORY_READ, S.CASES_READ, S.INTAKES_WRITE, S.CASEWORK_WRITE,
+                                S.REFERRALS_READ, S.REFERRALS_RECEIVE}),
     Role.STEERING_VIEWER: frozenset({S.DIRECTORY_READ, S.STATS_READ}),
     Role.AUDITOR: frozenset({S.DIRECTORY_READ, S.AUDIT_READ}),
     Role.PARTNER_SYSTEM: frozenset({S.DIRECTORY_READ, S.CASES_READ, S.REFERRALS_READ, S.REFERRALS_RECEIVE,

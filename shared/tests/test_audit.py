@@ -1,0 +1,81 @@
+"""The audit log is a hash chain: an edited or deleted row is found."""
+
+import uuid
+
+import pytest
+import sqlalchemy as sa
+
+from himaya.audit import AuditEntry, record, verify
+from himaya.testing.plugin import TokenFactory
+
+
+async def write_events(engine, audit, n: int) -> None:
+    tokens = TokenFactory.generate()
+    principal = await tokens.verifier().verify(tokens.token(role="case_manager", org=uuid.uuid4()))
+    for i in range(n):
+        async with engine.begin() as conn:
+            await record(conn, audit, AuditEntry(action="case.read", object_type="case", object_id=str(i),
+                                                 case_id=uuid.uuid4(), fields=["child.first_name"]),
+                         principal=principal, source_ip="127.0.0.1")
+
+
+@pytest.fixture
+def audit(tables):
+    return tables.tables["libtest.audit_events"]
+
+
+class TestHashChain:
+    async def test_untouched_log_verifies(self, clean, audit):
+        await write_events(clean, audit, 30)
+        async with clean.connect() as conn:
+            report = await verify(conn, audit)
+        assert report.valid and report.checked == 30
+
+    async def test_edited_row_is_detected(self, clean, audit):
+        await write_events(clean, audit, 20)
+        async with clean.begin() as conn:
+            target = (await conn.execute(sa.select(audit.c.id).order_by(audit.c.id).offset(7).limit(1))).scalar()
+            await conn.execute(sa.update(audit).where(audit.c.id == target).values(actor="user:someone-else"))
+        async with clean.connect() as conn:
+            report = await verify(conn, audit)
+        assert not report.valid and report.first_broken_id == target
+        assert report.reason == "row content altered"
+
+    async def test_deleted_row_is_detected(self, clean, audit):
+        await write_events(clean, audit, 40)
+        async with clean.begin() as conn:
+            # delete a row that has a successor in its chain
+            chain, target = (await conn.execute(sa.text(
+                "SELECT chain, min(id) FROM libtest.audit_events GROUP BY chain HAVING count(*) > 1 LIMIT 1"))).one()
+            await conn.execute(sa.delete(audit).where(audit.c.id == target))
+        async with clean.connect() as conn:
+            report = await verify(conn, audit)
+        assert not report.valid and report.chain == chain
+        assert report.reason == "previous row missing or altered"
+
+    async def test_rolled_back_work_leaves_no_event(self, clean, audit):
+        async with clean.connect() as conn:
+            trans = await conn.begin()
+            await record(conn, audit, AuditEntry(action="case.update", object_type="case"), actor="user:x")
+            await trans.rollback()
+        async with clean.connect() as conn:
+            assert (await conn.execute(sa.select(sa.func.count()).select_from(audit))).scalar() == 0
+
+
+class TestRecordMany:
+    async def test_batch_events_extend_one_chain_that_verifies(self, clean, audit):
+        from himaya.audit import record_many
+
+        await write_events(clean, audit, 5)
+        tokens = TokenFactory.generate()
+        principal = await tokens.verifier().verify(tokens.token(role="case_manager", org=uuid.uuid4()))
+        entries = [AuditEntry(action="case.list", object_type="case", object_id=str(i), case_id=uuid.uuid4(),
+                              fields=["child.names"]) for i in range(12)]
+        async with clean.begin() as conn:
+            await record_many(conn, audit, entries, principal=principal)
+            await record_many(conn, audit, [], principal=principal)
+        async with clean.connect() as conn:
+            report = await verify(conn, audit)
+            listed = (await conn.execute(sa.select(sa.func.count()).where(audit.c.action == "case.list"))).scalar()
+        assert report.valid and report.checked == 17
+        assert listed == 12
