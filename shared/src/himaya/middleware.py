@@ -7,10 +7,13 @@ import time
 import uuid
 from typing import Any
 
+import orjson
 import structlog
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from himaya.errors import PROBLEM_MEDIA_TYPE, problem_body
+from himaya.i18n import negotiate_language
 from himaya.logging import request_id_var
 
 REQUEST_ID_HEADER = b"x-request-id"
@@ -61,10 +64,12 @@ class RequestContextMiddleware:
         token = request_id_var.set(rid)
         started = time.perf_counter()
         status_holder = [500]
+        response_started = [False]
         rid_bytes = rid.encode()
 
         async def send_wrapper(message: Message) -> None:
             if message["type"] == "http.response.start":
+                response_started[0] = True
                 status_holder[0] = message["status"]
                 message.setdefault("headers", [])
                 message["headers"] = [*message["headers"], (REQUEST_ID_HEADER, rid_bytes)]
@@ -72,6 +77,12 @@ class RequestContextMiddleware:
 
         try:
             await self.app(scope, receive, send_wrapper)
+        except Exception:
+            # Answer here rather than in Starlette's outermost error middleware, so that the 500 problem
+            # still carries the request id; internals go to the log only.
+            access_log.exception("unhandled_error", path=scope["path"])
+            if status_holder[0] == 500 and not response_started[0]:
+                await self._send_internal_error(scope, send_wrapper, rid)
         finally:
             elapsed = time.perf_counter() - started
             route = _route_template(scope)
@@ -83,6 +94,19 @@ class RequestContextMiddleware:
                 access_log.info("request", method=method, route=route, status=status_holder[0],
                                 duration_ms=round(elapsed * 1000, 2), caller=state.get("caller_id"))
             request_id_var.reset(token)
+
+
+    @staticmethod
+    async def _send_internal_error(scope: Scope, send: Send, rid: str) -> None:
+        language = negotiate_language(next(
+            (v.decode("latin-1") for k, v in scope["headers"] if k == b"accept-language"), None))
+        body = orjson.dumps(problem_body(status=500, code="internal_error", title="Internal server error",
+                                         detail="An unexpected error occurred; it has been logged.",
+                                         language=language, request_id=rid, instance=scope["path"]))
+        await send({"type": "http.response.start", "status": 500,
+                    "headers": [(b"content-type", PROBLEM_MEDIA_TYPE.encode()),
+                                (b"content-length", str(len(body)).encode())]})
+        await send({"type": "http.response.body", "body": body})
 
 
 def _route_template(scope: Scope) -> str:

@@ -28,7 +28,7 @@ def is_placeholder(value: str) -> bool:
 class ServiceSettings(BaseSettings):
     """Base of every service's settings; subclasses set `env_prefix` and list their secrets."""
 
-    model_config = SettingsConfigDict(extra="ignore", frozen=True)
+    model_config = SettingsConfigDict(extra="ignore", frozen=True, populate_by_name=True)
 
     # Names of SecretStr fields that must be provided (and not look like placeholders) outside local/test.
     required_secrets: ClassVar[tuple[str, ...]] = ()
