@@ -54,7 +54,7 @@ _ABD_ARTICLE = re.compile(r"^abd(?:oul|ul|el|al|il|l)(?=[a-z]{2})")
 
 _DIGRAPHS = re.compile(r"sch|ch|sh|kh|gh|dj|dh|th|ph|ck|qu|ou|c[eiy]?|q|g|x|v|p")
 _DIGRAPH_MAP = {
-    "sch": "S", "ch": "S", "sh": "S", "kh": "K", "gh": "G", "dj": "j", "dh": "d", "th": "t",
+    "sch": "S", "ch": "S", "sh": "S", "kh": "k", "gh": "G", "dj": "j", "dh": "d", "th": "t",
     "ph": "f", "ck": "k", "qu": "k", "q": "k", "g": "k", "x": "ks", "v": "f", "p": "b",
     "ce": "se", "ci": "si", "cy": "sy", "c": "k",
 }
