@@ -128,6 +128,7 @@ class StackConfig:
     ports: dict[str, int] = field(default_factory=lambda: {s.name: s.default_port for s in SERVICES})
     secrets: dict[str, str] = field(default_factory=dev_secrets)
     environment: str = "local"
+    role_suffix: str = ""
     extra: dict[str, str] = field(default_factory=dict)
 
     def base_url(self, service: str) -> str:
@@ -144,7 +145,7 @@ class StackConfig:
             env[p + "PORT"] = str(self.ports[svc.name])
             env[p + "JWKS_URL"] = self.base_url("identity") + "/.well-known/jwks.json"
             if svc.schema:
-                env[p + "DATABASE_URL"] = _with_db(self.admin_url, database, user=f"himaya_{svc.name}",
+                env[p + "DATABASE_URL"] = _with_db(self.admin_url, database, user=f"himaya_{svc.name}{self.role_suffix}",
                                                    password=s[f"{svc.name}_db_password"])
                 env[p + "MIGRATION_DATABASE_URL"] = self.admin_url
         env["IDENTITY_KEY_ENCRYPTION_KEY"] = s["key_encryption_key"]

@@ -67,6 +67,19 @@ def run_env(*, schema: str, metadata: sa.MetaData) -> None:
     asyncio.run(run_async())
 
 
+def urls_from_env(prefix: str) -> tuple[str, str]:
+    """The owner URL (`<PREFIX>MIGRATION_DATABASE_URL`) and the service role's URL (`<PREFIX>DATABASE_URL`).
+
+    Migrations need nothing else, so they do not load (and require the secrets of) the app's settings.
+    """
+    import os
+
+    admin, app = os.environ.get(prefix + "MIGRATION_DATABASE_URL"), os.environ.get(prefix + "DATABASE_URL")
+    if not admin or not app:
+        raise SystemExit(f"{prefix}MIGRATION_DATABASE_URL and {prefix}DATABASE_URL are required")
+    return admin, app
+
+
 def _role_from_url(app_url: str) -> tuple[str, str | None]:
     parts = urlsplit(app_url)
     if not parts.username:

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from himaya.migrations import autogenerate, provision
-from identity_service.config import Settings
+from himaya.migrations import autogenerate, provision, urls_from_env
 from identity_service.db.tables import APPEND_ONLY_TABLES, MIGRATIONS_DIR, SCHEMA
 
 
@@ -14,14 +13,11 @@ def main(argv: list[str]) -> None:
 
     `--revision MESSAGE` autogenerates a new migration instead (development only).
     """
-    settings = Settings()
-    if settings.migration_database_url is None or settings.database_url is None:
-        raise SystemExit("IDENTITY_MIGRATION_DATABASE_URL and IDENTITY_DATABASE_URL are required")
-    admin_url = settings.migration_database_url.get_secret_value()
+    admin_url, app_url = urls_from_env("IDENTITY_")
     if argv[:1] == ["--revision"]:
         autogenerate(admin_url=admin_url, schema=SCHEMA, migrations_dir=MIGRATIONS_DIR, message=argv[1])
         return
-    provision(admin_url=admin_url, app_url=settings.database_url.get_secret_value(), schema=SCHEMA,
+    provision(admin_url=admin_url, app_url=app_url, schema=SCHEMA,
               migrations_dir=MIGRATIONS_DIR, append_only=APPEND_ONLY_TABLES)
 
 

@@ -1,0 +1,59 @@
+"""Cross-service fixtures: the four real processes on a fresh database, reached through the gateway."""
+
+import secrets
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from himaya.devstack import SERVICES, Stack, StackConfig, migrate
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def stack_config(test_database_url: str, session_tag: str) -> StackConfig:
+    """Ports, secrets and database of this session's stack (roles suffixed so they never clash)."""
+    generated = {name: secrets.token_urlsafe(24) for name in (
+        "identity_db_password", "cases_db_password", "referrals_db_password", "admin_password",
+        "key_encryption_key", "events_secret", "field_key", "blind_index_key")}
+    config = StackConfig(admin_url=test_database_url, ports={s.name: free_port() for s in SERVICES},
+                         secrets=generated, role_suffix=f"_t{session_tag}")
+    migrate(config)
+    return config
+
+
+@pytest.fixture(scope="session")
+def stack(stack_config: StackConfig, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    """All four processes, started once per session; a test that stops one must start it again."""
+    log_dir = Path(tmp_path_factory.mktemp("stack-logs"))
+    running = Stack(stack_config, log_dir=log_dir)
+    try:
+        running.start_all()
+        running.wait_ready()
+        yield running
+    finally:
+        running.stop_all()
+
+
+@pytest.fixture
+def gateway(stack: Stack) -> Iterator[httpx.Client]:
+    """A client of the gateway, the only entry point partners use."""
+    with httpx.Client(base_url=stack.config.base_url("gateway"), timeout=15.0) as client:
+        yield client
+
+
+@pytest.fixture(scope="session")
+def admin_token(stack: Stack) -> str:
+    """An access token of the bootstrap administrator, obtained through the gateway."""
+    with httpx.Client(base_url=stack.config.base_url("gateway"), timeout=15.0) as client:
+        response = client.post("/v1/auth/token", data={
+            "grant_type": "password", "username": "admin", "password": stack.config.secrets["admin_password"]})
+    assert response.status_code == 200, response.text
+    return str(response.json()["access_token"])
