@@ -50,6 +50,9 @@ def _with_user(url: str, user: str, password: str) -> str:
     return urlunsplit((parts.scheme, f"{user}:{password}@{host}", parts.path, parts.query, parts.fragment))
 
 
+_started_servers: list[embedded_pg.EmbeddedPostgres] = []
+
+
 def server_admin_url() -> str:
     """The superuser URL of the server tests use: DATABASE_URL, or the embedded one (started if needed)."""
     given = os.environ.get("DATABASE_URL")
@@ -57,7 +60,15 @@ def server_admin_url() -> str:
         return given
     data_dir = Path(os.environ.get("HIMAYA_DATA_DIR", ROOT / ".data"))
     pg = embedded_pg.ensure_running(data_dir / "pg", int(os.environ.get("HIMAYA_PG_PORT", "54329")))
+    if pg.started_here:
+        _started_servers.append(pg)
     return pg.url("postgres")
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Stop the embedded server if this test session started it (leave a developer's `make run` alone)."""
+    while _started_servers:
+        embedded_pg.stop(_started_servers.pop().data_dir)
 
 
 @pytest.fixture(scope="session")
