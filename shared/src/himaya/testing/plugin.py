@@ -66,9 +66,26 @@ def server_admin_url() -> str:
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    """Stop the embedded server if this test session started it (leave a developer's `make run` alone)."""
+    """Stop the embedded server if this session started it and nobody else (a `make run`, another test
+    session) is connected to it."""
+
+    async def others_connected(url: str) -> bool:
+        conn = await asyncpg.connect(url)
+        try:
+            return bool(await conn.fetchval(
+                "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend' "
+                "AND pid <> pg_backend_pid()"))
+        finally:
+            await conn.close()
+
     while _started_servers:
-        embedded_pg.stop(_started_servers.pop().data_dir)
+        pg = _started_servers.pop()
+        try:
+            busy = asyncio.run(others_connected(pg.url("postgres")))
+        except (OSError, asyncpg.PostgresError):
+            busy = False
+        if not busy:
+            embedded_pg.stop(pg.data_dir)
 
 
 @pytest.fixture(scope="session")
