@@ -14,6 +14,21 @@ class Settings(ServiceSettings):
     """Configuration of the referrals service, read from `REFERRALS_*` environment variables."""
 
     model_config = SettingsConfigDict(env_prefix="REFERRALS_", extra="ignore", frozen=True)
-    required_secrets: ClassVar[tuple[str, ...]] = ("database_url",)
+    required_secrets: ClassVar[tuple[str, ...]] = ("database_url", "events_secret")
 
     migration_database_url: SecretStr | None = None
+    # Other services, called with the caller's own Authorization header.
+    cases_url: str = "http://127.0.0.1:8002"
+    identity_url: str = "http://127.0.0.1:8001"
+    # Shared with cases: signs the events POSTed to {cases_url}/internal/v1/events (decision 0004).
+    events_secret: SecretStr | None = None
+    # Webhook URLs resolving to private, loopback or link-local addresses (and plain http) are refused
+    # unless this is true: for local development and tests only.
+    webhook_allow_private: bool = False
+    webhook_timeout_seconds: float = 10.0
+    # Outbox dispatcher: started with the app unless disabled (e.g. a replica dedicated to the API).
+    dispatcher_enabled: bool = True
+    outbox_base_backoff_seconds: float = 1.0
+    outbox_max_backoff_seconds: float = 600.0
+    outbox_poll_interval_seconds: float = 2.0
+    outbox_max_attempts: int = 12

@@ -1,19 +1,62 @@
-"""The referrals service's app factory: `uvicorn referrals_service.main:create_app --factory`."""
+"""The referrals service: referrals of a case to a prosecution office or a service provider, prosecutor
+decisions, and events to cases and to partners' webhooks. Factory: `uvicorn referrals_service.main:create_app
+--factory`."""
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator
+
+import httpx
 from fastapi import FastAPI
 
 from himaya.app import ServiceSpec, create_service_app
+from referrals_service.api.referrals import router as referrals_router
+from referrals_service.api.webhooks import admin_router as dead_letters_router
+from referrals_service.api.webhooks import router as webhooks_router
+from referrals_service.clients.directory import CasesClient, IdentityClient
 from referrals_service.config import Settings
-from referrals_service.db.tables import MIGRATIONS_DIR, SCHEMA
+from referrals_service.db.tables import MIGRATIONS_DIR, SCHEMA, outbox_events
+from referrals_service.domain.delivery import CasesDelivery, OrderedDispatcher, WebhookDelivery
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the referrals app from settings (read from the environment when not given)."""
     settings = settings or Settings()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.cases_client = CasesClient(settings.cases_url)
+        app.state.identity_client = IdentityClient(settings.identity_url)
+        delivery_http = httpx.AsyncClient(timeout=httpx.Timeout(settings.webhook_timeout_seconds, connect=5.0),
+                                          follow_redirects=False)
+        dispatcher = None
+        if settings.dispatcher_enabled:
+            secret = settings.events_secret.get_secret_value().encode() if settings.events_secret else b""
+            dispatcher = OrderedDispatcher(
+                app.state.db.engine, outbox_events,
+                {"cases": CasesDelivery(delivery_http, cases_url=settings.cases_url, secret=secret),
+                 "webhook": WebhookDelivery(delivery_http, app.state.db.engine,
+                                            allow_private=settings.webhook_allow_private)},
+                listen_dsn=settings.dsn, base_backoff=settings.outbox_base_backoff_seconds,
+                max_backoff=settings.outbox_max_backoff_seconds, poll_interval=settings.outbox_poll_interval_seconds,
+                max_attempts=settings.outbox_max_attempts)
+            dispatcher.start()
+        app.state.dispatcher = dispatcher
+        try:
+            yield
+        finally:
+            if dispatcher is not None:
+                await dispatcher.stop()
+            await delivery_http.aclose()
+            await app.state.cases_client.aclose()
+            await app.state.identity_client.aclose()
+
     spec = ServiceSpec(
         name="referrals", title="Himaya referrals", description=__doc__ or "", schema=SCHEMA,
-        migrations_dir=MIGRATIONS_DIR, routers=[],
+        migrations_dir=MIGRATIONS_DIR, routers=[referrals_router, webhooks_router, dead_letters_router],
+        lifespan=lifespan,
+        openapi_tags=[{"name": "referrals", "description": "Referrals and prosecutor decisions."},
+                      {"name": "webhooks", "description": "Signed event deliveries to partners' systems."}],
     )
     return create_service_app(spec, settings)

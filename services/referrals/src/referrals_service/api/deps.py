@@ -1,0 +1,72 @@
+"""Dependencies of the referrals routes: clients, settings, idempotency, and the idempotent response."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any
+
+import orjson
+from fastapi import Depends, Request, Response
+from pydantic import BaseModel
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from himaya.auth import Principal, require_scopes
+from himaya.idempotency import Idempotency, idempotency_dependency
+from himaya.scopes import Scope
+from referrals_service.clients.directory import CasesClient, IdentityClient
+from referrals_service.config import Settings
+from referrals_service.db.tables import idempotency_keys
+
+
+def get_settings(request: Request) -> Settings:
+    """The service's settings."""
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def get_cases_client(request: Request) -> CasesClient:
+    """The client of the cases service."""
+    client: CasesClient = request.app.state.cases_client
+    return client
+
+
+def get_identity_client(request: Request) -> IdentityClient:
+    """The client of the identity service."""
+    client: IdentityClient = request.app.state.identity_client
+    return client
+
+
+def caller_authorization(request: Request) -> str:
+    """The caller's own Authorization header, forwarded to the services we check with."""
+    return request.headers.get("authorization", "")
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+CasesDep = Annotated[CasesClient, Depends(get_cases_client)]
+IdentityDep = Annotated[IdentityClient, Depends(get_identity_client)]
+AuthorizationDep = Annotated[str, Depends(caller_authorization)]
+IdempotencyDep = Annotated[Idempotency, idempotency_dependency(idempotency_keys)]
+IdempotencyRequiredDep = Annotated[Idempotency, idempotency_dependency(idempotency_keys, required=True)]
+
+Reader = Annotated[Principal, Depends(require_scopes(Scope.REFERRALS_READ))]
+Sender = Annotated[Principal, Depends(require_scopes(Scope.REFERRALS_WRITE))]
+Receiver = Annotated[Principal, Depends(require_scopes(Scope.REFERRALS_RECEIVE))]
+Decider = Annotated[Principal, Depends(require_scopes(Scope.DECISIONS_WRITE))]
+WebhookManager = Annotated[Principal, Depends(require_scopes(Scope.WEBHOOKS_MANAGE))]
+Administrator = Annotated[Principal, Depends(require_scopes(Scope.IDENTITY_ADMIN))]
+
+
+def json_response(body: Any, status_code: int, headers: dict[str, str] | None = None) -> Response:
+    """A JSON response serialised exactly as a replayed one is, so first answers and replays are identical."""
+    return Response(orjson.dumps(body), status_code=status_code, headers=headers, media_type="application/json")
+
+
+async def idempotent(idem: Idempotency, *, session: AsyncSession, principal: Principal, request_body: Any,
+                     status_code: int, produce: Callable[[], Awaitable[BaseModel]]) -> Response:
+    """Replay the stored answer for a repeated Idempotency-Key, or produce, store and return a new one."""
+    replay = await idem.begin(session, caller=principal.actor, body=request_body)
+    if replay is not None:
+        return replay
+    body = (await produce()).model_dump(mode="json")
+    await idem.complete(session, status_code=status_code, body=body)
+    return json_response(body, status_code)

@@ -1,0 +1,67 @@
+"""Events of referrals: one per state change, written to the outbox in the change's own transaction."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy.engine import RowMapping
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from himaya.auth import Principal
+from himaya.outbox import enqueue
+from referrals_service.db import repository as repo
+from referrals_service.db.tables import outbox_events
+from referrals_service.domain.vocabulary import OPEN_STATUSES, EventType
+
+CASES_DESTINATION = "cases"
+WEBHOOK_PREFIX = "webhook:"
+
+
+def webhook_destination(subscription_id: uuid.UUID) -> str:
+    """The outbox destination of one webhook subscription."""
+    return f"{WEBHOOK_PREFIX}{subscription_id}"
+
+
+def event_body(referral: RowMapping, event_type: EventType, *, actor: str, event_id: uuid.UUID,
+               data: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The event document of decision 0004; `data.sequence` orders a referral's events."""
+    return {
+        "id": str(event_id),
+        "type": str(event_type),
+        "occurred_at": datetime.now(UTC).isoformat(),
+        "case_id": str(referral["case_id"]),
+        "referral_id": str(referral["id"]),
+        "organization_id": str(referral["target_organization_id"]),
+        "actor": actor,
+        "data": {
+            "kind": referral["kind"],
+            "status": referral["status"],
+            "open": referral["status"] in OPEN_STATUSES,
+            "sequence": referral["version"],
+            "sender_organization_id": str(referral["sender_organization_id"]),
+            "target_organization_id": str(referral["target_organization_id"]),
+            "target_organization_type": referral["target_organization_type"],
+            "urgency": referral["urgency"],
+            "service_type": referral["service_type"],
+            "external_reference": referral["external_reference"],
+            **(data or {}),
+        },
+    }
+
+
+async def emit(session: AsyncSession, *, referral: RowMapping, event_type: EventType, principal: Principal,
+               data: dict[str, Any] | None = None) -> uuid.UUID:
+    """Enqueue the event for cases and for every subscription of the sender or target that wants it."""
+    event_id = uuid.uuid4()
+    body = event_body(referral, event_type, actor=principal.actor, event_id=event_id, data=data)
+    await enqueue(session, outbox_events, event_type=str(event_type), destination=CASES_DESTINATION,
+                  payload=body, aggregate_id=referral["id"], event_id=event_id)
+    subscribers = await repo.subscriptions_for(
+        session, organization_ids={referral["sender_organization_id"], referral["target_organization_id"]},
+        event_type=str(event_type))
+    for sub in subscribers:
+        await enqueue(session, outbox_events, event_type=str(event_type),
+                      destination=webhook_destination(sub["id"]), payload=body, aggregate_id=referral["id"])
+    return event_id
