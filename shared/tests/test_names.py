@@ -17,7 +17,7 @@ MATCH = 0.6
 UNRELATED = 0.3
 
 VARIANTS = {
-    "mohamed": ["Mohamed", "Mohammed", "Muhammad", "Mhamed", "Mohamad", "محمد", "M'hamed", "مُحَمَّد"],
+    "mohamed": ["Mohamed", "Mohammed", "Muhammad", "Mhamed", "Mohamad", "محمد", "M'hamed", "مُحَمَّد", "امحمد"],
     "fatima": ["Fatima", "Fatema", "Fatimah", "فاطمة", "Fatma"],
     "youssef": ["Youssef", "Yousef", "Youssouf", "يوسف", "Yusuf"],
     "khadija": ["Khadija", "Khadidja", "Khedija", "خديجة"],
@@ -31,6 +31,9 @@ VARIANTS = {
     "oussama": ["Oussama", "Ousama", "أسامة", "اسامة"],
     "mustapha": ["Mustapha", "Moustafa", "Mustafa", "مصطفى"],
     "ismail": ["Ismail", "Ismaïl", "إسماعيل", "اسماعيل"],
+    "benali": ["Ben Ali", "Benali", "بن علي", "Ben-Ali"],
+    "aitali": ["Ait Ali", "Aït Ali", "Aitali", "آيت علي"],
+    "mbarek": ["Mbarek", "M'barek", "امبارك", "مبارك"],
     "zakaria": ["Zakaria", "Zakariya", "Zakarya", "زكرياء", "زكريا"],
 }
 
@@ -61,6 +64,8 @@ class TestTransliteration:
         assert transliterate_arabic("أإآ") == "aia"  # hamza carriers
         assert transliterate_arabic("عائشة") == "aasha"  # ain and hamza on ya
         assert transliterate_arabic("كتابًا") == "ktaba"  # tanwin
+        assert transliterate_arabic("امحمد") == "mhmd"  # Moroccan prothetic alif
+        assert transliterate_arabic("احمد") == "ahmd"  # but a bare alif is kept elsewhere
 
     def test_persian_urdu_and_maghrebi_letters(self) -> None:
         assert transliterate_arabic("پچژگک") == "pchjgk"
@@ -101,6 +106,11 @@ class TestWords:
     def test_abd_compounds_are_one_word(self) -> None:
         assert words("عبد الله") == ["abdallh"]
         assert words("Abd El Kader Benali") == ["abdkader", "benali"]
+
+    def test_family_name_particles_are_joined(self) -> None:
+        assert words("Ben Ali") == ["benali"]
+        assert words("بن علي") == ["benaly"]
+        assert words("Aït Ali") == ["aitali"]
 
     def test_a_lone_article_is_kept(self) -> None:
         assert words("El") == ["el"]

@@ -12,7 +12,7 @@ import hashlib
 import hmac
 import os
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from functools import lru_cache
 
 from cryptography.exceptions import InvalidTag
@@ -29,6 +29,11 @@ FIELD_KEY_INFO = b"himaya-field-v1"
 BLIND_INDEX_INFO = b"himaya-blind-index-v1"
 NAME_TOKEN_LABEL = b"himaya-name-tokens-v1"
 TOKEN_HEX_CHARS = 16
+# Weight of a stored token absent from the query in `BlindIndex.score` (a missing query token weighs 1).
+STORED_EXTRA_WEIGHT = 0.25
+# Thresholds on `BlindIndex.score`, measured on the spelling variants in shared/tests/test_names.py.
+SAME_NAME_SCORE = 0.6
+UNRELATED_SCORE = 0.3
 MIN_SECRET_CHARS = 16
 _AAD_PREFIX = b"himaya-field-v1\x00"
 
@@ -174,8 +179,7 @@ class BlindIndex:
             raise ValueError(f"a blind-index key must have at least {KEY_BYTES} bytes")
         self._key = key
         # Name tokens use their own subkey, so a token can never equal an exact() value.
-        token_key = hmac.new(key, NAME_TOKEN_LABEL, hashlib.sha256).digest()
-        self._token_mac = hmac.new(token_key, digestmod=hashlib.sha256)
+        self._token_key = hmac.new(key, NAME_TOKEN_LABEL, hashlib.sha256).digest()
         self._word_tokens = lru_cache(maxsize=131072)(self._compute_word_tokens)
 
     @classmethod
@@ -205,27 +209,36 @@ class BlindIndex:
 
     @staticmethod
     def score(query_tokens: Sequence[str], stored_tokens: Sequence[str]) -> float:
-        """Similarity 0..1 of a query to stored tokens: Dice coefficient of the two token sets."""
-        query, stored = set(query_tokens), set(stored_tokens)
-        if not query or not stored:
+        """Similarity 0..1 of a query to a person's stored tokens (Tversky index, see STORED_EXTRA_WEIGHT).
+
+        Every query token missing from the person counts fully; the person's other tokens (other names,
+        the other script's spelling) count a quarter, so "Mohamed" still finds "Mohamed Amine Benali".
+        """
+        query = set(query_tokens)
+        if not query or not stored_tokens:
             return 0.0
-        return 2 * len(query & stored) / (len(query) + len(stored))
+        stored = set(stored_tokens)
+        shared = len(query & stored)
+        if not shared:
+            return 0.0
+        return shared / (len(query) + STORED_EXTRA_WEIGHT * (len(stored) - shared))
 
     def _compute_word_tokens(self, word: str) -> tuple[str, ...]:
-        return tuple(self._mac(kind + piece) for kind, piece in _word_features(word))
+        # Keyed BLAKE2b (a PRF like HMAC-SHA256, RFC 7693) is about twice as fast here, and a bulk load
+        # tokenises millions of words.
+        key = self._token_key
+        return tuple(
+            hashlib.blake2b(feature.encode(), key=key, digest_size=TOKEN_HEX_CHARS // 2).hexdigest()
+            for feature in word_features(word)
+        )
 
-    def _mac(self, feature: str) -> str:
-        mac = self._token_mac.copy()
-        mac.update(feature.encode())
-        return mac.hexdigest()[:TOKEN_HEX_CHARS]
 
-
-def _word_features(word: str) -> Iterable[tuple[str, str]]:
-    """The plaintext features of one word (phonetic keys and their bigrams), before keying."""
+def word_features(word: str) -> list[str]:
+    """The plaintext features of one normalised word (phonetic keys and their bigrams), before keying."""
+    features: list[str] = []
     for key in names.word_keys(word):
-        if not key:
-            continue
-        yield "k:", key
-        padded = "^" + key + "$"
-        for i in range(len(padded) - 1):
-            yield "b:", padded[i:i + 2]
+        if key:
+            features.append("k:" + key)
+            padded = "^" + key + "$"
+            features.extend(["b:" + padded[i:i + 2] for i in range(len(padded) - 1)])
+    return features

@@ -38,6 +38,8 @@ for _i in range(10):  # Arabic-Indic and Persian digits
     _ARABIC_LETTERS[chr(0x06F0 + _i)] = str(_i)
 _ARABIC_TABLE = str.maketrans(_ARABIC_LETTERS)
 _ARABIC_RANGE = re.compile(r"[\u0600-\u06FF\u0750-\u077F\u08A0-\u08FF\uFB50-\uFDFF\uFE70-\uFEFF]")
+# Moroccan spelling writes a prothetic alif before an initial m-cluster (امحمد M'hamed, امبارك M'barek).
+_PROTHETIC_ALIF = re.compile(r"(?<![\u0600-\u06FF])ام(?=[حب][\u0600-\u06FF]{2})")
 # A final ة after a long ā is pronounced t (حياة Hayat, نجاة Najat); after a consonant it is silent.
 _TA_MARBUTA_AFTER_ALIF = re.compile(r"ا[ةۀ](?=[^\u0600-\u06FF]|$)")
 
@@ -47,18 +49,23 @@ _APOSTROPHES = re.compile(r"['’‘`ʼʻ´]")
 _ARTICLES = frozenset({"el", "al", "l", "ul", "le", "la", "a"})
 # First words of `abd ...` compounds (Abd El Kader, عبد الله): joined with the next word.
 _ABD_FORMS = frozenset({"abd", "abdel", "abdal", "abdul", "abdoul", "abdelle"})
+# Particles of family names joined to the next word, as they are often written joined (Ben Ali, Benali,
+# بن علي; Ait Ali, Aitali, آيت علي).
+_PARTICLES = {"ben": "ben", "bin": "ben", "bn": "ben", "ait": "ait", "ayt": "ait"}
 # A leading article attached to a word: al-/el- or an assimilated sun letter (Ennaciri, Essaidi).
 _ATTACHED_ARTICLE = re.compile(r"^(?:al|el)(?=[a-z]{3})|^[ae]([tdrzsnl])(?=\1[a-z]{2})")
 # `abd` followed by an article inside one word (Abdellah, Abdelkader, Abdulrahman).
 _ABD_ARTICLE = re.compile(r"^abd(?:oul|ul|el|al|il|l)(?=[a-z]{2})")
 
-_DIGRAPHS = re.compile(r"sch|ch|sh|kh|gh|dj|dh|th|ph|ck|qu|ou|c[eiy]?|q|g|x|v|p")
-_DIGRAPH_MAP = {
-    "sch": "S", "ch": "S", "sh": "S", "kh": "k", "gh": "G", "dj": "j", "dh": "d", "th": "t",
-    "ph": "f", "ck": "k", "qu": "k", "q": "k", "g": "k", "x": "ks", "v": "f", "p": "b",
-    "ce": "se", "ci": "si", "cy": "sy", "c": "k",
-}
+# Folded in this order (longest first): French, English and Arabic-transliteration digraphs, then the
+# letters that Moroccan spellings use interchangeably (q/g/k/c, v/f, p/b).
+_FOLDS = (
+    ("sch", "S"), ("ch", "S"), ("sh", "S"), ("kh", "k"), ("gh", "G"), ("dj", "j"), ("dh", "d"), ("th", "t"),
+    ("ph", "f"), ("ck", "k"), ("qu", "k"), ("ou", "u"), ("ce", "se"), ("ci", "si"), ("cy", "sy"), ("c", "k"),
+    ("q", "k"), ("g", "k"), ("x", "ks"), ("v", "f"), ("p", "b"),
+)
 _VOWELS = frozenset("aeiouyw")
+_DROP_VOWELS = str.maketrans("", "", "aeiouyw")
 _DOUBLES = re.compile(r"(.)\1+")
 
 
@@ -69,12 +76,15 @@ def transliterate_arabic(text: str) -> str:
     # Presentation forms (ﻣﺤﻤﺪ) fold to the base letters first.
     text = unicodedata.normalize("NFKC", text)
     text = _TA_MARBUTA_AFTER_ALIF.sub("ات", text)
+    text = _PROTHETIC_ALIF.sub("م", text)
     return text.translate(_ARABIC_TABLE)
 
 
 @lru_cache(maxsize=65536)
 def normalise(text: str) -> str:
     """Lowercase ASCII words: Arabic transliterated, accents stripped, punctuation out, single spaces."""
+    if text.isascii():
+        return " ".join(_NON_WORD.sub(" ", _APOSTROPHES.sub("", text.lower())).split())
     text = transliterate_arabic(text)
     text = _APOSTROPHES.sub("", text)  # M'hamed → mhamed
     decomposed = unicodedata.normalize("NFKD", text.casefold())
@@ -84,7 +94,7 @@ def normalise(text: str) -> str:
 
 
 def words(text: str) -> list[str]:
-    """The words of a name worth indexing: standalone articles dropped, `abd` joined to the next word."""
+    """The words of a name worth indexing: standalone articles dropped; `abd`, ben and ait joined to the next word."""
     raw = normalise(text).split()
     out: list[str] = []
     i = 0
@@ -95,6 +105,9 @@ def words(text: str) -> list[str]:
             while i < len(raw) - 1 and raw[i] in _ARTICLES:
                 i += 1
             out.append("abd" + raw[i])
+            i += 1
+        elif word in _PARTICLES and i < len(raw) and raw[i] not in _ARTICLES:
+            out.append(_PARTICLES[word] + raw[i])
             i += 1
         elif word not in _ARTICLES or len(raw) == 1:
             out.append(word)
@@ -112,11 +125,11 @@ def word_keys(word: str) -> tuple[str, ...]:
     Latin script cannot tell an article (Elamrani, العمراني) from a name's own letters (Elias), so both
     forms are keyed and scoring decides.
     """
-    key = phonetic_key(word)
+    key = skeleton(word)
     stripped = strip_article(word)
     if stripped == word or word.startswith("abd"):
         return (key,)
-    other = phonetic_key(stripped)
+    other = skeleton(stripped)
     return (key,) if other == key else (key, other)
 
 
@@ -124,22 +137,29 @@ def word_keys(word: str) -> tuple[str, ...]:
 def phonetic_key(word: str) -> str:
     """A key under which Moroccan, French, English and Arabic spellings of one word meet.
 
-    A consonant skeleton: digraphs folded (ch/sh, kh, gh, dj, th, ph, ou), q/g/k and c merged,
-    doubled letters collapsed, vowels (and w/y after the first letter) dropped, a vowel-initial word
-    marked `A`, a final h dropped. Works on one normalised word; Arabic is transliterated first.
+    A consonant skeleton: digraphs folded (ch/sh, kh, gh, dj, th, ph, ou), q/g/k/c, v/f and p/b
+    merged, doubled letters collapsed, vowels (and w/y after the first letter) dropped, a vowel-initial
+    word marked `A`, a final h dropped. Any text is accepted: it is normalised and its spaces removed.
     """
-    word = normalise(word).replace(" ", "")
+    return skeleton(normalise(word).replace(" ", ""))
+
+
+def skeleton(word: str) -> str:
+    """The phonetic key of one already normalised word (lowercase ASCII letters, no spaces)."""
     if not word:
         return ""
-    word = _ABD_ARTICLE.sub("abd", word, count=1)
+    if word.startswith("abd"):
+        word = _ABD_ARTICLE.sub("abd", word, count=1)
     if word.startswith("ou") and len(word) > 2 and word[2] in "aeiy":
         word = "w" + word[2:]  # Ouafae, Ouiam: initial ou before a vowel is w
-    word = _DIGRAPHS.sub(lambda m: _DIGRAPH_MAP.get(m.group(), "u"), word)
+    for digraph, folded in _FOLDS:
+        if digraph in word:
+            word = word.replace(digraph, folded)
     word = _DOUBLES.sub(r"\1", word)
     first, rest = word[0], word[1:]
-    head = "A" if first in "aeiou" or (first == "y" and rest[:1] not in _VOWELS and rest) else first
-    key = head + "".join(ch for ch in rest if ch not in _VOWELS)
+    vowel_initial = first in "aeiou" or (first == "y" and rest != "" and rest[0] not in _VOWELS)
+    key = ("A" if vowel_initial else first) + rest.translate(_DROP_VOWELS)
     key = _DOUBLES.sub(r"\1", key)
-    if len(key) > 1 and key.endswith("h"):
+    if len(key) > 1 and key[-1] == "h":
         key = key[:-1]
     return key
