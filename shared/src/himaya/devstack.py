@@ -156,6 +156,7 @@ class StackConfig:
         env["CASES_BLIND_INDEX_KEY"] = s["blind_index_key"]
         env["REFERRALS_EVENTS_SECRET"] = s["events_secret"]
         env["REFERRALS_CASES_URL"] = self.base_url("cases")
+        env["REFERRALS_IDENTITY_URL"] = self.base_url("identity")
         for svc in DB_SERVICES:
             env[f"GATEWAY_{svc.name.upper()}_URL"] = self.base_url(svc.name)
         env.update(self.extra)
