@@ -1,19 +1,43 @@
-"""The cases service's app factory: `uvicorn cases_service.main:create_app --factory`."""
+"""The cases service's app factory: `uvicorn cases_service.main:create_app --factory`.
+
+Intakes, children and adults, cases and their path, casework, the timeline, and events from referrals.
+"""
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator
+
 from fastapi import FastAPI
 
-from himaya.app import ServiceSpec, create_service_app
+from cases_service.api import cases, casework, events
 from cases_service.config import Settings
 from cases_service.db.tables import MIGRATIONS_DIR, SCHEMA
+from cases_service.domain.protection import Protector
+from cases_service.domain.reference import ReferenceData
+from himaya.app import ServiceSpec, create_service_app
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the cases app from settings (read from the environment when not given)."""
     settings = settings or Settings()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        keys = settings.field_key_map()
+        index_key = settings.blind_index_key.get_secret_value() if settings.blind_index_key else ""
+        if not keys or not index_key:
+            raise RuntimeError("CASES_FIELD_KEYS and CASES_BLIND_INDEX_KEY are required to store identifying data")
+        app.state.protector = Protector.from_settings(field_keys=keys, active_kid=settings.field_active_key,
+                                                      blind_index_key=index_key)
+        app.state.reference = ReferenceData.load()
+        yield
+
     spec = ServiceSpec(
         name="cases", title="Himaya cases", description=__doc__ or "", schema=SCHEMA,
-        migrations_dir=MIGRATIONS_DIR, routers=[],
+        migrations_dir=MIGRATIONS_DIR, routers=[cases.router, casework.router, events.router], lifespan=lifespan,
+        openapi_tags=[{"name": "cases", "description": "Intakes, cases, their path and timeline."},
+                      {"name": "casework", "description": "Records of the work done for a child."},
+                      {"name": "internal", "description": "Service-to-service events (not routed by the gateway)."}],
     )
     return create_service_app(spec, settings)

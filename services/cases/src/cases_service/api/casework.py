@@ -1,0 +1,204 @@
+"""Routes of casework records under a case, judicial measures, placements and institutions."""
+
+from __future__ import annotations
+
+import uuid
+
+from fastapi import APIRouter, Response
+
+from cases_service.api.deps import ContextDep, IdempotencyDep, IfMatchDep, create_idempotently, with_etag
+from cases_service.domain import casework as domain
+from cases_service.schemas.casework import (
+    AssessmentCreate,
+    AssessmentRead,
+    CarePlanCreate,
+    CarePlanRead,
+    FiliationCheckCreate,
+    FiliationCheckDetailRead,
+    FiliationCheckRead,
+    FiliationCheckUpdate,
+    FollowUpCreate,
+    FollowUpRead,
+    InstitutionCreate,
+    InstitutionRead,
+    InstitutionUpdate,
+    JudicialMeasureRead,
+    PlacementCreate,
+    PlacementRead,
+    ServiceCreate,
+    ServiceRead,
+    ServiceUpdate,
+)
+from himaya.errors import problem_responses
+
+router = APIRouter(tags=["casework"])
+READ_ERRORS = problem_responses(401, 403, 404)
+CREATE_ERRORS = problem_responses(401, 403, 404, 409, 422)
+UPDATE_ERRORS = problem_responses(401, 403, 404, 409, 412, 422, 428)
+ACTION_ERRORS = problem_responses(401, 403, 404, 409)
+FiliationOut = FiliationCheckDetailRead | FiliationCheckRead
+
+
+@router.get("/v1/cases/{case_id}/filiation-checks", response_model=list[FiliationOut], responses=READ_ERRORS)
+async def list_filiation_checks(case_id: uuid.UUID, ctx: ContextDep) -> list[FiliationCheckRead]:
+    """Filiation checks: the result for everyone who sees the case, methods and DNA orders for police and
+    prosecution."""
+    return await domain.list_filiation_checks(ctx=ctx, case_id=case_id)
+
+
+@router.post("/v1/cases/{case_id}/filiation-checks", status_code=201, response_model=FiliationOut,
+             responses=CREATE_ERRORS)
+async def create_filiation_check(case_id: uuid.UUID, body: FiliationCheckCreate, ctx: ContextDep,
+                                 idem: IdempotencyDep) -> Response:
+    """Record a filiation check; the DNA method needs a DNA-expertise order (dna_order_reference)."""
+    return await create_idempotently(ctx, idem, body, lambda: domain.create_filiation_check(
+        ctx=ctx, case_id=case_id, data=body), etag_version=lambda r: r.version)
+
+
+@router.patch("/v1/cases/{case_id}/filiation-checks/{check_id}", response_model=FiliationOut,
+              responses=UPDATE_ERRORS)
+async def update_filiation_check(case_id: uuid.UUID, check_id: uuid.UUID, body: FiliationCheckUpdate,
+                                 ctx: ContextDep, version: IfMatchDep) -> Response:
+    """Record a filiation check's result; needs If-Match."""
+    result = await domain.update_filiation_check(ctx=ctx, case_id=case_id, check_id=check_id, data=body,
+                                                 expected_version=version)
+    return with_etag(result, result.version)
+
+
+@router.get("/v1/cases/{case_id}/assessments", response_model=list[AssessmentRead], responses=READ_ERRORS)
+async def list_assessments(case_id: uuid.UUID, ctx: ContextDep) -> list[AssessmentRead]:
+    """Assessments of the case; health content only with health:details."""
+    return await domain.list_assessments(ctx=ctx, case_id=case_id)
+
+
+@router.post("/v1/cases/{case_id}/assessments", status_code=201, response_model=AssessmentRead,
+             responses=CREATE_ERRORS)
+async def create_assessment(case_id: uuid.UUID, body: AssessmentCreate, ctx: ContextDep,
+                            idem: IdempotencyDep) -> Response:
+    """Record an assessment (rapid intake, social enquiry, medical, psychological, best interest)."""
+    return await create_idempotently(ctx, idem, body, lambda: domain.create_assessment(
+        ctx=ctx, case_id=case_id, data=body))
+
+
+@router.post("/v1/cases/{case_id}/assessments/{assessment_id}/complete", response_model=AssessmentRead,
+             responses=ACTION_ERRORS)
+async def complete_assessment(case_id: uuid.UUID, assessment_id: uuid.UUID, ctx: ContextDep) -> AssessmentRead:
+    """Mark an assessment completed."""
+    return await domain.complete_assessment(ctx=ctx, case_id=case_id, assessment_id=assessment_id)
+
+
+@router.get("/v1/cases/{case_id}/care-plans", response_model=list[CarePlanRead], responses=READ_ERRORS)
+async def list_care_plans(case_id: uuid.UUID, ctx: ContextDep) -> list[CarePlanRead]:
+    """Care plans of the case."""
+    return await domain.list_care_plans(ctx=ctx, case_id=case_id)
+
+
+@router.post("/v1/cases/{case_id}/care-plans", status_code=201, response_model=CarePlanRead,
+             responses=CREATE_ERRORS)
+async def create_care_plan(case_id: uuid.UUID, body: CarePlanCreate, ctx: ContextDep,
+                           idem: IdempotencyDep) -> Response:
+    """Draft a care plan."""
+    return await create_idempotently(ctx, idem, body, lambda: domain.create_care_plan(
+        ctx=ctx, case_id=case_id, data=body))
+
+
+@router.post("/v1/cases/{case_id}/care-plans/{plan_id}/validate", response_model=CarePlanRead,
+             responses=ACTION_ERRORS)
+async def validate_care_plan(case_id: uuid.UUID, plan_id: uuid.UUID, ctx: ContextDep) -> CarePlanRead:
+    """Validate a care plan (team coordinator)."""
+    return await domain.validate_care_plan(ctx=ctx, case_id=case_id, plan_id=plan_id)
+
+
+@router.get("/v1/cases/{case_id}/services", response_model=list[ServiceRead], responses=READ_ERRORS)
+async def list_services(case_id: uuid.UUID, ctx: ContextDep) -> list[ServiceRead]:
+    """Services to the child or the mother."""
+    return await domain.list_services(ctx=ctx, case_id=case_id)
+
+
+@router.post("/v1/cases/{case_id}/services", status_code=201, response_model=ServiceRead, responses=CREATE_ERRORS)
+async def create_service(case_id: uuid.UUID, body: ServiceCreate, ctx: ContextDep, idem: IdempotencyDep) -> Response:
+    """Propose or record a service with its provider and status."""
+    return await create_idempotently(ctx, idem, body, lambda: domain.create_service(
+        ctx=ctx, case_id=case_id, data=body), etag_version=lambda r: r.version)
+
+
+@router.patch("/v1/cases/{case_id}/services/{service_id}", response_model=ServiceRead, responses=UPDATE_ERRORS)
+async def update_service(case_id: uuid.UUID, service_id: uuid.UUID, body: ServiceUpdate, ctx: ContextDep,
+                         version: IfMatchDep) -> Response:
+    """Change a service's status; needs If-Match."""
+    result = await domain.update_service(ctx=ctx, case_id=case_id, service_id=service_id, data=body,
+                                         expected_version=version)
+    return with_etag(result, result.version)
+
+
+@router.get("/v1/cases/{case_id}/follow-ups", response_model=list[FollowUpRead], responses=READ_ERRORS)
+async def list_follow_ups(case_id: uuid.UUID, ctx: ContextDep) -> list[FollowUpRead]:
+    """Follow-up visits of the case."""
+    return await domain.list_follow_ups(ctx=ctx, case_id=case_id)
+
+
+@router.post("/v1/cases/{case_id}/follow-ups", status_code=201, response_model=FollowUpRead,
+             responses=CREATE_ERRORS)
+async def create_follow_up(case_id: uuid.UUID, body: FollowUpCreate, ctx: ContextDep,
+                           idem: IdempotencyDep) -> Response:
+    """Record a follow-up visit and when the next one is due."""
+    return await create_idempotently(ctx, idem, body, lambda: domain.create_follow_up(
+        ctx=ctx, case_id=case_id, data=body))
+
+
+@router.get("/v1/cases/{case_id}/judicial-measures", response_model=list[JudicialMeasureRead],
+            responses=READ_ERRORS)
+async def list_judicial_measures(case_id: uuid.UUID, ctx: ContextDep) -> list[JudicialMeasureRead]:
+    """Prosecutor decisions recorded on the case (those about adults only with offences:read)."""
+    return await domain.list_measures(ctx=ctx, case_id=case_id)
+
+
+@router.get("/v1/cases/{case_id}/placements", response_model=list[PlacementRead], responses=READ_ERRORS)
+async def list_placements(case_id: uuid.UUID, ctx: ContextDep) -> list[PlacementRead]:
+    """Placements of the child."""
+    return await domain.list_placements(ctx=ctx, case_id=case_id)
+
+
+@router.post("/v1/cases/{case_id}/placements", status_code=201, response_model=PlacementRead,
+             responses=CREATE_ERRORS)
+async def create_placement(case_id: uuid.UUID, body: PlacementCreate, ctx: ContextDep,
+                           idem: IdempotencyDep) -> Response:
+    """Place the child in an EPS under a prosecutor's placement order."""
+    return await create_idempotently(ctx, idem, body, lambda: domain.create_placement(
+        ctx=ctx, case_id=case_id, data=body))
+
+
+@router.post("/v1/cases/{case_id}/placements/{placement_id}/end", response_model=PlacementRead,
+             responses=ACTION_ERRORS)
+async def end_placement(case_id: uuid.UUID, placement_id: uuid.UUID, ctx: ContextDep) -> PlacementRead:
+    """End a placement."""
+    return await domain.end_placement(ctx=ctx, case_id=case_id, placement_id=placement_id)
+
+
+@router.get("/v1/institutions", response_model=list[InstitutionRead], responses=problem_responses(401, 403))
+async def list_institutions(ctx: ContextDep) -> list[InstitutionRead]:
+    """EPS of the caller's territories with places, occupancy and emergency vacancies."""
+    return await domain.list_institutions(ctx=ctx)
+
+
+@router.post("/v1/institutions", status_code=201, response_model=InstitutionRead, responses=CREATE_ERRORS)
+async def create_institution(body: InstitutionCreate, ctx: ContextDep, idem: IdempotencyDep) -> Response:
+    """Register an EPS and its capacity."""
+    return await create_idempotently(ctx, idem, body, lambda: domain.create_institution(ctx=ctx, data=body),
+                                     etag_version=lambda r: r.version)
+
+
+@router.get("/v1/institutions/{institution_id}", response_model=InstitutionRead, responses=READ_ERRORS)
+async def get_institution(institution_id: uuid.UUID, ctx: ContextDep) -> Response:
+    """An EPS with its capacity; the ETag header carries its version."""
+    result = await domain.get_institution(ctx=ctx, institution_id=institution_id)
+    return with_etag(result, result.version)
+
+
+@router.patch("/v1/institutions/{institution_id}", response_model=InstitutionRead, responses=UPDATE_ERRORS)
+async def update_institution(institution_id: uuid.UUID, body: InstitutionUpdate, ctx: ContextDep,
+                             version: IfMatchDep) -> Response:
+    """Update places or emergency vacancies; needs If-Match."""
+    result = await domain.update_institution(ctx=ctx, institution_id=institution_id, data=body,
+                                             expected_version=version)
+    return with_etag(result, result.version)

@@ -1,0 +1,44 @@
+"""The visibility filter of domain/access.py as SQL: applied to every query that returns a case."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from sqlalchemy.sql.elements import ColumnElement
+
+from cases_service.db.tables import case_access_grants, cases, placements
+from cases_service.domain.access import Relation, Visibility
+from himaya.auth import NATIONAL
+
+
+def territory_clause(codes: tuple[str, ...], table: sa.Table = cases) -> ColumnElement[bool]:
+    """Rows of `table` whose commune lies inside one of `codes` (each uses an indexed column)."""
+    parts: list[ColumnElement[bool]] = []
+    for code in codes:
+        depth = code.count(".")
+        if code == NATIONAL:
+            return sa.true()
+        if depth == 0:
+            parts.append(table.c.region_code == code)
+        elif depth == 1:
+            parts.append(table.c.prefecture_code == code)
+        else:
+            parts.append(sa.or_(table.c.commune_code == code, table.c.commune_code.startswith(code + ".")))
+    return sa.or_(*parts) if parts else sa.false()
+
+
+def visible(v: Visibility) -> ColumnElement[bool]:
+    """The cases the caller may see: territory and relation."""
+    territory = territory_clause(v.territories)
+    if v.relation == Relation.TERRITORIAL:
+        return territory
+    if v.organization_id is None:
+        return sa.false()
+    if v.relation == Relation.GRANT:
+        g = case_access_grants
+        related = sa.exists().where(g.c.case_id == cases.c.id, g.c.organization_id == v.organization_id,
+                                    g.c.revoked_at.is_(None))
+    else:
+        p = placements
+        related = sa.exists().where(p.c.case_id == cases.c.id, p.c.organization_id == v.organization_id,
+                                    p.c.ended_at.is_(None))
+    return sa.and_(territory, related)

@@ -1,0 +1,139 @@
+"""Events from referrals (decision 0004): recorded on the timeline, moving the case, granting or revoking
+the receiving organisation's access; idempotent by event id."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from cases_service.db import repository as repo
+from cases_service.domain.states import Status
+from himaya.audit import AuditEntry
+from himaya.errors import InvalidInput
+
+EventType = Literal["referral.sent", "referral.acknowledged", "referral.decision_recorded", "referral.accepted",
+                    "referral.rejected", "referral.completed", "referral.cancelled", "referral.closed",
+                    "case.status_changed"]
+ENDING = frozenset({"referral.rejected", "referral.completed", "referral.cancelled", "referral.closed"})
+# Decisions whose effect lasts until another decision lifts it; the others are one-off orders.
+LASTING_DECISIONS = frozenset({"emergency_placement", "placement_trusted_person", "refer_juvenile_judge",
+                               "medical_care_order"})
+SAFE_DATA_KEYS = ("kind", "urgency", "service_type", "decision_id", "type", "concerns", "adult_id", "decided_at",
+                  "reference", "police_report_number", "external_reference", "status", "lifts_decision_ids")
+
+
+class ServiceEvent(BaseModel):
+    """The event body of decision 0004."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    id: uuid.UUID
+    type: EventType
+    occurred_at: datetime
+    case_id: uuid.UUID
+    referral_id: uuid.UUID | None = None
+    organization_id: uuid.UUID | None = None
+    actor: str = Field(min_length=1, max_length=200)
+    data: dict[str, Any] = Field(default_factory=dict)
+
+
+class Decision(BaseModel):
+    """The `data` of a referral.decision_recorded event."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    decision_id: uuid.UUID | None = None
+    type: Literal["return_to_family", "emergency_placement", "placement_trusted_person", "refer_juvenile_judge",
+                  "medical_care_order", "civil_status_regularisation", "dna_expertise_order",
+                  "open_investigation", "prosecute_adult", "no_further_action_adult", "refer_trafficking_mechanism"]
+    concerns: Literal["child", "adult"]
+    adult_id: uuid.UUID | None = None
+    decided_at: datetime
+    reference: str | None = Field(default=None, max_length=200)
+    lifts_decision_ids: list[uuid.UUID] | None = None
+
+
+def parse_event(body: bytes) -> ServiceEvent:
+    """The event in a request body; 422 for an event this service can never accept."""
+    try:
+        return ServiceEvent.model_validate_json(body)
+    except ValidationError as exc:
+        raise InvalidInput("The event is not valid.") from exc
+
+
+async def receive_event(*, session: AsyncSession, event: ServiceEvent) -> str:
+    """Apply an event once: `processed`, or `duplicate` when its id was seen before."""
+    if not await repo.claim_event(session, event_id=event.id, event_type=event.type, case_id=event.case_id):
+        return "duplicate"
+    case = await repo.case_for_event(session, event.case_id)
+    if case is None:
+        raise InvalidInput("The event names no case of this service.")
+    status = Status(case["status"])
+    timeline: list[dict[str, Any]] = []
+    data = {k: _jsonable(event.data[k]) for k in SAFE_DATA_KEYS if k in event.data}
+    base = {"case_id": event.case_id, "actor": event.actor, "source_event_id": event.id}
+    record = {**base, "event_type": event.type, "data": {
+        **data, "referral_id": str(event.referral_id) if event.referral_id else None,
+        "organization_id": str(event.organization_id) if event.organization_id else None}}
+    timeline.append(record)
+    new_status: Status | None = None
+
+    if event.type == "referral.sent":
+        kind = str(event.data.get("kind", "service"))
+        if event.organization_id is None or event.referral_id is None:
+            raise InvalidInput("referral.sent needs organization_id and referral_id.")
+        await repo.insert_grant(session, case_id=event.case_id, organization_id=event.organization_id,
+                                source_id=event.referral_id, kind="prosecution" if kind == "prosecution" else "service")
+        if kind == "prosecution" and status == Status.SCREENED:
+            new_status = Status.REFERRED_TO_PROSECUTION
+    elif event.type == "referral.decision_recorded":
+        try:
+            decision = Decision.model_validate(event.data)
+        except ValidationError as exc:
+            raise InvalidInput("The decision in the event is not valid.") from exc
+        if decision.concerns == "adult" and decision.adult_id is None:
+            raise InvalidInput("A decision concerning an adult names the adult_id.")
+        measure_id = uuid.uuid4()
+        await repo.insert_measure(session, {
+            "id": measure_id, "case_id": event.case_id, "referral_id": event.referral_id,
+            "decision_id": decision.decision_id, "source_event_id": event.id, "decision_type": decision.type,
+            "concerns": decision.concerns, "adult_id": decision.adult_id, "decided_at": decision.decided_at,
+            "reference": decision.reference,
+            "active": decision.concerns == "child" and decision.type in LASTING_DECISIONS})
+        record["data"]["judicial_measure_id"] = str(measure_id)
+        if decision.concerns == "child":
+            lifts = decision.lifts_decision_ids
+            if decision.type == "return_to_family" and lifts is None:
+                # Returning the child home lifts every lasting measure unless the decision names which.
+                await repo.lift_measures(session, case_id=event.case_id, lifted_by=measure_id, decision_ids=None)
+            elif lifts:
+                await repo.lift_measures(session, case_id=event.case_id, lifted_by=measure_id, decision_ids=lifts)
+            if status == Status.REFERRED_TO_PROSECUTION:
+                new_status = Status.INTERIM_MEASURE
+    elif event.type in ENDING:
+        if event.referral_id is not None:
+            await repo.revoke_grants(session, case_id=event.case_id, source_id=event.referral_id)
+
+    if new_status is not None:
+        await repo.update_case(session, event.case_id, expected_version=None, values={"status": new_status.value})
+        timeline.append({**base, "event_type": "case.status_changed", "from_status": status.value,
+                         "to_status": new_status.value, "data": {"cause": event.type}})
+    await repo.add_events(session, timeline)
+    await repo.write_audit(session, [AuditEntry(action=f"event.{event.type}", object_type="case",
+                                                object_id=str(event.case_id), case_id=event.case_id,
+                                                fields=sorted(f"case.{k}" for k in ("status", "access")
+                                                              if k == "access" or new_status))],
+                           principal=None, actor=event.actor, organization_id=event.organization_id)
+    return "processed"
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return value
+    if isinstance(value, list):
+        return [_jsonable(v) for v in value]
+    return str(value)
