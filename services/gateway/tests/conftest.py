@@ -178,10 +178,8 @@ async def gateway_stack(tokens: TokenFactory, **overrides: Any) -> AsyncIterator
     async with contextlib.AsyncExitStack() as stack:
         upstreams = {name: await stack.enter_async_context(serving(build_upstream(name, rec)))
                      for name, rec in recorders.items()}
-        settings = Settings(
-            environment="test", log_json=True, identity_url=upstreams["identity"].url,
-            cases_url=upstreams["cases"].url, referrals_url=upstreams["referrals"].url,
-            **overrides)
+        urls = {f"{name}_url": served.url for name, served in upstreams.items()}
+        settings = Settings(environment="test", log_json=True, **{**urls, **overrides})
         app = create_app(settings, verifier=tokens.verifier())
         gateway = await stack.enter_async_context(serving(app))
         yield Stack(upstreams=upstreams, recorders=recorders, gateway=gateway, app=app)
