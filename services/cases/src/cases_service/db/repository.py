@@ -291,7 +291,10 @@ async def copy_adult_links(session: AsyncSession, *, from_case: uuid.UUID, to_ca
 async def add_events(session: AsyncSession, rows: Sequence[Mapping[str, Any]]) -> None:
     """Append timeline events (ids and enum values in `data`, reasons encrypted)."""
     if rows:
-        await session.execute(sa.insert(case_events), list(rows))
+        # executemany takes its columns from the first row: give every row every optional column.
+        defaults = {"actor_organization_id": None, "from_status": None, "to_status": None, "data": {},
+                    "reason_enc": None, "source_event_id": None}
+        await session.execute(sa.insert(case_events), [{**defaults, **row} for row in rows])
 
 
 async def list_events(session: AsyncSession, case_id: uuid.UUID, *, after: int | None, limit: int
