@@ -43,7 +43,7 @@ class TestRefusedAtTheEdge:
         claims = jwt.decode(tokens.token(), options={"verify_signature": False})
         unsigned = jwt.encode({**claims, "role": "admin"}, key="", algorithm="none",
                               headers={"kid": tokens.kid})
-        head, payload, sig = tokens.token(role="ngo_worker").split(".")
+        head, _payload, sig = tokens.token(role="ngo_worker").split(".")
         other_payload = tokens.token(role="admin").split(".")[1]
         for token in (unsigned, f"{head}.{other_payload}.{sig}", "not-a-jwt"):
             r = await gw.get("/v1/cases", headers={"Authorization": f"Bearer {token}"})
