@@ -67,7 +67,7 @@ class TestProsecutionLoop:
         assert len({e["id"] for e in events}) == 5
         assert [e["data"]["sequence"] for e in events] == [1, 2, 3, 4, 5]
         assert all(e["organization_id"] == str(actors.prosecution_org) for e in events)
-        decisions = [e["data"]["decision"] for e in events if e["type"] == "referral.decision_recorded"]
+        decisions = [e["data"] for e in events if e["type"] == "referral.decision_recorded"]
         assert [(d["type"], d["concerns"], d["adult_id"]) for d in decisions] == [
             ("emergency_placement", "child", None), ("prosecute_adult", "adult", adult_id)]
         assert events[0]["data"]["kind"] == "prosecution" and events[0]["data"]["open"] is True

@@ -231,11 +231,12 @@ async def record_decision(*, session: AsyncSession, principal: Principal, referr
         "decided_at": data.decided_at, "notes": data.notes, "recorded_by": principal.actor,
         "organization_id": principal.organization_id, "created_at": now,
     })
-    details = {"decision": {
-        "id": str(decision["id"]), "type": data.type, "concerns": data.concerns,
+    # Flat in `data`, as cases reads it (its Decision model): decision_id, type, concerns, adult_id, decided_at.
+    details = {
+        "decision_id": str(decision["id"]), "type": data.type, "concerns": data.concerns,
         "adult_id": str(data.adult_id) if data.adult_id else None, "legal_basis": data.legal_basis,
-        "decided_at": data.decided_at.astimezone(UTC).isoformat(),
-    }}
+        "decided_at": data.decided_at.astimezone(UTC).isoformat(), "reference": referral["external_reference"],
+    }
     await _change(session, principal, referral, to=S.DECIDED, event_type=EventType.DECISION_RECORDED,
                   values={}, note=str(data.type), event_data=details,
                   audit_fields=("decision.type", "decision.concerns", "decision.legal_basis"))
