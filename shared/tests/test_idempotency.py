@@ -28,13 +28,13 @@ def build_app(engine, tables, *, required: bool = False) -> FastAPI:
     @app.post("/widgets", status_code=201)
     async def create_widget(body: WidgetCreate, session: SessionDep,
                             idem: Idempotency = idempotency_dependency(idempotency, required=required)):
-        if (replay := await idem.begin(session, caller="user:1", body=body)) is not None:
-            return replay
-        await asyncio.sleep(0.05)  # work that takes a moment, so retries overlap it
-        wid = (await session.execute(sa.insert(widgets).values(name=body.name).returning(widgets.c.id))).scalar()
-        result = {"id": wid, "name": body.name}
-        await idem.complete(session, status_code=201, body=result)
-        return result
+        async def produce():
+            await asyncio.sleep(0.05)  # work that takes a moment, so retries overlap it
+            wid = (await session.execute(sa.insert(widgets).values(name=body.name).returning(widgets.c.id))).scalar()
+            return {"name": body.name, "id": wid, "tags": {"z": 1, "a": [1.5, None]}}
+
+        return await idem.run(session, caller="user:1", request_body=body, produce=produce,
+                              headers=lambda r: {"Location": f"/widgets/{r['id']}"})
 
     return app
 
@@ -56,7 +56,8 @@ class TestIdempotency:
         first = await client.post("/widgets", json={"name": "a"}, headers={"Idempotency-Key": "k-1"})
         second = await client.post("/widgets", json={"name": "a"}, headers={"Idempotency-Key": "k-1"})
         assert first.status_code == second.status_code == 201
-        assert first.json() == second.json()
+        assert first.content == second.content
+        assert second.headers["location"] == first.headers["location"]
         assert second.headers["idempotent-replayed"] == "true"
         assert await widget_count(clean) == 1
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
@@ -112,9 +113,7 @@ class Idempotency:
             raise IdempotencyKeyReused("This Idempotency-Key was used with a different request.")
         headers = dict(row["response_headers"] or {})
         headers[REPLAY_HEADER] = "true"
-        content = orjson.dumps(row["response_body"]) if row["response_body"] is not None else b""
-        return Response(content=content, status_code=row["status_code"], headers=headers,
-                        media_type="application/json")
+        return json_response(row["response_body"], row["status_code"], headers)
 
     async def complete(self, session: AsyncSession, *, status_code: int, body: Any,
                        headers: dict[str, str] | None = None) -> None:
@@ -132,6 +131,29 @@ class Idempotency:
             set_={"request_hash": stmt.excluded.request_hash, "status_code": stmt.excluded.status_code,
                   "response_body": stmt.excluded.response_body,
                   "response_headers": stmt.excluded.response_headers, "created_at": stmt.excluded.created_at}))
+
+
+    async def run(self, session: AsyncSession, *, caller: str, request_body: Any,
+                  produce: Callable[[], Awaitable[Any]], status_code: int = 201,
+                  headers: Callable[[Any], dict[str, str]] | None = None) -> Response:
+        """Replay the stored answer to a repeated key, or produce the object, store the answer and return it.
+
+        First answers and replays are serialised the same way, so a retry gets byte-identical bodies.
+        """
+        replay = await self.begin(session, caller=caller, body=request_body)
+        if replay is not None:
+            return replay
+        result = await produce()
+        body = result.model_dump(mode="json") if isinstance(result, BaseModel) else result
+        extra = headers(result) if headers is not None else {}
+        await self.complete(session, status_code=status_code, body=body, headers=extra)
+        return json_response(body, status_code, extra)
+
+
+def json_response(body: Any, status_code: int, headers: dict[str, str] | None = None) -> Response:
+    """A JSON response with sorted keys: the same bytes whether first answered or replayed from storage."""
+    content = orjson.dumps(body, option=orjson.OPT_SORT_KEYS) if body is not None else b""
+    return Response(content=content, status_code=status_code, headers=headers, media_type="application/json")
 
 
 async def purge_expired(session: AsyncSession, table: sa.Table) -> int:

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
-import orjson
 from fastapi import Depends, Request, Response
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -56,17 +55,8 @@ WebhookManager = Annotated[Principal, Depends(require_scopes(Scope.WEBHOOKS_MANA
 Administrator = Annotated[Principal, Depends(require_scopes(Scope.IDENTITY_ADMIN))]
 
 
-def json_response(body: Any, status_code: int, headers: dict[str, str] | None = None) -> Response:
-    """A JSON response serialised exactly as a replayed one is, so first answers and replays are identical."""
-    return Response(orjson.dumps(body), status_code=status_code, headers=headers, media_type="application/json")
-
-
 async def idempotent(idem: Idempotency, *, session: AsyncSession, principal: Principal, request_body: Any,
                      status_code: int, produce: Callable[[], Awaitable[BaseModel]]) -> Response:
     """Replay the stored answer for a repeated Idempotency-Key, or produce, store and return a new one."""
-    replay = await idem.begin(session, caller=principal.actor, body=request_body)
-    if replay is not None:
-        return replay
-    body = (await produce()).model_dump(mode="json")
-    await idem.complete(session, status_code=status_code, body=body)
-    return json_response(body, status_code)
+    return await idem.run(session, caller=principal.actor, request_body=request_body, produce=produce,
+                          status_code=status_code)

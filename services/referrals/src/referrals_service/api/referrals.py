@@ -12,6 +12,7 @@ from sqlalchemy.engine import RowMapping
 from himaya.db import SessionDep
 from himaya.errors import problem_responses
 from himaya.etag import make_etag
+from himaya.idempotency import json_response
 from himaya.pagination import PageDep
 from referrals_service.api.deps import (
     AuthorizationDep,
@@ -24,7 +25,6 @@ from referrals_service.api.deps import (
     Receiver,
     Sender,
     idempotent,
-    json_response,
 )
 from referrals_service.domain import referrals as service
 from referrals_service.domain.vocabulary import ReferralStatus
