@@ -1,0 +1,97 @@
+"""POST /internal/v1/events: signed, idempotent by event id, effects on status, grants and timeline."""
+
+import json
+import uuid
+
+import sqlalchemy as sa
+
+from himaya import signing
+
+
+class TestSignature:
+    async def test_bad_signature_is_refused_and_changes_nothing(self, api, client, db):
+        case_id = await api.case_id()
+        event = {"id": str(uuid.uuid4()), "type": "referral.sent", "occurred_at": "2026-03-03T10:00:00Z",
+                 "case_id": case_id, "referral_id": str(uuid.uuid4()), "organization_id": str(uuid.uuid4()),
+                 "actor": "user:x", "data": {"kind": "service"}}
+        body, headers = api.signed(event, secret="another-secret-" + "x" * 32)
+        response = await client.post("/internal/v1/events", content=body, headers=headers)
+        assert response.status_code == 401
+        body, headers = api.signed(event)
+        tampered = body.replace(b"service", b"prosecution")
+        assert (await client.post("/internal/v1/events", content=tampered, headers=headers)).status_code == 401
+        unsigned = await client.post("/internal/v1/events", content=body, headers={"Content-Type": "application/json"})
+        assert unsigned.status_code == 401
+        stale = signing.signed_headers(b"test-events-" + b"e" * 32, body, now=1_000_000_000)
+        assert (await client.post("/internal/v1/events", content=body, headers=stale)).status_code == 401
+        grants = (await db.execute(sa.text("SELECT count(*) FROM cases.case_access_grants"))).scalar()
+        processed = (await db.execute(sa.text("SELECT count(*) FROM cases.processed_events"))).scalar()
+        assert grants == 0 and processed == 0
+
+    async def test_event_for_an_unknown_case_is_unacceptable(self, api, client):
+        response = await api.event("referral.sent", uuid.uuid4(), org=uuid.uuid4(), data={"kind": "service"})
+        assert response.status_code == 422
+
+    async def test_malformed_event_is_unacceptable(self, api, client):
+        body, headers = api.signed({"id": "nope", "type": "referral.sent"})
+        assert (await client.post("/internal/v1/events", content=body, headers=headers)).status_code == 422
+
+    async def test_bearer_token_is_not_a_credential_here(self, api, client, as_):
+        body = json.dumps({"id": str(uuid.uuid4())}).encode()
+        response = await client.post("/internal/v1/events", content=body, headers=as_("admin"))
+        assert response.status_code == 401
+
+
+class TestIdempotency:
+    async def test_redelivery_of_an_event_id_does_nothing(self, api, client, as_, db):
+        case_id = await api.case_id()
+        await api.move(case_id, "screened", as_("police_officer"))
+        event_id, org, referral = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+        first = await api.event("referral.sent", case_id, org=org, referral_id=referral, event_id=event_id,
+                                data={"kind": "prosecution"})
+        again = await api.event("referral.sent", case_id, org=org, referral_id=referral, event_id=event_id,
+                                data={"kind": "prosecution"})
+        assert first.json()["status"] == "processed" and again.json()["status"] == "duplicate"
+        assert again.status_code == 200
+        timeline = (await client.get(f"/v1/cases/{case_id}/timeline", headers=as_("case_manager"))).json()["items"]
+        assert [e["event_type"] for e in timeline].count("referral.sent") == 1
+        decision = {"type": "refer_juvenile_judge", "concerns": "child", "decided_at": "2026-03-04T10:00:00Z"}
+        decision_id = uuid.uuid4()
+        for _ in range(3):
+            await api.event("referral.decision_recorded", case_id, org=org, referral_id=referral,
+                            event_id=decision_id, data=decision)
+        measures = (await db.execute(sa.text("SELECT count(*) FROM cases.judicial_measures"))).scalar()
+        assert measures == 1
+
+
+class TestEffects:
+    async def test_prosecution_referral_before_screening_grants_but_does_not_move(self, api, as_):
+        case_id = await api.case_id()
+        org = uuid.uuid4()
+        await api.event("referral.sent", case_id, org=org, data={"kind": "prosecution"})
+        assert (await api.get(case_id)).json()["status"] == "reported"
+        assert (await api.get(case_id, as_("prosecutor", org=org))).status_code == 200
+
+    async def test_decision_about_an_adult_does_not_move_the_case_and_is_hidden_from_caseworkers(
+            self, api, client, as_):
+        intake = await api.intake()
+        case_id, adult_id = intake["cases"][0]["id"], intake["adult_ids"][0]
+        await api.move(case_id, "screened", as_("police_officer"))
+        org = uuid.uuid4()
+        await api.event("referral.sent", case_id, org=org, data={"kind": "prosecution"})
+        await api.event("referral.decision_recorded", case_id, org=org, data={
+            "type": "prosecute_adult", "concerns": "adult", "adult_id": adult_id,
+            "decided_at": "2026-03-04T10:00:00Z", "reference": "PA-1"})
+        assert (await api.get(case_id)).json()["status"] == "referred_to_prosecution"
+        police = await client.get(f"/v1/cases/{case_id}/judicial-measures", headers=as_("police_officer"))
+        assert [m["decision_type"] for m in police.json()] == ["prosecute_adult"]
+        cm = await client.get(f"/v1/cases/{case_id}/judicial-measures", headers=as_("case_manager"))
+        assert cm.json() == []
+        adults = (await client.get(f"/v1/cases/{case_id}/adults", headers=as_("police_officer"))).json()
+        assert adults[0]["judicial_measures"][0]["decision_type"] == "prosecute_adult"
+
+    async def test_adult_decision_without_adult_id_is_unacceptable(self, api):
+        case_id = await api.case_id()
+        response = await api.event("referral.decision_recorded", case_id, org=uuid.uuid4(), data={
+            "type": "prosecute_adult", "concerns": "adult", "decided_at": "2026-03-04T10:00:00Z"})
+        assert response.status_code == 422
