@@ -15,6 +15,7 @@ from cases_service.config import Settings
 from cases_service.db.tables import MIGRATIONS_DIR, SCHEMA
 from cases_service.domain.protection import Protector
 from cases_service.domain.reference import ReferenceData
+from cases_service.stats.api import router as stats_router
 from himaya.app import ServiceSpec, create_service_app
 
 
@@ -35,7 +36,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     spec = ServiceSpec(
         name="cases", title="Himaya cases", description=__doc__ or "", schema=SCHEMA,
-        migrations_dir=MIGRATIONS_DIR, routers=[cases.router, casework.router, events.router], lifespan=lifespan,
+        migrations_dir=MIGRATIONS_DIR, routers=[cases.router, casework.router, events.router, stats_router],
+        lifespan=lifespan,
         openapi_tags=[{"name": "cases", "description": "Intakes, cases, their path and timeline."},
                       {"name": "casework", "description": "Records of the work done for a child."},
                       {"name": "internal", "description": "Service-to-service events (not routed by the gateway)."}],

@@ -14,7 +14,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 THRESHOLD = 5
-MEASURES = ("children", "cases", "intakes")
 
 
 @dataclass
@@ -29,7 +28,7 @@ class Cell:
 
 def is_small(counts: Mapping[str, int]) -> bool:
     """Whether a count of the cell is at once non-zero and under the threshold."""
-    return any(0 < counts[m] < THRESHOLD for m in MEASURES if m in counts)
+    return any(0 < value < THRESHOLD for value in counts.values())
 
 
 def suppress(cells: Sequence[Cell]) -> None:
@@ -54,6 +53,6 @@ def suppress(cells: Sequence[Cell]) -> None:
                     # is suppressed wherever it is published (primary rule on margins).
                     continue
                 partner = min((c for c in line if not c.suppressed),
-                              key=lambda c: (c.counts.get("cases", 0), c.keys))
+                              key=lambda c: (sum(c.counts.values()), c.keys))
                 partner.suppressed, partner.reason = True, "complementary"
                 changed = True

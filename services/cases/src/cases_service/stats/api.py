@@ -1,0 +1,63 @@
+"""Routes of the statistics: `/v1/stats/summary`, `/v1/stats/indicators` and `/v1/stats/export`."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query
+from fastapi.responses import Response
+
+from cases_service.stats import domain
+from cases_service.stats.schemas import AgeScheme, Dimension, IndicatorsRead, Phase, SummaryRead, TerritoryLevel
+from himaya.auth import Principal, require_scopes
+from himaya.db import SessionDep
+from himaya.errors import problem_responses
+from himaya.scopes import Scope
+
+router = APIRouter(prefix="/v1/stats", tags=["stats"])
+StatsReader = Annotated[Principal, Depends(require_scopes(Scope.STATS_READ))]
+TERRITORY_PATTERN = r"^(MA|\d{2}(\.\d{3}(\.\d{2}(\.\d{2})?)?)?)$"
+ERRORS = problem_responses(401, 403, 422)
+
+
+def stats_query(
+    group_by: Annotated[list[Dimension], Query(description="Dimensions to group by (repeat the parameter).")] = [],  # noqa: B006 (FastAPI query list)
+    territory_level: Annotated[TerritoryLevel, Query(description="Level of the `territory` dimension.")] = "prefecture",
+    age_scheme: Annotated[AgeScheme, Query(description="pilot: <1, 1-4, 5+; marrakech: <1, 1-5, 6-13, 14-17.")]
+    = "pilot",
+    from_: Annotated[date | None, Query(alias="from", description="First intake date counted (inclusive).")] = None,
+    to: Annotated[date | None, Query(description="Last intake date counted (inclusive).")] = None,
+    territory_code: Annotated[list[Annotated[str, Query(pattern=TERRITORY_PATTERN)]],
+                              Query(description="Count only these territories (inside the caller's).")] = [],  # noqa: B006
+    phase: Annotated[Phase | None, Query(description="Count only the prefectures of this plan phase.")] = None,
+) -> domain.StatsQuery:
+    """The query parameters shared by every statistics operation."""
+    return domain.StatsQuery(group_by=tuple(group_by), territory_level=territory_level, age_scheme=age_scheme,
+                             period_from=from_, period_to=to, territory_codes=tuple(territory_code), phase=phase)
+
+
+QueryDep = Annotated[domain.StatsQuery, Depends(stats_query)]
+
+
+@router.get("/summary", response_model=SummaryRead, responses=ERRORS)
+async def get_summary(session: SessionDep, principal: StatsReader, query: QueryDep) -> SummaryRead:
+    """Counts of unique children, cases and intakes grouped by any combination of dimensions over a period."""
+    return await domain.summarize(session=session, principal=principal, query=query)
+
+
+@router.get("/indicators", response_model=IndicatorsRead, responses=ERRORS)
+async def get_indicators(session: SessionDep, principal: StatsReader, query: QueryDep) -> IndicatorsRead:
+    """The steering committee's other indicators (adults, filiation, decisions, services, follow-up, delays)."""
+    return await domain.indicators(session=session, principal=principal, query=query)
+
+
+@router.get("/export", response_class=Response, responses={
+    200: {"content": {"text/csv": {"schema": {"type": "string"}}}, "description": "The summary as CSV."},
+    **ERRORS})
+async def export_summary(session: SessionDep, principal: StatsReader, query: QueryDep) -> Response:
+    """The summary as CSV, small cells always suppressed; the header names each column and the period."""
+    body = await domain.export_csv(session=session, principal=principal, query=query)
+    name = f"himaya-stats_{query.period_from or 'start'}_{query.period_to or 'now'}.csv"
+    return Response(body, media_type="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
