@@ -98,7 +98,8 @@ class TestPlacements:
         await decision(api, case_id, "dna_expertise_order", reference="D-1")
         measure = (await client.get(f"/v1/cases/{case_id}/judicial-measures", headers=as_("case_manager"))).json()[0]
         response = await client.post(f"/v1/cases/{case_id}/placements", headers=as_("case_manager"), json={
-            "institution_id": institution["id"], "order_measure_id": measure["id"], "started_at": "2026-03-03T12:00:00Z"})
+            "institution_id": institution["id"], "order_measure_id": measure["id"],
+            "started_at": "2026-03-03T12:00:00Z"})
         assert response.status_code == 422
 
     async def test_emergency_placement_uses_an_emergency_vacancy_and_capacity_is_enforced(self, api, client, as_):
