@@ -95,3 +95,17 @@ class TestEffects:
         response = await api.event("referral.decision_recorded", case_id, org=uuid.uuid4(), data={
             "type": "prosecute_adult", "concerns": "adult", "decided_at": "2026-03-04T10:00:00Z"})
         assert response.status_code == 422
+
+    async def test_decision_on_a_case_screened_after_the_referral_takes_both_steps(self, api, client, as_):
+        case_id = await api.case_id()
+        org, referral = uuid.uuid4(), uuid.uuid4()
+        await api.event("referral.sent", case_id, org=org, referral_id=referral, data={"kind": "prosecution"})
+        await api.move(case_id, "screened", as_("police_officer"))
+        await api.event("referral.decision_recorded", case_id, org=org, referral_id=referral, data={
+            "kind": "prosecution", "type": "return_to_family", "concerns": "child",
+            "decided_at": "2026-03-04T10:00:00Z"})
+        assert (await api.get(case_id)).json()["status"] == "interim_measure"
+        timeline = (await client.get(f"/v1/cases/{case_id}/timeline", headers=as_("case_manager"))).json()["items"]
+        moves = [(e["from_status"], e["to_status"]) for e in timeline if e["event_type"] == "case.status_changed"]
+        assert moves == [("reported", "screened"), ("screened", "referred_to_prosecution"),
+                         ("referred_to_prosecution", "interim_measure")]

@@ -3,6 +3,7 @@ the receiving organisation's access; idempotent by event id."""
 
 from __future__ import annotations
 
+import itertools
 import uuid
 from datetime import datetime
 from typing import Any, Literal
@@ -81,6 +82,7 @@ async def receive_event(*, session: AsyncSession, event: ServiceEvent) -> str:
         "organization_id": str(event.organization_id) if event.organization_id else None}}
     timeline.append(record)
     new_status: Status | None = None
+    passed_through: Status | None = None
 
     if event.type == "referral.sent":
         kind = str(event.data.get("kind", "service"))
@@ -114,14 +116,21 @@ async def receive_event(*, session: AsyncSession, event: ServiceEvent) -> str:
                 await repo.lift_measures(session, case_id=event.case_id, lifted_by=measure_id, decision_ids=lifts)
             if status == Status.REFERRED_TO_PROSECUTION:
                 new_status = Status.INTERIM_MEASURE
+            elif status == Status.SCREENED and event.data.get("kind") == "prosecution":
+                # Screened after the referral was sent: the decision proves the referral, take both steps.
+                passed_through = Status.REFERRED_TO_PROSECUTION
+                new_status = Status.INTERIM_MEASURE
     elif event.type in ENDING:
         if event.referral_id is not None:
             await repo.revoke_grants(session, case_id=event.case_id, source_id=event.referral_id)
 
     if new_status is not None:
         await repo.update_case(session, event.case_id, expected_version=None, values={"status": new_status.value})
-        timeline.append({**base, "event_type": "case.status_changed", "from_status": status.value,
-                         "to_status": new_status.value, "data": {"cause": event.type}})
+        steps = [status, passed_through, new_status] if passed_through else [status, new_status]
+        for source, target in itertools.pairwise(steps):
+            assert source is not None and target is not None
+            timeline.append({**base, "event_type": "case.status_changed", "from_status": source.value,
+                             "to_status": target.value, "data": {"cause": event.type}})
     await repo.add_events(session, timeline)
     await repo.write_audit(session, [AuditEntry(action=f"event.{event.type}", object_type="case",
                                                 object_id=str(event.case_id), case_id=event.case_id,
