@@ -102,6 +102,7 @@ def synthetic_target(args: argparse.Namespace) -> Iterator[dict[str, Any]]:
         wait_ready(f"http://127.0.0.1:{gw_port}/readyz", procs[1])
         path = args.endpoint.format(case_id=args.case_id or uuid.uuid4())
         yield {"direct": upstream_url + path, "gateway": f"http://127.0.0.1:{gw_port}" + path,
+               "pids": {"upstream": procs[0].pid, "gateway": procs[1].pid},
                "headers": tokens.headers(role="case_manager", scopes=["cases:read"], org=uuid.uuid4()),
                "upstream": "synthetic (token-verifying FastAPI app, no database)"}
     finally:
@@ -142,6 +143,7 @@ def stack_target(args: argparse.Namespace) -> Iterator[dict[str, Any]]:
         path = args.endpoint.format(case_id=args.case_id or uuid.uuid4())
         service = __import__("gateway_service.routing", fromlist=["route"]).route(urlsplit(path).path)
         yield {"direct": config.base_url(service) + path, "gateway": gw + path,
+               "pids": {"upstream": services.procs[service].pid, "gateway": gateway.procs["gateway"].pid},
                "headers": {"Authorization": f"Bearer {token}"}, "upstream": f"{service} (real stack)"}
     finally:
         gateway.stop_all()
@@ -160,6 +162,20 @@ def stack_target(args: argparse.Namespace) -> Iterator[dict[str, Any]]:
         asyncio.run(drop())
 
 
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) of a process and its children (uvicorn workers)."""
+    try:
+        import psutil
+    except ImportError:
+        return float("nan")
+    proc = psutil.Process(pid)
+    total = 0.0
+    for p in [proc, *proc.children(recursive=True)]:
+        times = p.cpu_times()
+        total += times.user + times.system
+    return total
+
+
 def measure(target: dict[str, Any], args: argparse.Namespace, wrk: str | None) -> dict[str, Any]:
     """Alternate direct and gateway runs; sum them per side."""
     with httpx.Client(timeout=10) as client:
@@ -171,9 +187,16 @@ def measure(target: dict[str, Any], args: argparse.Namespace, wrk: str | None) -
     for side in ("direct", "gateway"):  # warm-up: pools, caches, JIT-less but lazy imports
         run_load(target[side], seconds=2, **load)
     runs: dict[str, list[LoadResult]] = {"direct": [], "gateway": []}
+    # CPU per request of each process during the gateway runs: unlike a rate, it barely moves when the
+    # machine is shared, so it shows what the gateway costs next to the service it fronts.
+    cpu = {"upstream": 0.0, "gateway": 0.0}
     for _ in range(args.rounds):
         for side in ("direct", "gateway"):
+            before = {name: cpu_seconds(pid) for name, pid in target["pids"].items()}
             runs[side].append(run_load(target[side], seconds=args.seconds, **load))
+            if side == "gateway":
+                for name, pid in target["pids"].items():
+                    cpu[name] += cpu_seconds(pid) - before[name]
     summary: dict[str, Any] = {}
     for side, results in runs.items():
         total = sum(r.requests for r in results)
@@ -184,6 +207,8 @@ def measure(target: dict[str, Any], args: argparse.Namespace, wrk: str | None) -
             "p99_ms": max(r.p99_ms for r in results), "runs": [r.as_dict() for r in results],
         }
     summary["ratio"] = summary["gateway"]["rps"] / summary["direct"]["rps"]
+    proxied = summary["gateway"]["requests"]
+    summary["cpu_us_per_request"] = {name: seconds / proxied * 1e6 for name, seconds in cpu.items()}
     return summary
 
 
@@ -222,6 +247,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{'':10}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'errors':>8}")
     for label, row in (("direct", d), ("gateway", g)):
         print(f"{label:10}{row['rps']:>10.0f}{row['p50_ms']:>9.2f}{row['p99_ms']:>9.2f}{row['errors']:>8}")
+    cpu = summary["cpu_us_per_request"]
+    print(f"\nCPU per proxied request: gateway {cpu['gateway']:.0f} µs, upstream {cpu['upstream']:.0f} µs")
     verdict = "meets" if summary["ratio"] >= TARGET else "BELOW"
     print(f"\ngateway/direct throughput ratio: {summary['ratio']:.3f} ({verdict} the {TARGET} target)")
     print(f"written to {out.relative_to(ROOT)}")
