@@ -42,6 +42,9 @@ lint: install ## ruff on everything, mypy on the shared library
 migrate: install ## Provision and migrate every service's schema, seed reference data and the admin
 	$(PY) -m himaya.devstack migrate
 
+bench: install ## Measure the gateway against direct calls (ratios, p50/p99); writes bench-results/bench.json
+	$(PY) -m bench.gateway
+
 stop-db: install ## Stop the embedded Postgres
 	$(PY) -m himaya.devstack stop-db
 
