@@ -122,7 +122,7 @@ class TestUsers:
 class TestOrgAdminConfined:
     @pytest.fixture
     async def org_admin(self, as_user):
-        user, org, headers = await as_user("org_admin", "police", ["04.421"])
+        _, org, headers = await as_user("org_admin", "police", ["04.421"])
         return org, headers
 
     def body(self, org_id, **over):
@@ -193,7 +193,7 @@ class TestFieldTeams:
     async def test_admin_builds_the_rabat_team_and_members_see_it(self, client, admin, as_user):
         police, _, police_headers = await as_user("police_officer", "police")
         cape, _, _ = await as_user("case_manager", "cape")
-        outsider_user, _, outsider = await as_user("ngo_worker", "ngo", ["09.001"], org_territory="09.001")
+        _, _, outsider = await as_user("ngo_worker", "ngo", ["09.001"], org_territory="09.001")
         response = await client.post("/v1/field-teams", headers=admin, json={
             "territory_code": "04.421", "name": "Équipe de Rabat", "members": [str(police["id"]), str(cape["id"])]})
         assert response.status_code == 201, response.text

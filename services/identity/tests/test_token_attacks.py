@@ -58,7 +58,7 @@ async def verifier(client, seeded):
 async def attacks(genuine, sign_with_real_key) -> dict[str, str]:
     token, claims, kid = genuine
     now = int(time.time())
-    header_b64, payload_b64, signature = token.split(".")
+    header_b64, _, signature = token.split(".")
     tampered_claims = {**claims, "role": "auditor", "scope": claims["scope"] + " audit:read"}
     return {
         "alg_none": forge({"alg": "none", "kid": kid, "typ": "JWT"}, claims, lambda _: b""),
@@ -80,7 +80,7 @@ ATTACKS = ["alg_none", "tampered_payload", "expired", "wrong_issuer", "wrong_aud
 
 async def forged(name, genuine, sign_with_real_key, client) -> str:
     if name == "hs256_with_public_key":
-        token, claims, kid = genuine
+        _, claims, kid = genuine
         jwk = next(k for k in (await client.get("/.well-known/jwks.json")).json()["keys"] if k["kid"] == kid)
         raw_public = base64.urlsafe_b64decode(jwk["x"] + "==")
         # Try the classic confusion with each form a verifier might use as the HMAC secret.
@@ -103,7 +103,7 @@ class TestForgedTokensAtMe:
         assert response.json()["code"] == "unauthorized"
 
     async def test_hs256_with_jwk_json_as_secret_is_refused(self, client, genuine):
-        token, claims, kid = genuine
+        _, claims, kid = genuine
         jwks_text = (await client.get("/.well-known/jwks.json")).text
         forged_token = forge({"alg": "HS256", "kid": kid}, claims,
                              lambda m: hmac.new(jwks_text.encode(), m, hashlib.sha256).digest())
