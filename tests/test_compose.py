@@ -110,6 +110,11 @@ class TestSettings:
             assert "127.0.0.1" not in str(value) and "localhost" not in str(value), (
                 f"{service}.{field} still points at this machine in compose")
 
+    def test_identity_trusts_exactly_the_gateway(self, compose, monkeypatch):
+        settings = settings_for("identity", compose["services"]["identity"]["environment"], monkeypatch)
+        gateway_ip = compose["services"]["gateway"]["networks"]["default"]["ipv4_address"]
+        assert settings.trusted_proxies == (gateway_ip,)
+
     @pytest.mark.parametrize("service", MIGRATIONS)
     def test_migration_one_shots_have_both_urls(self, compose, service, monkeypatch):
         env = compose["services"][f"migrate-{service}"]["environment"]
