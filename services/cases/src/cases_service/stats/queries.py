@@ -175,10 +175,11 @@ async def prosecution_referrals(session: AsyncSession, scope: sa.Select[Any]) ->
 
 
 async def decisions_by_type(session: AsyncSession, scope: sa.Select[Any]) -> Sequence[RowMapping]:
-    """Prosecutor decisions on the cases in scope by type: decisions and distinct cases."""
+    """Prosecutor decisions on the cases in scope by type: decisions, distinct cases and distinct adults."""
     m = judicial_measures
     stmt = (sa.select(m.c.decision_type.label("key"), sa.func.count().label("count"),
-                      sa.func.count(sa.distinct(m.c.case_id)).label("cases"))
+                      sa.func.count(sa.distinct(m.c.case_id)).label("cases"),
+                      sa.func.count(sa.distinct(m.c.adult_id)).label("adults"))
             .where(m.c.case_id.in_(scope)).group_by(m.c.decision_type))
     return (await session.execute(stmt)).mappings().all()
 
@@ -186,11 +187,11 @@ async def decisions_by_type(session: AsyncSession, scope: sa.Select[Any]) -> Seq
 async def referral_to_decision_days(session: AsyncSession, scope: sa.Select[Any]) -> RowMapping:
     """Median days from a prosecution referral reaching the case to its first decision, over referrals."""
     e, m = case_events, judicial_measures
-    sent = (sa.select(e.c.data["referral_id"].astext.label("referral_id"),
-                      sa.func.min(e.c.occurred_at).label("sent_at"))
-            .where(e.c.case_id.in_(scope), e.c.event_type == "referral.sent",
-                   e.c.data["kind"].astext == "prosecution")
-            .group_by(e.c.data["referral_id"].astext).subquery())
+    events = (sa.select(e.c.data["referral_id"].astext.label("referral_id"), e.c.occurred_at)
+              .where(e.c.case_id.in_(scope), e.c.event_type == "referral.sent",
+                     e.c.data["kind"].astext == "prosecution").subquery())
+    sent = (sa.select(events.c.referral_id, sa.func.min(events.c.occurred_at).label("sent_at"))
+            .group_by(events.c.referral_id).subquery())
     first = (sa.select(sa.cast(m.c.referral_id, sa.Text).label("referral_id"),
                        sa.func.min(m.c.decided_at).label("decided_at"))
              .where(m.c.case_id.in_(scope), m.c.referral_id.is_not(None))

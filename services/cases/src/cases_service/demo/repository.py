@@ -1,0 +1,23 @@
+"""SQL of the demo loader: the lock and the marker that make loading idempotent."""
+
+from __future__ import annotations
+
+import zlib
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from cases_service.db.tables import intakes
+
+LOCK_KEY = zlib.crc32(b"cases.demo") & 0x7FFFFFFF
+
+
+async def lock(session: AsyncSession) -> None:
+    """Serialise concurrent loaders (until the end of the transaction)."""
+    await session.execute(sa.select(sa.func.pg_advisory_xact_lock(LOCK_KEY)))
+
+
+async def intakes_recorded_by(session: AsyncSession, actor: str) -> int:
+    """How many intakes `actor` recorded (the demo loader's marker)."""
+    return int((await session.execute(
+        sa.select(sa.func.count()).select_from(intakes).where(intakes.c.created_by == actor))).scalar_one())

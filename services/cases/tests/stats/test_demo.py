@@ -1,0 +1,80 @@
+"""The demo dataset, loaded through the domain code: the pilot summary reproduces the published table."""
+
+from collections import Counter
+
+import pytest
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from cases_service.demo.loader import load
+
+PILOT = {"phase": "pilot_2019", "from": "2019-12-01", "to": "2020-12-31"}
+
+
+@pytest.fixture(scope="module")
+async def loaded(harness):
+    """The demo loaded twice in one transaction shared by this module's tests, rolled back after them."""
+    async with harness.rolled_back() as conn:
+        async with AsyncSession(bind=conn, join_transaction_mode="create_savepoint") as session:
+            first = await load(session=session, protector=harness.app.state.protector,
+                               reference=harness.app.state.reference)
+            again = await load(session=session, protector=harness.app.state.protector,
+                               reference=harness.app.state.reference)
+            await session.commit()
+        async with harness.client() as client:
+            yield first, again, client
+
+
+@pytest.fixture
+def demo(loaded):
+    return loaded[:2]
+
+
+@pytest.fixture
+def client(loaded):
+    return loaded[2]
+
+
+class TestDemoDataset:
+    async def test_loading_twice_does_not_double_it(self, demo, client, as_):
+        first, again = demo
+        assert first.loaded and first.cases == 709 and not again.loaded
+        r = await client.get("/v1/stats/summary", headers=as_("team_coordinator", territories=["MA"]))
+        assert r.json()["total"]["cases"] == 709
+
+    async def test_pilot_by_sex_over_the_pilot_period_is_142_79_63(self, demo, client, as_):
+        r = await client.get("/v1/stats/summary", params={**PILOT, "group_by": "sex"},
+                             headers=as_("steering_viewer", territories=["MA"]))
+        assert r.status_code == 200, r.text
+        body = r.json()
+        assert body["total"]["children"] == 142
+        assert {c["keys"]["sex"]: c["children"] for c in body["cells"]} == {"female": 79, "male": 63}
+
+    async def test_the_three_pilot_prefectures_named_explicitly_give_the_same(self, demo, client, as_):
+        r = await client.get("/v1/stats/summary", params={
+            "from": "2019-12-01", "to": "2020-12-31", "group_by": "sex",
+            "territory_code": ["04.421", "04.441", "04.501"]}, headers=as_("steering_viewer", territories=["MA"]))
+        assert [c["children"] for c in r.json()["cells"]] == [79, 63]
+
+    async def test_pilot_age_nationality_and_adults_as_published(self, demo, client, as_):
+        exact = as_("team_coordinator", territories=["MA"])
+        ages = (await client.get("/v1/stats/summary", params={**PILOT, "group_by": "age_band"}, headers=exact)).json()
+        by_band = {c["keys"]["age_band"]: c["children"] for c in ages["cells"]}
+        assert by_band["under_1"] == 38 and by_band["under_1"] + by_band["1_4"] == 94  # 27% and 66% of 142
+        nat = (await client.get("/v1/stats/summary", params={**PILOT, "group_by": "nationality"},
+                                headers=exact)).json()
+        assert sum(c["children"] for c in nat["cells"] if c["keys"]["nationality"] != "MA") == 13
+        ind = (await client.get("/v1/stats/indicators", params=PILOT, headers=exact)).json()
+        by_name = {i["name"]: i for i in ind["indicators"]}
+        adults = Counter({r["keys"]["key"]: r["values"]["count"] for r in by_name["adults_by_relationship"]["rows"]})
+        assert adults == {"mother": 97, "grandparent": 2, "other_relative": 1}
+        mothers = by_name["mothers_with_several_children"]["rows"][0]["values"]
+        assert mothers == {"mothers": 97, "with_several_children": 17}
+        decisions = {r["keys"]["key"]: r["values"] for r in by_name["prosecutor_decisions"]["rows"]}
+        assert decisions["prosecute_adult"]["adults"] == 71  # "71 adults prosecuted"
+
+    async def test_marrakech_phase_two_as_published(self, demo, client, as_):
+        r = await client.get("/v1/stats/summary", params={
+            "territory_code": "07.351", "from": "2021-06-01", "to": "2022-04-30", "group_by": "sex"},
+            headers=as_("steering_viewer", territories=["MA"]))
+        assert r.json()["total"]["children"] == 369
+        assert {c["keys"]["sex"]: c["children"] for c in r.json()["cells"]}["male"] == 241
