@@ -205,7 +205,7 @@ async def indicators(*, session: AsyncSession, principal: Principal, query: Stat
         _table("services", await q.services_by_status(session, scope), ["key"], ["proposed", "completed"],
                exact=exact),
         _single("follow_up_coverage", await q.follow_up_coverage(session, scope, as_of=coverage_at), exact=exact),
-        _single("recidivism", await q.recidivism(session, scope, today=now.date()), exact=exact),
+        _single("recidivism", await q.recidivism(session, filters, today=now.date()), exact=exact),
         _table("step_delays", await q.step_delays(session, scope), ["from_status", "to_status"], ["n"],
                ["median_days"], exact=exact),
     ]

@@ -24,7 +24,6 @@ from cases_service.db.tables import (
     filiation_checks,
     follow_ups,
     institutions,
-    intakes,
     judicial_measures,
     placements,
     service_deliveries,
@@ -35,8 +34,8 @@ facts = sa.table(
     "stats_case_facts",
     *(sa.column(name) for name in (
         "case_id", "child_id", "intake_id", "reported_on", "region_code", "prefecture_code", "commune_code",
-        "status", "is_repeat", "sex", "age_years", "nationality", "exploitation_pattern", "place_type", "night",
-        "source")),
+        "status", "is_repeat", "repeat_of_case_id", "sex", "age_years", "nationality", "exploitation_pattern",
+        "place_type", "night", "source")),
     schema=SCHEMA,
 )
 facts_meta = sa.table("stats_facts_meta", sa.column("change_mark"), sa.column("refreshed_at"), schema=SCHEMA)
@@ -261,25 +260,22 @@ async def follow_up_coverage(session: AsyncSession, scope: sa.Select[Any], *, as
     return (await session.execute(stmt)).mappings().one()
 
 
-async def recidivism(session: AsyncSession, scope: sa.Select[Any], *, today: date) -> RowMapping:
+async def recidivism(session: AsyncSession, filters: Sequence[sa.ColumnElement[bool]], *, today: date
+                     ) -> dict[str, int]:
     """Children with a case in scope whose window has elapsed, and those with a repeat case within it."""
-    later = cases.alias("repeat_case")
-    first_intake = sa.select(intakes.c.reported_at).where(intakes.c.id == cases.c.intake_id).correlate(cases)
-    repeat_intake = sa.select(intakes.c.reported_at).where(intakes.c.id == later.c.intake_id).correlate(later)
-    rows: dict[str, Any] = {}
+    later = facts.alias("repeat_case")
+    out: dict[str, int] = {}
     for months in (6, 12):
         window = sa.text(f"interval '{months} months'")
-        base = (sa.select(cases.c.child_id, first_intake.scalar_subquery().label("at"), cases.c.id)
-                .where(cases.c.id.in_(scope)).subquery())
-        repeated = sa.exists().where(
-            later.c.repeat_of_case_id == base.c.id,
-            repeat_intake.scalar_subquery() <= base.c.at + window)
-        stmt = sa.select(sa.func.count(sa.distinct(base.c.child_id)).label("eligible"),
-                         sa.func.count(sa.distinct(base.c.child_id)).filter(repeated).label("repeat")
-                         ).where(base.c.at + window <= sa.cast(today, sa.Date))
+        repeated = (sa.select(later.c.repeat_of_case_id).where(
+            later.c.repeat_of_case_id == facts.c.case_id, later.c.reported_on <= facts.c.reported_on + window)
+            .correlate(facts).exists())
+        stmt = (sa.select(sa.func.count(sa.distinct(facts.c.child_id)).label("eligible"),
+                          sa.func.count(sa.distinct(facts.c.child_id)).filter(repeated).label("repeat"))
+                .where(*filters, facts.c.reported_on + window <= sa.cast(today, sa.Date)))
         row = (await session.execute(stmt)).mappings().one()
-        rows[f"eligible_{months}m"], rows[f"repeat_{months}m"] = row["eligible"], row["repeat"]
-    return rows  # type: ignore[return-value]
+        out[f"eligible_{months}m"], out[f"repeat_{months}m"] = int(row["eligible"]), int(row["repeat"])
+    return out
 
 
 PATH = ("reported", "screened", "referred_to_prosecution", "interim_measure", "under_assessment", "in_care",

@@ -1,0 +1,124 @@
+"""GET /v1/stats/indicators on a hand-built dataset: each figure equals its definition in docs/statistics.md."""
+
+import csv
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from cases_service.stats import domain
+from cases_service.stats.suppression import Cell, suppress
+
+IDENTITY_TERRITORIES = (Path(__file__).resolve().parents[4] / "services/identity/src/identity_service/data"
+                        / "territories.csv")
+
+
+async def six_cases_with_referrals(api, as_):
+    """Six single-child intakes in Rabat (2020), each screened and referred to the prosecution, with decisions
+    2, 4, 6, 8, 10 and 12 days after the referral arrived: 3 return to family, 3 emergency placements."""
+    manager = as_("case_manager", territories=["MA"])
+    prosecution = uuid.uuid4()
+    cases = []
+    for n in range(6):
+        intake = await api.intake(manager, reported_at=f"2020-06-{n + 1:02d}T10:00:00Z",
+                                  children=[{"first_name": f"Qux{n}", "sex": "female", "estimated_age_years": 3}],
+                                  adults=[{"first_name": f"Vyx{n}", "sex": "female", "claimed_relationship": "mother"}])
+        case_id = intake["cases"][0]["id"]
+        assert (await api.move(case_id, "screened", manager)).status_code == 200
+        referral = uuid.uuid4()
+        assert (await api.event("referral.sent", case_id, org=prosecution, referral_id=referral,
+                                data={"kind": "prosecution"})).status_code == 200
+        decided_at = datetime.now(UTC) + timedelta(days=2 * (n + 1))
+        decision = "return_to_family" if n < 3 else "emergency_placement"
+        assert (await api.event("referral.decision_recorded", case_id, org=prosecution, referral_id=referral,
+                                data={"type": decision, "concerns": "child",
+                                      "decided_at": decided_at.isoformat()})).status_code == 200
+        cases.append((case_id, intake["adult_ids"][0]))
+    return cases
+
+
+def by_name(body):
+    return {i["name"]: i["rows"] for i in body["indicators"]}
+
+
+class TestIndicators:
+    async def test_decisions_delays_and_family_or_placement(self, api, client, as_):
+        await six_cases_with_referrals(api, as_)
+        r = await client.get("/v1/stats/indicators", params={"from": "2020-01-01", "to": "2020-12-31"},
+                             headers=as_("team_coordinator", territories=["MA"]))
+        assert r.status_code == 200, r.text
+        ind = by_name(r.json())
+        assert ind["prosecution_referrals"][0]["values"] == {"referrals": 6, "cases": 6}
+        decisions = {row["keys"]["key"]: row["values"] for row in ind["prosecutor_decisions"]}
+        assert decisions == {"return_to_family": {"count": 3, "cases": 3, "adults": 0},
+                             "emergency_placement": {"count": 3, "cases": 3, "adults": 0}}
+        delay = ind["referral_to_decision_days"][0]["values"]
+        assert delay["n"] == 6 and 6.9 <= delay["median_days"] <= 7.1  # median of 2, 4, ..., 12 days
+        assert ind["family_or_placement"][0]["values"] == {"return_to_family": 3, "placement_ordered": 3,
+                                                           "placed_in_eps": 0}
+        steps = {(row["keys"]["from_status"], row["keys"]["to_status"]): row["values"]["n"]
+                 for row in ind["step_delays"]}
+        assert steps[("reported", "screened")] == 6
+        assert steps[("screened", "referred_to_prosecution")] == 6
+        assert steps[("referred_to_prosecution", "interim_measure")] == 6
+        assert ind["adults_by_relationship"] == [{"keys": {"key": "mother"}, "values": {"count": 6},
+                                                  "suppressed": False, "suppression": None}]
+
+    async def test_services_filiation_and_follow_up_coverage(self, api, client, as_):
+        cases = await six_cases_with_referrals(api, as_)
+        manager = as_("case_manager", territories=["MA"])
+        for n, (case_id, adult_id) in enumerate(cases):
+            for beneficiary, status in (("child", "completed" if n < 4 else "proposed"), ("mother", "proposed")):
+                r = await client.post(f"/v1/cases/{case_id}/services", headers=manager, json={
+                    "beneficiary": beneficiary, "service_type": "medical" if beneficiary == "child"
+                    else "social_programme", "status": status})
+                assert r.status_code == 201, r.text
+            r = await client.post(f"/v1/cases/{case_id}/filiation-checks", headers=manager, json={
+                "adult_id": adult_id, "claimed_relationship": "mother", "methods": ["documents"],
+                "result": "confirmed" if n else "excluded"})
+            assert r.status_code == 201, r.text
+        exact = (await client.get("/v1/stats/indicators", headers=as_("team_coordinator", territories=["MA"])))
+        ind = by_name(exact.json())
+        services = {row["keys"]["key"]: row["values"] for row in ind["services"]}
+        assert services == {"child": {"proposed": 6, "completed": 4}, "mother": {"proposed": 6, "completed": 0}}
+        filiation = {row["keys"]["key"]: row["values"]["count"] for row in ind["filiation_results"]}
+        assert filiation == {"confirmed": 5, "excluded": 1}
+        # No case is in care yet: nothing to cover.
+        assert ind["follow_up_coverage"][0]["values"] == {"active": 0, "visited": 0}
+        viewer = by_name((await client.get("/v1/stats/indicators",
+                                           headers=as_("steering_viewer", territories=["MA"]))).json())
+        hidden = {row["keys"]["key"]: row for row in viewer["filiation_results"]}
+        assert hidden["excluded"]["values"]["count"] is None and hidden["excluded"]["suppression"] == "primary"
+        assert hidden["confirmed"]["values"]["count"] is None  # 6 - 1 would give it away
+        assert {row["keys"]["key"]: row["values"] for row in viewer["services"]}["child"] == {
+            "proposed": None, "completed": None}  # 4 completed is small
+
+    async def test_a_provincial_committee_sees_no_other_prefecture(self, api, client, as_):
+        await six_cases_with_referrals(api, as_)
+        r = await client.get("/v1/stats/indicators", headers=as_("team_coordinator", territories=["04.441"]))
+        assert by_name(r.json())["prosecution_referrals"][0]["values"] == {"referrals": 0, "cases": 0}
+
+
+class TestSuppressionRule:
+    def test_three_way_table_has_no_line_with_one_hidden_cell(self):
+        cells = [Cell(keys=(a, b, c), counts={"cases": 3 if (a, b, c) == ("x", "y", "z") else 7})
+                 for a in "xw" for b in "yv" for c in "zu"]
+        suppress(cells)
+        for dim in range(3):
+            lines = {}
+            for cell in cells:
+                lines.setdefault(cell.keys[:dim] + cell.keys[dim + 1:], []).append(cell.suppressed)
+            assert all(sum(line) != 1 for line in lines.values())
+        assert sum(c.suppressed for c in cells) >= 4
+
+    def test_zero_is_not_small_and_five_is_not_small(self):
+        cells = [Cell(keys=("a",), counts={"cases": 5, "children": 0}), Cell(keys=("b",), counts={"cases": 9})]
+        suppress(cells)
+        assert not any(c.suppressed for c in cells)
+
+
+class TestPhases:
+    def test_phases_match_identity_territories(self):
+        with IDENTITY_TERRITORIES.open(encoding="utf-8") as f:
+            theirs = {row["code"]: row["phase"] for row in csv.DictReader(f)
+                      if row["level"] == "prefecture" and row["phase"]}
+        assert domain.phases() == theirs
