@@ -18,6 +18,14 @@ class TestRouteTable:
         assert route("/v1/casesx") is None
         assert route("/internal/v1/events") is None
 
+    def test_every_public_operation_of_the_services_is_routed_to_its_owner(self) -> None:
+        # EPS capacity (cases), signing keys (identity) and dead letters (referrals) were unreachable
+        # through the gateway: the one /v1 surface must reach every public operation.
+        assert route("/v1/institutions") == "cases"
+        assert route("/v1/institutions/5c8a/") == "cases"
+        assert route("/v1/signing-keys/rotate") == "identity"
+        assert route("/v1/dead-letters/5c8a/replay") == "referrals"
+
 
 class TestEveryPrefix:
     @pytest.mark.parametrize(("prefix", "service"), ROUTES)

@@ -11,15 +11,18 @@ ROUTES: tuple[tuple[str, str], ...] = (
     ("/v1/field-teams", "identity"),
     ("/v1/territories", "identity"),
     ("/v1/roles", "identity"),
+    ("/v1/signing-keys", "identity"),
     ("/.well-known", "identity"),
     ("/v1/outings", "cases"),
     ("/v1/intakes", "cases"),
     ("/v1/cases", "cases"),
     ("/v1/children", "cases"),
+    ("/v1/institutions", "cases"),
     ("/v1/stats", "cases"),
     ("/v1/audit", "cases"),
     ("/v1/referrals", "referrals"),
     ("/v1/webhook-subscriptions", "referrals"),
+    ("/v1/dead-letters", "referrals"),
 )
 
 UPSTREAMS = ("identity", "cases", "referrals")
