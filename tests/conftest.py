@@ -2,6 +2,7 @@
 
 import secrets
 import socket
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -9,6 +10,15 @@ import httpx
 import pytest
 
 from himaya.devstack import SERVICES, Stack, StackConfig, migrate
+
+# Helpers of the cross-service suites (tests/authz) are imported by name, as tests run in importlib mode.
+sys.path.insert(0, str(Path(__file__).parent))
+from authz.provision import Directory
+
+# The scenario and the matrix log in dozens of actors and send thousands of requests from one address:
+# the gateway's limits (decision 0020) are raised for this test stack rather than slowing the tests down.
+TEST_STACK_LIMITS = {"GATEWAY_RATE_LIMIT_TOKEN_ENDPOINT": "100000", "GATEWAY_RATE_LIMIT_PER_IP": "1000000",
+                     "GATEWAY_RATE_LIMIT_PER_CLIENT": "1000000"}
 
 
 def free_port() -> int:
@@ -24,7 +34,8 @@ def stack_config(test_database_url: str, session_tag: str) -> StackConfig:
         "identity_db_password", "cases_db_password", "referrals_db_password", "admin_password",
         "key_encryption_key", "events_secret", "field_key", "blind_index_key")}
     config = StackConfig(admin_url=test_database_url, ports={s.name: free_port() for s in SERVICES},
-                         secrets=generated, role_suffix=f"_t{session_tag}")
+                         secrets=generated, role_suffix=f"_t{session_tag}",
+                         extra=dict(TEST_STACK_LIMITS))
     migrate(config)
     return config
 
@@ -57,3 +68,10 @@ def admin_token(stack: Stack) -> str:
             "grant_type": "password", "username": "admin", "password": stack.config.secrets["admin_password"]})
     assert response.status_code == 200, response.text
     return str(response.json()["access_token"])
+
+
+@pytest.fixture(scope="session")
+def directory(stack: Stack, admin_token: str) -> Iterator[Directory]:
+    """Organisations and actors (users, partner clients) created through the gateway as the administrator."""
+    with httpx.Client(base_url=stack.config.base_url("gateway"), timeout=30.0) as client:
+        yield Directory(client, admin_token)
