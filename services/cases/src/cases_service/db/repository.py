@@ -128,9 +128,9 @@ async def duplicate_candidates(session: AsyncSession, *, tokens: list[str], excl
 async def allocate_case_numbers(session: AsyncSession, *, prefecture_code: str, year: int, count: int) -> int:
     """Reserve `count` consecutive numbers for a prefecture and year; returns the first."""
     t = case_number_sequences
-    stmt = pg_insert(t).values(prefecture_code=prefecture_code, year=year, last_value=count)
-    stmt = stmt.on_conflict_do_update(index_elements=[t.c.prefecture_code, t.c.year],
-                                      set_={"last_value": t.c.last_value + count}).returning(t.c.last_value)
+    insert = pg_insert(t).values(prefecture_code=prefecture_code, year=year, last_value=count)
+    stmt = insert.on_conflict_do_update(index_elements=[t.c.prefecture_code, t.c.year],
+                                        set_={"last_value": t.c.last_value + count}).returning(t.c.last_value)
     last = (await session.execute(stmt)).scalar_one()
     return int(last) - count + 1
 
@@ -292,7 +292,7 @@ async def add_events(session: AsyncSession, rows: Sequence[Mapping[str, Any]]) -
     """Append timeline events (ids and enum values in `data`, reasons encrypted)."""
     if rows:
         # executemany takes its columns from the first row: give every row every optional column.
-        defaults = {"actor_organization_id": None, "from_status": None, "to_status": None, "data": {},
+        defaults: dict[str, Any] = {"actor_organization_id": None, "from_status": None, "to_status": None, "data": {},
                     "reason_enc": None, "source_event_id": None}
         await session.execute(sa.insert(case_events), [{**defaults, **row} for row in rows])
 

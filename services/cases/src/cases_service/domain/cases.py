@@ -12,6 +12,7 @@ from sqlalchemy.exc import IntegrityError
 
 from cases_service.db import repository as repo
 from cases_service.db.access import territory_clause
+from cases_service.db.tables import cases as cases_table
 from cases_service.db.tables import outings
 from cases_service.domain.access import Relation, may_see_names, may_see_offences, require
 from cases_service.domain.context import DAYS_PER_YEAR, Context, age_years, new_id, now
@@ -270,7 +271,7 @@ async def _duplicates(ctx: Context, *, tokens: list[str], exclude: Sequence[uuid
 
 # ---- reading cases -------------------------------------------------------------------------------------
 
-def _child_read(ctx: Context, row: Mapping[str, Any], *, prefix: str = "child__", today: date) -> ChildRead:
+def _child_read(ctx: Context, row: Mapping[Any, Any], *, prefix: str = "child__", today: date) -> ChildRead:
     names_allowed = may_see_names(ctx.principal)
     child = {k[len(prefix):]: v for k, v in row.items() if k.startswith(prefix)}
     data: dict[str, Any] = {
@@ -290,7 +291,7 @@ def _child_read(ctx: Context, row: Mapping[str, Any], *, prefix: str = "child__"
     return ChildRead(**data)
 
 
-def _summary_fields(ctx: Context, row: Mapping[str, Any], today: date) -> dict[str, Any]:
+def _summary_fields(ctx: Context, row: Mapping[Any, Any], today: date) -> dict[str, Any]:
     return {"id": row["id"], "case_number": row["case_number"], "status": row["status"],
             "commune_code": row["commune_code"], "prefecture_code": row["prefecture_code"],
             "court_code": row["court_code"], "risk_level": row["risk_level"],
@@ -318,7 +319,7 @@ async def get_case(*, ctx: Context, case_id: uuid.UUID) -> CaseRead:
     return _case_read(ctx, row, siblings)
 
 
-def _case_read(ctx: Context, row: Mapping[str, Any], siblings: list[uuid.UUID]) -> CaseRead:
+def _case_read(ctx: Context, row: Mapping[Any, Any], siblings: list[uuid.UUID]) -> CaseRead:
     today = now().date()
     status = Status(row["status"])
     suspended_from = Status(row["suspended_from_status"]) if row["suspended_from_status"] else None
@@ -558,7 +559,7 @@ async def list_adults(*, ctx: Context, case_id: uuid.UUID) -> list[AdultRead]:
     return out
 
 
-def _adult_read(ctx: Context, row: Mapping[str, Any], *, offences: bool,
+def _adult_read(ctx: Context, row: Mapping[Any, Any], *, offences: bool,
                 measures: list[dict[str, Any]]) -> AdultRead:
     names_allowed = may_see_names(ctx.principal)
     plain = ctx.protector.open("adults", row, *ADULT_SECRET_FIELDS) if names_allowed else {}
@@ -611,7 +612,7 @@ async def get_child(*, ctx: Context, child_id: uuid.UUID) -> ChildWithCases:
     v = ctx.visibility
     filters = repo.case_filters(status=None, territory=None, sex=None, born_after=None, born_before=None,
                                 opened_from=None, opened_to=None, case_number=None, tokens=None)
-    rows = await repo.list_cases(ctx.session, v=v, filters=[*filters, repo.cases.c.child_id == child_id],
+    rows = await repo.list_cases(ctx.session, v=v, filters=[*filters, cases_table.c.child_id == child_id],
                                  after=None, limit=200)
     if not rows:
         raise _not_found("child")

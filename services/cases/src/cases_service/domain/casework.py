@@ -68,7 +68,7 @@ async def _audit(ctx: Context, action: str, case_id: uuid.UUID, object_type: str
 
 # ---- filiation checks ----------------------------------------------------------------------------------
 
-def _filiation_read(ctx: Context, row: Mapping[str, Any]) -> FiliationCheckRead:
+def _filiation_read(ctx: Context, row: Mapping[Any, Any]) -> FiliationCheckRead:
     base = {k: row[k] for k in ("id", "case_id", "adult_id", "claimed_relationship", "result", "created_at",
                                 "updated_at", "version")}
     if not may_see_filiation_details(ctx.principal):
@@ -139,7 +139,7 @@ async def list_filiation_checks(*, ctx: Context, case_id: uuid.UUID) -> list[Fil
 
 # ---- assessments ---------------------------------------------------------------------------------------
 
-def _assessment_read(ctx: Context, row: Mapping[str, Any]) -> AssessmentRead:
+def _assessment_read(ctx: Context, row: Mapping[Any, Any]) -> AssessmentRead:
     summary = None
     if may_see_names(ctx.principal) and (row["type"] not in HEALTH_ASSESSMENTS
                                           or may_see_health_details(ctx.principal)):
@@ -193,7 +193,7 @@ async def list_assessments(*, ctx: Context, case_id: uuid.UUID) -> list[Assessme
 
 # ---- care plans ----------------------------------------------------------------------------------------
 
-def _care_plan_read(ctx: Context, row: Mapping[str, Any]) -> CarePlanRead:
+def _care_plan_read(ctx: Context, row: Mapping[Any, Any]) -> CarePlanRead:
     objectives = ctx.protector.open("care_plans", row, "objectives")["objectives"] if may_see_names(
         ctx.principal) else None
     return CarePlanRead(id=row["id"], case_id=row["case_id"], objectives=objectives, status=row["status"],
@@ -243,7 +243,7 @@ async def list_care_plans(*, ctx: Context, case_id: uuid.UUID) -> list[CarePlanR
 
 # ---- services ------------------------------------------------------------------------------------------
 
-def _service_read(ctx: Context, row: Mapping[str, Any]) -> ServiceRead:
+def _service_read(ctx: Context, row: Mapping[Any, Any]) -> ServiceRead:
     notes = ctx.protector.open("service_deliveries", row, "notes")["notes"] if may_see_names(ctx.principal) else None
     return ServiceRead(**{k: row[k] for k in ("id", "case_id", "beneficiary", "service_type",
                                               "provider_organization_id", "status", "created_at", "updated_at",
@@ -294,7 +294,7 @@ async def list_services(*, ctx: Context, case_id: uuid.UUID) -> list[ServiceRead
 
 # ---- follow-ups ----------------------------------------------------------------------------------------
 
-def _follow_up_read(ctx: Context, row: Mapping[str, Any]) -> FollowUpRead:
+def _follow_up_read(ctx: Context, row: Mapping[Any, Any]) -> FollowUpRead:
     notes = ctx.protector.open("follow_ups", row, "notes")["notes"] if may_see_names(ctx.principal) else None
     return FollowUpRead(**{k: row[k] for k in ("id", "case_id", "visited_at", "child_seen", "attending_school",
                                                "begging_observed", "next_visit_due", "created_at")}, notes=notes)
@@ -354,7 +354,7 @@ async def create_institution(*, ctx: Context, data: InstitutionCreate) -> Instit
     return InstitutionRead.model_validate(row)
 
 
-def _may_manage_institution(ctx: Context, row: Mapping[str, Any]) -> bool:
+def _may_manage_institution(ctx: Context, row: Mapping[Any, Any]) -> bool:
     p = ctx.principal
     own = p.organization_id is not None and p.organization_id == row["organization_id"]
     return own or (p.has_scope(Scope.PLACEMENTS_WRITE) and p.covers(row["prefecture_code"]))

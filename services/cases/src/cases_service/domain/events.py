@@ -77,7 +77,7 @@ async def receive_event(*, session: AsyncSession, event: ServiceEvent) -> str:
     timeline: list[dict[str, Any]] = []
     data = {k: _jsonable(event.data[k]) for k in SAFE_DATA_KEYS if k in event.data}
     base = {"case_id": event.case_id, "actor": event.actor, "source_event_id": event.id}
-    record = {**base, "event_type": event.type, "data": {
+    record: dict[str, Any] = {**base, "event_type": event.type, "data": {
         **data, "referral_id": str(event.referral_id) if event.referral_id else None,
         "organization_id": str(event.organization_id) if event.organization_id else None}}
     timeline.append(record)

@@ -35,7 +35,7 @@ class Protector:
         return {f"{column}_enc": self.cipher.encrypt(value, table=table, column=column, row_id=row_id)
                 for column, value in values.items()}
 
-    def open(self, table: str, row: Mapping[str, Any], *columns: str) -> dict[str, str | None]:
+    def open(self, table: str, row: Mapping[Any, Any], *columns: str) -> dict[str, str | None]:
         """`{column: plaintext}` of the `<column>_enc` values of one row (which must carry `id`)."""
         return {column: self.cipher.decrypt(_bytes(row[f"{column}_enc"]), table=table, column=column,
                                             row_id=row["id"])
