@@ -6,6 +6,7 @@ import uuid
 from dataclasses import dataclass, field
 
 import pytest
+import sqlalchemy as sa
 
 from cases_service.config import Settings
 from cases_service.db.tables import APPEND_ONLY_TABLES, MIGRATIONS_DIR, SCHEMA
@@ -127,3 +128,31 @@ class Api:
 @pytest.fixture
 def api(client, as_) -> Api:
     return Api(client, as_)
+
+
+@pytest.fixture
+async def committed(harness):
+    """A client whose requests commit on the service's real engine; everything is truncated afterwards
+    (as the owner: the service's role may not touch append-only tables)."""
+    from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
+
+    from himaya.db import Database
+    from himaya.settings import to_asyncpg_url
+
+    app = harness.app
+    previous = app.state.db
+    app.state.db = Database(engine=harness.engine,
+                            sessionmaker=async_sessionmaker(harness.engine, expire_on_commit=False))
+    admin = create_async_engine(to_asyncpg_url(harness.admin_url))
+    try:
+        async with harness.client() as c:
+            c.admin = admin
+            yield c
+    finally:
+        app.state.db = previous
+        async with admin.begin() as conn:
+            tables = (await conn.execute(sa.text(
+                "SELECT tablename FROM pg_tables WHERE schemaname = 'cases' AND tablename <> 'alembic_version'"
+            ))).scalars().all()
+            await conn.execute(sa.text("TRUNCATE " + ", ".join(f'cases."{t}"' for t in tables) + " CASCADE"))
+        await admin.dispose()

@@ -3,10 +3,6 @@
 import asyncio
 import uuid
 
-import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import async_sessionmaker
-
-from himaya.db import Database
 from himaya.testing.plugin import QueryCounter
 
 
@@ -28,52 +24,25 @@ class TestConditionalUpdate:
         for body in ({"status": "closed"}, {"case_number": "X"}, {"repeat_of_case_id": str(uuid.uuid4())}):
             assert (await client.patch(f"/v1/cases/{case_id}", json=body, headers=h)).status_code == 422
 
-    async def test_concurrent_updates_with_one_etag_exactly_one_wins(self, harness, tokens, as_):
-        """Two requests on two real connections (committed data, not the rolled-back test transaction)."""
-        app = harness.app
-        previous = app.state.db
-        app.state.db = Database(engine=harness.engine,
-                                sessionmaker=async_sessionmaker(harness.engine, expire_on_commit=False))
+    async def test_concurrent_updates_with_one_etag_exactly_one_wins(self, committed, as_):
+        """Four requests on real pooled connections (committed data, not the rolled-back test transaction)."""
         h = as_("case_manager")
-        try:
-            async with harness.client() as c:
-                body = {"reported_at": "2026-03-02T21:30:00Z", "source": "citizen", "commune_code": "04.421.01",
-                        "place_type": "market", "exploitation_pattern": "alone",
-                        "children": [{"description": "Girl, about 8", "sex": "female", "estimated_age_years": 8}]}
-                created = await c.post("/v1/intakes", json=body, headers=h)
-                case_id = created.json()["cases"][0]["id"]
-                etag = (await c.get(f"/v1/cases/{case_id}", headers=h)).headers["etag"]
+        body = {"reported_at": "2026-03-02T21:30:00Z", "source": "citizen", "commune_code": "04.421.01",
+                "place_type": "market", "exploitation_pattern": "alone",
+                "children": [{"description": "Girl, about 8", "sex": "female", "estimated_age_years": 8}]}
+        created = await committed.post("/v1/intakes", json=body, headers=h)
+        case_id = created.json()["cases"][0]["id"]
+        etag = (await committed.get(f"/v1/cases/{case_id}", headers=h)).headers["etag"]
 
-                async def patch(level: str):
-                    return await c.patch(f"/v1/cases/{case_id}", json={"risk_level": level},
+        async def patch(level: str):
+            return await committed.patch(f"/v1/cases/{case_id}", json={"risk_level": level},
                                          headers={**h, "If-Match": etag})
 
-                results = await asyncio.gather(*(patch(level) for level in ("high", "low", "medium", "immediate")))
-                codes = sorted(r.status_code for r in results)
-                assert codes == [200, 412, 412, 412]
-                final = await c.get(f"/v1/cases/{case_id}", headers=h)
-                winner = next(r for r in results if r.status_code == 200).json()["risk_level"]
-                assert final.json()["risk_level"] == winner and final.headers["etag"] == '"2"'
-        finally:
-            app.state.db = previous
-            await _truncate_committed(harness)
-
-
-async def _truncate_committed(harness) -> None:
-    """Remove what this test committed (as the owner: the service role may not touch append-only tables)."""
-    from sqlalchemy.ext.asyncio import create_async_engine
-
-    from himaya.settings import to_asyncpg_url
-
-    admin = create_async_engine(to_asyncpg_url(harness.admin_url))
-    try:
-        async with admin.begin() as conn:
-            tables = (await conn.execute(sa.text(
-                "SELECT tablename FROM pg_tables WHERE schemaname = 'cases' AND tablename <> 'alembic_version'"
-            ))).scalars().all()
-            await conn.execute(sa.text("TRUNCATE " + ", ".join(f'cases."{t}"' for t in tables) + " CASCADE"))
-    finally:
-        await admin.dispose()
+        results = await asyncio.gather(*(patch(level) for level in ("high", "low", "medium", "immediate")))
+        assert sorted(r.status_code for r in results) == [200, 412, 412, 412]
+        final = await committed.get(f"/v1/cases/{case_id}", headers=h)
+        winner = next(r for r in results if r.status_code == 200).json()["risk_level"]
+        assert final.json()["risk_level"] == winner and final.headers["etag"] == '"2"'
 
 
 class TestQueryCounts:
