@@ -3,6 +3,8 @@
 import asyncio
 import uuid
 
+import sqlalchemy as sa
+
 from himaya.testing.plugin import QueryCounter
 
 
@@ -102,3 +104,24 @@ class TestQueryCounts:
         assert await ids(opened_to="2020-01-01T00:00:00Z") == []
         bad = await client.get("/v1/cases", params={"cursor": "not-a-cursor"}, headers=h)
         assert bad.status_code == 422
+
+
+class TestConcurrentRepeat:
+    async def test_two_intakes_of_one_child_at_once_open_one_case(self, committed, as_, harness):
+        h = as_("case_manager")
+        first = {"reported_at": "2026-03-02T21:30:00Z", "source": "citizen", "commune_code": "04.421.01",
+                 "place_type": "market", "exploitation_pattern": "alone",
+                 "children": [{"first_name": "Rania", "sex": "female", "estimated_age_years": 6}]}
+        created = (await committed.post("/v1/intakes", json=first, headers=h)).json()
+        child_id = created["cases"][0]["child_id"]
+        async with committed.admin.begin() as conn:
+            await conn.execute(sa.text("UPDATE cases.cases SET status = 'closed' WHERE child_id = :c"),
+                               {"c": child_id})
+        again = {**first, "children": [{"child_id": child_id}]}
+        results = await asyncio.gather(*(committed.post("/v1/intakes", json=again, headers=h) for _ in range(4)))
+        assert sorted(r.status_code for r in results) == [201, 409, 409, 409]
+        async with committed.admin.connect() as conn:
+            open_cases = (await conn.execute(sa.text(
+                "SELECT count(*) FROM cases.cases WHERE child_id = :c AND status = 'reported'"), {"c": child_id})
+            ).scalar()
+        assert open_cases == 1

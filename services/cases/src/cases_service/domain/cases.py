@@ -187,10 +187,9 @@ async def create_intake(*, ctx: Context, data: IntakeCreate) -> IntakeRead:
             "age_at_intake_years": age_years(ref, data.reported_at.date()),
             "duplicate_checked_at": opened_at, "opened_at": opened_at})
     try:
-        async with session.begin_nested():
-            await repo.insert_cases(session, case_rows)
+        await repo.insert_cases(session, case_rows)
     except IntegrityError as exc:  # a concurrent intake opened a case for the same child first
-        raise handle_integrity(exc) from exc
+        raise handle_integrity(exc) from exc  # the request's transaction is rolled back
     await repo.link_adults(session, [
         {"case_id": case["id"], "adult_id": adult["id"], "claimed_relationship": spec.claimed_relationship}
         for case in case_rows for adult, spec in zip(adult_rows, data.adults, strict=True)])
