@@ -8,6 +8,7 @@ from datetime import date, datetime
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -101,7 +102,7 @@ async def visible_children_latest_cases(session: AsyncSession, child_ids: Sequen
     latest = (sa.select(cases.c.child_id, cases.c.id.label("case_id"), cases.c.status,
                         cases.c.opened_at)
               .where(cases.c.child_id.in_(child_ids))
-              .distinct(cases.c.child_id).order_by(cases.c.child_id, cases.c.opened_at.desc())).subquery()
+              .ext(distinct_on(cases.c.child_id)).order_by(cases.c.child_id, cases.c.opened_at.desc())).subquery()
     seen = sa.select(cases.c.child_id).where(cases.c.child_id.in_(child_ids), visible(v))
     stmt = (sa.select(*children.c, latest.c.case_id, latest.c.status)
             .join(latest, latest.c.child_id == children.c.id)
