@@ -92,6 +92,16 @@ class TestPlacements:
         assert response.status_code == 201, response.text
         return response
 
+    async def test_a_second_institution_for_the_same_organisation_is_a_conflict_not_a_crash(self, api, client, as_):
+        first = (await self._institution(client, as_, api)).json()
+        again = await client.post("/v1/institutions", headers=as_("case_manager"), json={
+            "organization_id": first["organization_id"], "name": "EPS Salam bis", "prefecture_code": api.RABAT,
+            "places": 3})
+        assert again.status_code == 409, again.text
+        assert again.json()["code"] == "conflict"
+        listed = (await client.get("/v1/institutions", headers=as_("case_manager"))).json()
+        assert [i["name"] for i in listed if i["organization_id"] == first["organization_id"]] == ["EPS Salam"]
+
     async def test_placement_needs_a_prosecutors_order(self, api, client, as_):
         case_id = await api.case_id()
         institution = (await self._institution(client, as_, api)).json()

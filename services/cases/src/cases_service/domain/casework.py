@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy.engine import RowMapping
+from sqlalchemy.exc import IntegrityError
 
 from cases_service.db import casework_repository as work
 from cases_service.db import repository as repo
@@ -347,10 +348,14 @@ async def create_institution(*, ctx: Context, data: InstitutionCreate) -> Instit
         raise InvalidInput("prefecture_code is not a known prefecture.")
     if not ctx.principal.covers(data.prefecture_code):
         raise InvalidInput("The prefecture is outside your territories.")
-    row = await work.insert_institution(ctx.session, {
-        "id": new_id(), "organization_id": data.organization_id, "name": data.name,
-        "prefecture_code": data.prefecture_code, "places": data.places,
-        "emergency_vacancies": data.emergency_vacancies})
+    try:
+        async with ctx.session.begin_nested():
+            row = await work.insert_institution(ctx.session, {
+                "id": new_id(), "organization_id": data.organization_id, "name": data.name,
+                "prefecture_code": data.prefecture_code, "places": data.places,
+                "emergency_vacancies": data.emergency_vacancies})
+    except IntegrityError as exc:  # one institution per EPS organisation
+        raise Conflict("This organisation already has an institution; update its capacity instead.") from exc
     return InstitutionRead.model_validate(row)
 
 
