@@ -112,3 +112,59 @@ def test_language_negotiation_prefers_quality():
     assert negotiate_language("en;q=0.4, ar;q=0.9") == "ar"
     assert negotiate_language("zz, fr;q=0.1") == "fr"
     assert negotiate_language("") == "en"
+
+
+class TestDatabaseErrors:
+    """Errors of a real Postgres become problems: down → 503 (retry), refused value → 422, a bug → 500."""
+
+    @pytest.fixture
+    async def db_client(self, test_database_url):
+        import socket
+
+        import sqlalchemy as sa
+        from sqlalchemy.ext.asyncio import create_async_engine
+
+        from himaya.settings import to_asyncpg_url
+
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            closed_port = s.getsockname()[1]
+        engine = create_async_engine(to_asyncpg_url(test_database_url))
+        nowhere = create_async_engine(f"postgresql+asyncpg://nobody:x@127.0.0.1:{closed_port}/none")
+        app = build_app()
+
+        @app.get("/echo")
+        async def echo(text: str) -> dict[str, str]:
+            async with engine.connect() as conn:
+                return {"text": str((await conn.execute(sa.text("SELECT CAST(:t AS text)"), {"t": text})).scalar())}
+
+        @app.get("/bug")
+        async def bug() -> None:
+            async with engine.connect() as conn:
+                await conn.execute(sa.text("SELEC 1"))
+
+        @app.get("/down")
+        async def down() -> None:
+            async with nowhere.connect() as conn:
+                await conn.execute(sa.text("SELECT 1"))
+
+        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as c:
+            yield c
+        await engine.dispose()
+        await nowhere.dispose()
+
+    async def test_a_nul_character_postgres_refuses_is_422_not_500(self, db_client):
+        assert (await db_client.get("/echo", params={"text": "fine"})).json() == {"text": "fine"}
+        body = assert_problem(await db_client.get("/echo", params={"text": "a\x00b"}), 422, "invalid_input")
+        assert "\x00" not in body["detail"]
+
+    async def test_an_unreachable_database_is_503_with_retry_after(self, db_client):
+        response = await db_client.get("/down")
+        assert_problem(response, 503, "service_unavailable")
+        assert response.headers["retry-after"] == "2"
+
+    async def test_any_other_database_error_stays_a_500_without_internals(self, db_client):
+        response = await db_client.get("/bug")
+        assert_problem(response, 500, "internal_error")
+        assert "SELEC" not in response.text

@@ -11,6 +11,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
+from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from himaya.i18n import negotiate_language, translate_title
@@ -254,11 +255,49 @@ async def _unhandled_handler(request: Request, exc: Exception) -> ProblemRespons
                             detail="An unexpected error occurred; it has been logged.")
 
 
+# SQLSTATEs meaning "the database is not there right now": connection exceptions (class 08), an administrator
+# or crash shutdown, a server still starting, too many connections. A retry may succeed: 503, not 500.
+_UNAVAILABLE_SQLSTATES = ("08", "57P01", "57P02", "57P03", "53300")
+
+
+def _sqlstate(exc: BaseException) -> str | None:
+    """The SQLSTATE of a database error, looked up through SQLAlchemy's and the driver's wrappers."""
+    seen: BaseException | None = exc
+    for _ in range(4):
+        if seen is None:
+            break
+        code = getattr(seen, "sqlstate", None) or getattr(seen, "pgcode", None)
+        if isinstance(code, str):
+            return code
+        seen = getattr(seen, "orig", None) or seen.__cause__
+    return None
+
+
+async def _database_error_handler(request: Request, exc: Exception) -> ProblemResponse:
+    """A database that is down answers 503 (retry later); a value Postgres refuses as data (SQLSTATE class 22,
+    e.g. a NUL character in text) answers 422; anything else stays a 500."""
+    state = _sqlstate(exc)
+    if isinstance(exc, ConnectionError) or getattr(exc, "connection_invalidated", False) or (
+            state is not None and state.startswith(_UNAVAILABLE_SQLSTATES)):
+        log.warning("database_unavailable", path=request.url.path, error_type=type(exc).__name__, sqlstate=state)
+        return problem_response(request, status=503, code="service_unavailable", title="Service unavailable",
+                                detail="The database is not reachable right now; retry shortly.",
+                                headers={"Retry-After": "2"})
+    if state is not None and state.startswith("22"):
+        log.info("database_refused_value", path=request.url.path, sqlstate=state)
+        return problem_response(request, status=422, code="invalid_input", title="Invalid input",
+                                detail="A value of the request cannot be stored (for example a NUL character "
+                                       "in a text, or a number out of range).")
+    return await _unhandled_handler(request, exc)
+
+
 def install_problem_handlers(app: FastAPI) -> None:
     """Make every error path of `app` answer application/problem+json."""
     app.add_exception_handler(DomainError, _domain_error_handler)
     app.add_exception_handler(RequestValidationError, _validation_handler)
     app.add_exception_handler(StarletteHTTPException, _http_exception_handler)
+    app.add_exception_handler(DBAPIError, _database_error_handler)
+    app.add_exception_handler(ConnectionError, _database_error_handler)
     # Unhandled exceptions: RequestContextMiddleware answers them (with the request id) when present;
     # this handler covers apps without it.
     app.add_exception_handler(Exception, _unhandled_handler)
