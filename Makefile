@@ -10,7 +10,7 @@ PY := $(VENV)/bin/python
 UV_VERSION := 0.13.8
 export UV_PROJECT_ENVIRONMENT := $(abspath $(VENV))
 
-.PHONY: help install run test test-fast lint migrate bench stop-db clean
+.PHONY: help install run test test-fast lint migrate demo bench stop-db clean
 
 help: ## Show this help
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -41,6 +41,9 @@ lint: install ## ruff on everything, mypy on the shared library
 
 migrate: install ## Provision and migrate every service's schema, seed reference data and the admin
 	$(PY) -m himaya.devstack migrate
+
+demo: install ## Load the synthetic demo dataset (the pilot as published, phase-2 cities) into the dev database
+	$(PY) -m cases_service.demo
 
 bench: install ## Measure the gateway against direct calls (ratios, p50/p99); writes bench-results/bench.json
 	$(PY) -m bench.gateway
