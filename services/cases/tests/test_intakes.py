@@ -165,6 +165,14 @@ class TestIdempotentIntake:
         count = (await db.execute(sa.text("SELECT count(*) FROM cases.cases"))).scalar()
         assert count == 1
 
+    async def test_a_replay_is_byte_identical_to_the_first_answer(self, api, client, as_):
+        h = {**as_("case_manager"), "Idempotency-Key": "intake-" + uuid.uuid4().hex}
+        body = api.intake_body()
+        first = await client.post("/v1/intakes", json=body, headers=h)
+        second = await client.post("/v1/intakes", json=body, headers=h)
+        assert first.status_code == second.status_code == 201
+        assert second.content == first.content
+
     async def test_same_key_other_body_is_refused(self, api, client, as_):
         h = {**as_("case_manager"), "Idempotency-Key": "intake-" + uuid.uuid4().hex}
         assert (await client.post("/v1/intakes", json=api.intake_body(), headers=h)).status_code == 201

@@ -39,14 +39,11 @@ IfMatchDep = Annotated[int, Depends(if_match)]
 async def create_idempotently(ctx: Context, idem: Idempotency, body: BaseModel,
                               create: Callable[[], Awaitable[BaseModel]], *, status_code: int = 201,
                               etag_version: Callable[[Any], int] | None = None) -> Response:
-    """Replay the first answer to a repeated Idempotency-Key, or create and store the answer."""
-    replay = await idem.begin(ctx.session, caller=ctx.principal.actor, body=body)
-    if replay is not None:
-        return replay
-    result = await create()
-    headers = {"ETag": make_etag(etag_version(result))} if etag_version is not None else {}
-    await idem.complete(ctx.session, status_code=status_code, body=result, headers=headers)
-    return JSONResponse(result.model_dump(mode="json"), status_code=status_code, headers=headers)
+    """Replay the first answer to a repeated Idempotency-Key, or create and store the answer (first answers and
+    replays serialised the same way, so retries get byte-identical bodies)."""
+    return await idem.run(
+        ctx.session, caller=ctx.principal.actor, request_body=body, produce=create, status_code=status_code,
+        headers=(lambda result: {"ETag": make_etag(etag_version(result))}) if etag_version is not None else None)
 
 
 def with_etag(result: BaseModel, version: int, status_code: int = 200) -> Response:
