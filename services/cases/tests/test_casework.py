@@ -102,6 +102,21 @@ class TestPlacements:
         listed = (await client.get("/v1/institutions", headers=as_("case_manager"))).json()
         assert [i["name"] for i in listed if i["organization_id"] == first["organization_id"]] == ["EPS Salam"]
 
+    async def test_capacity_changes_are_403_for_readers_and_404_outside_the_territory(self, api, client, as_):
+        institution = (await self._institution(client, as_, api)).json()
+        path = f"/v1/institutions/{institution['id']}"
+        etag = (await client.get(path, headers=as_("case_manager"))).headers["etag"]
+        police = as_("police_officer")
+        assert (await client.get(path, headers=police)).status_code == 200
+        refused = await client.patch(path, headers={**police, "If-Match": etag}, json={"places": 9})
+        assert refused.status_code == 403, refused.text
+        elsewhere = await client.patch(path, headers={**as_("case_manager", territories=[api.SALE]),
+                                                      "If-Match": etag}, json={"places": 9})
+        assert elsewhere.status_code == 404
+        assert (await client.patch(path, headers={**as_("steering_viewer"), "If-Match": etag},
+                                   json={"places": 9})).status_code == 403
+        assert (await client.get(path, headers=as_("case_manager"))).json()["places"] == 2
+
     async def test_placement_needs_a_prosecutors_order(self, api, client, as_):
         case_id = await api.case_id()
         institution = (await self._institution(client, as_, api)).json()

@@ -376,10 +376,15 @@ async def list_institutions(*, ctx: Context) -> list[InstitutionRead]:
 async def update_institution(*, ctx: Context, institution_id: uuid.UUID, data: InstitutionUpdate,
                              expected_version: int) -> InstitutionRead:
     """Update an institution's capacity (its own staff, or caseworkers of its territory)."""
+    require(ctx.principal, Scope.CASES_READ)
     row = await work.get_institution(ctx.session, institution_id)
-    if row is None or not (_may_manage_institution(ctx, row) and (
-            ctx.principal.has_scope(Scope.PLACEMENTS_WRITE) or ctx.principal.has_scope(Scope.CASEWORK_WRITE))):
+    if row is None or not (ctx.principal.covers(row["prefecture_code"])
+                           or row["organization_id"] == ctx.principal.organization_id):
         raise NotFound("No institution with this id.")
+    # Whoever may read the institution learns nothing from a 403: it only says they may not change it.
+    if not (_may_manage_institution(ctx, row) and (
+            ctx.principal.has_scope(Scope.PLACEMENTS_WRITE) or ctx.principal.has_scope(Scope.CASEWORK_WRITE))):
+        raise Forbidden("Only the institution's staff and caseworkers of its territory change its capacity.")
     values = data.model_dump(exclude_unset=True, exclude_none=True)
     if not values:
         raise InvalidInput("Send places or emergency_vacancies.")
