@@ -3,6 +3,7 @@
 import re
 import uuid
 
+import pytest
 import sqlalchemy as sa
 
 
@@ -112,6 +113,20 @@ class TestCreateIntake:
         assert [o["id"] for o in listed.json()["items"]] == [outing_id]
         sale = await client.get(f"/v1/outings/{outing_id}", headers=as_("case_manager", territories=[api.SALE]))
         assert sale.status_code == 404
+
+
+class TestNulCharacters:
+    @pytest.mark.parametrize("field", ["narrative", "child_name"])
+    async def test_a_nul_character_in_text_is_refused_and_opens_nothing(self, api, client, as_, db, field):
+        body = api.intake_body()
+        if field == "narrative":
+            body["narrative"] = "Seen at\x00 night"
+        else:
+            body["children"][0]["first_name"] = "Yas\x00sine"
+        response = await client.post("/v1/intakes", json=body, headers=as_("case_manager"))
+        assert response.status_code == 422
+        assert response.json()["code"] == "validation_failed"
+        assert (await db.execute(sa.text("SELECT count(*) FROM cases.cases"))).scalar() == 0
 
 
 class TestRepeatEncounter:
