@@ -8,6 +8,7 @@ import sqlalchemy as sa
 class TestTerritory:
     async def test_sale_worker_cannot_see_or_list_a_rabat_case(self, api, client, as_):
         case_id = await api.case_id()
+        number_of_case = (await api.get(case_id)).json()["case_number"]
         sale = as_("case_manager", territories=[api.SALE])
         assert (await api.get(case_id, sale)).status_code == 404
         listed = await client.get("/v1/cases", headers=sale)
@@ -23,8 +24,12 @@ class TestTerritory:
         patched = await client.patch(f"/v1/cases/{case_id}", json={"risk_level": "low"},
                                      headers={**sale, "If-Match": '"1"'})
         assert patched.status_code == 404
-        children = await client.get("/v1/children", params={"q": "Mohamed"}, headers=sale)
-        assert children.json() == []
+        # Duplicate search crosses territories (decision 0070), but shows a Salé worker no name and no case id.
+        children = (await client.get("/v1/children", params={"q": "Mohamed"}, headers=sale)).json()
+        assert [(c["view"], c["cases"][0]["case_number"]) for c in children] == [("minimal", number_of_case)]
+        assert "names" not in children[0] and "case_ids" not in children[0] and "Mohamed" not in str(children)
+        ngo = await client.get("/v1/children", params={"q": "Mohamed"}, headers=as_("ngo_worker"))
+        assert ngo.json() == []
 
     async def test_rabat_worker_lists_and_finds_the_case(self, api, client, as_):
         case_id = await api.case_id()

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Query, Response
 
 from cases_service.api.deps import ContextDep, IdempotencyDep, IfMatchDep, create_idempotently, with_etag
 from cases_service.domain import cases as domain
+from cases_service.domain import duplicates
 from cases_service.schemas.cases import (
     AdultCreate,
     AdultOffenceRead,
@@ -17,7 +18,6 @@ from cases_service.schemas.cases import (
     CaseRead,
     CaseSummary,
     CaseUpdate,
-    ChildCandidate,
     ChildWithCases,
     IntakeCreate,
     IntakeRead,
@@ -28,6 +28,7 @@ from cases_service.schemas.cases import (
     TransitionRead,
 )
 from cases_service.schemas.common import CaseStatus, Sex, TerritoryCode
+from cases_service.schemas.duplicates import AnyCandidate, DuplicateReviewCreate, DuplicateReviewRead, DuplicatesRead
 from himaya.errors import problem_responses
 from himaya.pagination import Page, PageDep
 
@@ -121,15 +122,32 @@ async def add_adult(case_id: uuid.UUID, body: AdultCreate, ctx: ContextDep, idem
     return await create_idempotently(ctx, idem, body, lambda: domain.add_adult(ctx=ctx, case_id=case_id, data=body))
 
 
-@router.get("/v1/children", response_model=list[ChildCandidate], responses=READ_ERRORS)
+@router.get("/v1/children", response_model=list[AnyCandidate], responses=READ_ERRORS)
 async def search_children(
     ctx: ContextDep,
     q: Annotated[str, Query(min_length=1, max_length=100, description="A name in Arabic or Latin script.")],
     sex: Annotated[Sex | None, Query()] = None,
     age: Annotated[float | None, Query(ge=0, le=25, description="Approximate age in years.")] = None,
-) -> list[ChildCandidate]:
-    """Candidate children for a name (and sex and age), with the cases the caller may see them in."""
-    return await domain.search_children(ctx=ctx, q=q, sex=sex, age=age)
+) -> list[AnyCandidate]:
+    """Candidate children for a name (and sex and age): in every territory for holders of children:dedup (a
+    minimal view, without names, of children in cases they may not see), otherwise in the cases they see."""
+    return await duplicates.search_children(ctx=ctx, q=q, sex=sex, age=age)
+
+
+@router.get("/v1/children/{child_id}/duplicates", response_model=DuplicatesRead, responses=READ_ERRORS)
+async def list_duplicates(child_id: uuid.UUID, ctx: ContextDep) -> DuplicatesRead:
+    """The child side by side with the children that may be the same (children:dedup), best first."""
+    return await duplicates.list_duplicates(ctx=ctx, child_id=child_id)
+
+
+@router.post("/v1/children/{child_id}/duplicate-reviews", status_code=201, response_model=DuplicateReviewRead,
+             responses=CREATE_ERRORS)
+async def review_duplicate(child_id: uuid.UUID, body: DuplicateReviewCreate, ctx: ContextDep,
+                           idem: IdempotencyDep) -> Response:
+    """Decide a candidate: `same` merges the newer record into the older (cases move, repeats linked),
+    `not_same` is recorded and never proposed again (children:dedup)."""
+    return await create_idempotently(ctx, idem, body, lambda: duplicates.review_duplicate(
+        ctx=ctx, child_id=child_id, data=body))
 
 
 @router.get("/v1/children/{child_id}", response_model=ChildWithCases, responses=READ_ERRORS)

@@ -104,11 +104,37 @@ children = sa.Table(
     sa.Column("birth_act_reference_enc", BYTEA, nullable=True),
     sa.Column("schooling", sa.Text, nullable=False, server_default="unknown"),
     sa.Column("disability", sa.Boolean, nullable=True),
+    # Set when a duplicate review found this child to be another, older record: its cases moved there
+    # (decision 0070); the row stays, sealed, as the audit trail of what was recorded.
+    sa.Column("merged_into_id", UUID(as_uuid=True), sa.ForeignKey("children.id", name="fk_children_merged_into_id"),
+              nullable=True),
+    sa.Column("merged_at", sa.DateTime(timezone=True), nullable=True),
     sa.Column("version", sa.Integer, nullable=False, server_default="1"),
     _created_at(),
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
     sa.Index("ix_children_name_tokens", "name_tokens", postgresql_using="gin"),
     sa.Index("ix_children_sex_birth", "sex", "reference_birth_date"),
+    sa.Index("ix_children_merged_into", "merged_into_id", postgresql_where=sa.text("merged_into_id IS NOT NULL")),
+)
+
+duplicate_reviews = sa.Table(
+    "duplicate_reviews", metadata,
+    _id(),
+    # The pair in canonical order (smaller id first): one decision per pair of children.
+    sa.Column("child_low_id", UUID(as_uuid=True), sa.ForeignKey("children.id"), nullable=False),
+    sa.Column("child_high_id", UUID(as_uuid=True), sa.ForeignKey("children.id"), nullable=False),
+    sa.Column("decision", sa.Text, nullable=False),  # same | not_same
+    sa.Column("survivor_child_id", UUID(as_uuid=True), sa.ForeignKey("children.id"), nullable=True),
+    sa.Column("merged_child_id", UUID(as_uuid=True), sa.ForeignKey("children.id"), nullable=True),
+    sa.Column("name_score", sa.Numeric(4, 3), nullable=True),
+    sa.Column("note_enc", BYTEA, nullable=True),
+    sa.Column("reviewed_by", sa.Text, nullable=False),
+    sa.Column("reviewer_organization_id", UUID(as_uuid=True), nullable=True),
+    sa.Column("reviewed_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+    sa.CheckConstraint("decision IN ('same','not_same')", name="ck_duplicate_reviews_decision"),
+    sa.CheckConstraint("child_low_id < child_high_id", name="ck_duplicate_reviews_pair_order"),
+    sa.UniqueConstraint("child_low_id", "child_high_id", name="uq_duplicate_reviews_pair"),
+    sa.Index("ix_duplicate_reviews_high", "child_high_id"),
 )
 
 adults = sa.Table(

@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.exc import IntegrityError
 
+from cases_service.db import duplicates_repository as dup
 from cases_service.db import repository as repo
 from cases_service.db.access import territory_clause
 from cases_service.db.tables import cases as cases_table
 from cases_service.db.tables import outings
+from cases_service.domain import duplicates
 from cases_service.domain.access import Relation, may_see_names, may_see_offences, require
 from cases_service.domain.context import DAYS_PER_YEAR, Context, age_years, new_id, now
 from cases_service.domain.protection import NAME_FIELDS
@@ -25,11 +27,9 @@ from cases_service.schemas.cases import (
     CaseRead,
     CaseSummary,
     CaseUpdate,
-    ChildCandidate,
     ChildCreate,
     ChildRead,
     ChildWithCases,
-    DuplicateCandidate,
     IntakeCaseRead,
     IntakeCreate,
     IntakeRead,
@@ -48,8 +48,6 @@ from himaya.scopes import Scope
 
 CHILD_SECRET_FIELDS = (*NAME_FIELDS, "description", "birth_act_reference")
 ADULT_SECRET_FIELDS = (*NAME_FIELDS, "cnie")
-DUPLICATE_AGE_WINDOW_YEARS = 3
-DUPLICATE_MIN_SCORE = 0.5
 
 
 def _not_found(what: str = "case") -> NotFound:
@@ -199,11 +197,10 @@ async def create_intake(*, ctx: Context, data: IntakeCreate) -> IntakeRead:
             await repo.insert_grant(session, case_id=case["id"], organization_id=principal.organization_id,
                                     source_id=intake_id, kind="reporter")
 
-    candidates: dict[uuid.UUID, list[DuplicateCandidate]] = {}
-    for cid, ref in zip(child_ids, child_refs, strict=True):
-        if new_tokens.get(cid):
-            candidates[cid] = await _duplicates(ctx, tokens=new_tokens[cid], exclude=child_ids, sex=None,
-                                                reference_birth_date=ref)
+    sexes = {cid: child.sex for cid, child in zip(child_ids, data.children, strict=True)}
+    candidates = await duplicates.propose_at_intake(ctx, children=[
+        (cid, new_tokens[cid], str(sexes[cid]), ref) for cid, ref in zip(child_ids, child_refs, strict=True)
+        if new_tokens.get(cid)], exclude=child_ids)
     await repo.add_events(session, [
         {"case_id": case["id"], "actor": principal.actor, "actor_organization_id": principal.organization_id,
          "event_type": "case.opened", "from_status": None, "to_status": Status.REPORTED.value,
@@ -248,24 +245,6 @@ def _adult_row(ctx: Context, adult: AdultCreate, *, intake_id: uuid.UUID | None)
         "name_tokens": ctx.protector.name_tokens(names), "sex": adult.sex, "age_years": adult.age,
         "cnie_index": ctx.protector.cnie_index(adult.cnie), "nationality": adult.nationality,
         "suspected_offender": adult.suspected_offender}
-
-
-async def _duplicates(ctx: Context, *, tokens: list[str], exclude: Sequence[uuid.UUID], sex: str | None,
-                      reference_birth_date: date | None) -> list[DuplicateCandidate]:
-    rows = await repo.duplicate_candidates(ctx.session, tokens=tokens, exclude=exclude, v=ctx.visibility)
-    out = []
-    for row in rows:
-        score = ctx.protector.score(tokens, list(row["name_tokens"]))
-        if reference_birth_date is not None and abs(
-                (row["reference_birth_date"] - reference_birth_date).days) > DUPLICATE_AGE_WINDOW_YEARS * 366:
-            continue
-        if sex is not None and row["sex"] != sex:
-            continue
-        if score >= DUPLICATE_MIN_SCORE:
-            out.append(DuplicateCandidate(child_id=row["id"], score=round(score, 3),
-                                          case_ids=sorted(row["case_ids"] or [])))
-    out.sort(key=lambda c: -c.score)
-    return out[:10]
 
 
 # ---- reading cases -------------------------------------------------------------------------------------
@@ -609,6 +588,7 @@ def _ensure_open(status: str) -> None:
 async def get_child(*, ctx: Context, child_id: uuid.UUID) -> ChildWithCases:
     """A child across the cases the caller may see (404 if none)."""
     v = ctx.visibility
+    child_id = await dup.survivor_of(ctx.session, child_id)
     filters = repo.case_filters(status=None, territory=None, sex=None, born_after=None, born_before=None,
                                 opened_from=None, opened_to=None, case_number=None, tokens=None)
     rows = await repo.list_cases(ctx.session, v=v, filters=[*filters, cases_table.c.child_id == child_id],
@@ -620,35 +600,6 @@ async def get_child(*, ctx: Context, child_id: uuid.UUID) -> ChildWithCases:
     await ctx.audit([AuditEntry(action="child.read", object_type="child", object_id=str(child_id),
                                 case_id=r["id"], fields=_child_read_fields(ctx)) for r in rows])
     return ChildWithCases(**summaries[0].child.model_dump(exclude={"age_at_intake_years"}), cases=summaries)
-
-
-async def search_children(*, ctx: Context, q: str, sex: str | None, age: float | None) -> list[ChildCandidate]:
-    """Children whose names match `q` (any script, small misspellings), among the cases the caller may see."""
-    require(ctx.principal, Scope.CASES_READ)
-    if not may_see_names(ctx.principal):
-        return []
-    tokens = ctx.protector.query_tokens(q)
-    if not tokens:
-        return []
-    today = now().date()
-    ref = today - timedelta(days=round(age * DAYS_PER_YEAR)) if age is not None else None
-    candidates = await _duplicates(ctx, tokens=tokens, exclude=[], sex=sex, reference_birth_date=ref)
-    if not candidates:
-        await ctx.audit([AuditEntry(action="child.search", object_type="child", fields=["child.names"])])
-        return []
-    rows = await repo.visible_children_latest_cases(ctx.session, [c.child_id for c in candidates], ctx.visibility)
-    out = []
-    for c in candidates:
-        row = rows.get(c.child_id)
-        if row is None:
-            continue
-        plain = ctx.protector.open("children", row, *NAME_FIELDS)
-        out.append(ChildCandidate(child_id=c.child_id, score=c.score, sex=row["sex"],
-                                  age_years=age_years(row["reference_birth_date"], today),
-                                  names=PersonNames(**plain), case_ids=c.case_ids))
-    await ctx.audit([AuditEntry(action="child.search", object_type="child", object_id=str(c.child_id),
-                                fields=["child.names", "child.sex", "child.age"]) for c in out])
-    return out
 
 
 def handle_integrity(exc: IntegrityError) -> Conflict:

@@ -310,17 +310,6 @@ class AdultLink(RequestModel):
     adult: AdultCreate
 
 
-class ChildCandidate(ResponseModel):
-    """A child matching a search, with the visible cases they appear in."""
-
-    child_id: uuid.UUID
-    score: float
-    sex: str
-    age_years: float | None
-    names: PersonNames | None
-    case_ids: list[uuid.UUID]
-
-
 class ChildWithCases(ChildRead):
     """A child across their cases (only the cases the caller may see)."""
 

@@ -1,0 +1,327 @@
+"""Duplicate children: candidates scored by name, age window, sex and accompanying adult; review and merge.
+
+Holders of `children:dedup` (police, CAPE case managers, team coordinators) search every territory, since a
+child seen again is usually seen in another city; for children in cases they may not see they get a minimal
+view without names (`RemoteChildCandidate`). Everyone else searches only the cases they may see. A review
+decides `same` (the newer record is merged into the older, its cases move, repeat links are set) or
+`not_same` (recorded; the pair is never proposed again). Decision 0070.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy.engine import RowMapping
+
+from cases_service.db import duplicates_repository as dup
+from cases_service.db import repository as repo
+from cases_service.db.tables import TERMINAL_STATUSES
+from cases_service.domain.access import require
+from cases_service.domain.context import DAYS_PER_YEAR, Context, age_years, new_id, now
+from cases_service.domain.protection import NAME_FIELDS
+from cases_service.schemas.cases import DuplicateCandidate
+from cases_service.schemas.common import PersonNames
+from cases_service.schemas.duplicates import (
+    AnyCandidate,
+    CandidateCase,
+    ChildCandidate,
+    DuplicateReviewCreate,
+    DuplicateReviewRead,
+    DuplicatesRead,
+    DuplicateSubject,
+    MatchEvidence,
+    RemoteChildCandidate,
+)
+from himaya.audit import AuditEntry
+from himaya.crypto import SAME_NAME_SCORE, UNRELATED_SCORE, BlindIndex
+from himaya.errors import Conflict, InvalidInput, NotFound
+from himaya.scopes import Scope
+
+AGE_WINDOW_YEARS = 3.0
+MAX_CANDIDATES = 10
+# The overall score ranks candidates; proposing needs a name score of at least UNRELATED_SCORE, the same sex
+# and an age within the window (himaya.crypto's thresholds; docs/privacy.md).
+NAME_WEIGHT, AGE_WEIGHT, ADULT_WEIGHT = 0.7, 0.2, 0.1
+AGE_BANDS = ((1, "under_1"), (6, "1_5"), (14, "6_13"), (18, "14_17"))  # as referrals' snapshot (decision 0051)
+REMOTE_FIELDS = ("child.sex", "child.age_band", "case.case_number", "case.prefecture_code")
+FULL_FIELDS = (*REMOTE_FIELDS, "child.names", "child.age")
+
+
+def age_band(age: float | None) -> str:
+    """The Marrakech-scheme band of an age (the finest published one), or `unknown`."""
+    if age is None:
+        return "unknown"
+    for upper, label in AGE_BANDS:
+        if age < upper:
+            return label
+    return "18_plus"
+
+
+def overall_score(*, name_score: float, age_difference_years: float, shared_adult: bool) -> float:
+    """Rank of a candidate: mostly the name, then how close the ages are, then a shared adult."""
+    closeness = max(0.0, 1.0 - age_difference_years / AGE_WINDOW_YEARS)
+    return round(min(1.0, NAME_WEIGHT * name_score + AGE_WEIGHT * closeness + ADULT_WEIGHT * shared_adult), 3)
+
+
+def may_search_nationally(ctx: Context) -> bool:
+    """Duplicate search crosses territories for holders of children:dedup (with a minimal view)."""
+    return ctx.principal.has_scope(Scope.CHILDREN_DEDUP)
+
+
+@dataclass(frozen=True)
+class Match:
+    """A proposed child with its evidence."""
+
+    row: RowMapping
+    name_score: float
+    age_difference_years: float
+    shared_adult: bool
+    score: float
+
+    @property
+    def cases(self) -> list[dict[str, Any]]:
+        """Every case of the candidate (JSON from the repository), oldest first."""
+        return list(self.row["cases"] or [])
+
+    @property
+    def visible_case_ids(self) -> list[uuid.UUID]:
+        """The candidate's cases the caller may see."""
+        return [uuid.UUID(c["id"]) for c in self.cases if c["visible"]]
+
+
+AdultKey = tuple[bytes | None, list[str]]
+
+
+def _shared_adult(mine: Sequence[AdultKey], theirs: Sequence[AdultKey]) -> bool:
+    for cnie_a, tokens_a in mine:
+        for cnie_b, tokens_b in theirs:
+            if cnie_a is not None and cnie_b is not None and bytes(cnie_a) == bytes(cnie_b):
+                return True
+            if tokens_a and tokens_b and max(BlindIndex.score(tokens_a, tokens_b),
+                                             BlindIndex.score(tokens_b, tokens_a)) >= SAME_NAME_SCORE:
+                return True
+    return False
+
+
+async def _adults_by_child(ctx: Context, child_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, list[AdultKey]]:
+    out: dict[uuid.UUID, list[AdultKey]] = {}
+    for r in await dup.adult_keys(ctx.session, child_ids):
+        out.setdefault(r["child_id"], []).append((r["cnie_index"], list(r["name_tokens"] or [])))
+    return out
+
+
+async def find_matches(ctx: Context, *, tokens: list[str], symmetric: bool, subject_id: uuid.UUID | None,
+                       exclude: Sequence[uuid.UUID], sex: str | None, reference_birth_date: date | None,
+                       subject_adults: Sequence[AdultKey] = ()) -> list[Match]:
+    """The best candidates for a name (a record's tokens, `symmetric`, or a search query's), best first."""
+    if not tokens:
+        return []
+    window = timedelta(days=round(AGE_WINDOW_YEARS * DAYS_PER_YEAR))
+    rows = await dup.candidate_children(
+        ctx.session, tokens=tokens, min_shared=max(1, math.ceil(UNRELATED_SCORE * len(tokens)) if not symmetric
+                                                   else 1),
+        v=ctx.visibility, national=may_search_nationally(ctx), subject_id=subject_id, exclude=exclude, sex=sex,
+        born_from=reference_birth_date - window if reference_birth_date else None,
+        born_to=reference_birth_date + window if reference_birth_date else None)
+    adults = await _adults_by_child(ctx, [r["id"] for r in rows]) if subject_adults and rows else {}
+    out = []
+    for row in rows:
+        stored = list(row["name_tokens"])
+        name = BlindIndex.score(tokens, stored)
+        if symmetric:
+            name = max(name, BlindIndex.score(stored, tokens))
+        if name < UNRELATED_SCORE:
+            continue
+        diff = (abs((row["reference_birth_date"] - reference_birth_date).days) / DAYS_PER_YEAR
+                if reference_birth_date else 0.0)
+        shared = _shared_adult(subject_adults, adults.get(row["id"], []))
+        out.append(Match(row=row, name_score=round(name, 3), age_difference_years=round(diff, 1),
+                         shared_adult=shared, score=overall_score(name_score=name, age_difference_years=diff,
+                                                                  shared_adult=shared)))
+    out.sort(key=lambda m: (-m.score, str(m.row["id"])))
+    return out[:MAX_CANDIDATES]
+
+
+def _case_refs(cases: Sequence[Mapping[str, Any]]) -> list[CandidateCase]:
+    return [CandidateCase(case_number=c["case_number"], prefecture_code=c["prefecture_code"],
+                          opened_month=datetime.fromisoformat(c["opened_at"]).strftime("%Y-%m")) for c in cases]
+
+
+def _names(ctx: Context, row: Mapping[str, Any]) -> PersonNames:
+    return PersonNames(**ctx.protector.open("children", row, *NAME_FIELDS))
+
+
+def candidate_view(ctx: Context, match: Match, today: date) -> AnyCandidate:
+    """The candidate as this caller may see it: full where it sees one of its cases, minimal otherwise."""
+    row = match.row
+    age = age_years(row["reference_birth_date"], today)
+    evidence = MatchEvidence(name_score=match.name_score, age_difference_years=match.age_difference_years,
+                             same_sex=True, shared_adult=match.shared_adult)
+    common: dict[str, Any] = {"child_id": row["id"], "score": match.score, "evidence": evidence, "sex": row["sex"],
+                              "age_band": age_band(age), "cases": _case_refs(match.cases)}
+    if match.visible_case_ids:
+        return ChildCandidate(**common, age_years=age, names=_names(ctx, row), case_ids=match.visible_case_ids)
+    return RemoteChildCandidate(**common)
+
+
+def audit_entries(action: str, views: Sequence[AnyCandidate], matches: Sequence[Match]) -> list[AuditEntry]:
+    """One event per case of each shown candidate, so "who saw this child" finds the reader by case too."""
+    entries = []
+    for view, match in zip(views, matches, strict=True):
+        fields = FULL_FIELDS if isinstance(view, ChildCandidate) else REMOTE_FIELDS
+        for case in match.cases or [{"id": None}]:
+            entries.append(AuditEntry(action=action, object_type="child", object_id=str(view.child_id),
+                                      case_id=uuid.UUID(case["id"]) if case["id"] else None, fields=fields))
+    return entries
+
+
+# ---- at intake and on demand ---------------------------------------------------------------------------
+
+async def propose_at_intake(ctx: Context, *, children: Sequence[tuple[uuid.UUID, list[str], str, date]],
+                            exclude: Sequence[uuid.UUID]) -> dict[uuid.UUID, list[DuplicateCandidate]]:
+    """Candidates for each new child of an intake (its adults count as evidence); audited."""
+    adults = await _adults_by_child(ctx, [c[0] for c in children])
+    out: dict[uuid.UUID, list[DuplicateCandidate]] = {}
+    entries: list[AuditEntry] = []
+    today = now().date()
+    for child_id, tokens, sex, ref in children:
+        matches = await find_matches(ctx, tokens=tokens, symmetric=True, subject_id=child_id, exclude=exclude,
+                                     sex=sex, reference_birth_date=ref, subject_adults=adults.get(child_id, []))
+        out[child_id] = [DuplicateCandidate(child_id=m.row["id"], score=m.score, case_ids=m.visible_case_ids)
+                         for m in matches]
+        entries += audit_entries("child.duplicates.proposed", [candidate_view(ctx, m, today) for m in matches],
+                                 matches)
+    await ctx.audit(entries)
+    return out
+
+
+async def search_children(*, ctx: Context, q: str, sex: str | None, age: float | None) -> list[AnyCandidate]:
+    """Children whose names match `q` (any script, small misspellings), across the territories the caller may
+    search; audited per case shown."""
+    require(ctx.principal, Scope.CASES_READ)
+    tokens = ctx.protector.query_tokens(q)
+    today = now().date()
+    ref = today - timedelta(days=round(age * DAYS_PER_YEAR)) if age is not None else None
+    matches = await find_matches(ctx, tokens=tokens, symmetric=False, subject_id=None, exclude=(), sex=sex,
+                                 reference_birth_date=ref)
+    views = [candidate_view(ctx, m, today) for m in matches]
+    entries = audit_entries("child.search", views, matches)
+    await ctx.audit(entries or [AuditEntry(action="child.search", object_type="child", fields=["child.names"])])
+    return views
+
+
+async def list_duplicates(*, ctx: Context, child_id: uuid.UUID) -> DuplicatesRead:
+    """The child side by side with its candidates (children:dedup; 404 for a child the caller may not see)."""
+    require(ctx.principal, Scope.CHILDREN_DEDUP)
+    subject = await dup.child_for_review(ctx.session, child_id, ctx.visibility)
+    if subject is None:
+        raise NotFound("No child with this id.")
+    matches = await _matches_for(ctx, subject)
+    today = now().date()
+    views = [candidate_view(ctx, m, today) for m in matches]
+    age = age_years(subject["reference_birth_date"], today)
+    visible = [uuid.UUID(c["id"]) for c in subject["cases"] if c["visible"]]
+    await ctx.audit([
+        *(AuditEntry(action="child.duplicates.read", object_type="child", object_id=str(child_id), case_id=cid,
+                     fields=FULL_FIELDS) for cid in visible),
+        *audit_entries("child.duplicates.read", views, matches)])
+    return DuplicatesRead(
+        child=DuplicateSubject(child_id=child_id, sex=subject["sex"], age_years=age, age_band=age_band(age),
+                               names=_names(ctx, subject), case_ids=visible, cases=_case_refs(subject["cases"])),
+        candidates=views)
+
+
+async def _matches_for(ctx: Context, subject: RowMapping) -> list[Match]:
+    adults = await _adults_by_child(ctx, [subject["id"]])
+    return await find_matches(ctx, tokens=list(subject["name_tokens"]), symmetric=True, subject_id=subject["id"],
+                              exclude=[subject["id"]], sex=subject["sex"],
+                              reference_birth_date=subject["reference_birth_date"],
+                              subject_adults=adults.get(subject["id"], []))
+
+
+# ---- review --------------------------------------------------------------------------------------------
+
+async def review_duplicate(*, ctx: Context, child_id: uuid.UUID, data: DuplicateReviewCreate) -> DuplicateReviewRead:
+    """Record `same` (merge the newer record into the older) or `not_same` (never proposed again)."""
+    require(ctx.principal, Scope.CHILDREN_DEDUP)
+    other_id = data.other_child_id
+    if other_id == child_id:
+        raise InvalidInput("other_child_id must name another child.")
+    subject = await dup.child_for_review(ctx.session, child_id, ctx.visibility)
+    if subject is None:
+        raise NotFound("No child with this id.")
+    low, high = sorted((child_id, other_id))
+    if await dup.review_of_pair(ctx.session, low, high) is not None:
+        raise Conflict("This pair of children was already reviewed.")
+    # The other child must be one the caller may see or one proposed to it now: a reviewer cannot merge an
+    # arbitrary record by id.
+    if await dup.child_for_review(ctx.session, other_id, ctx.visibility) is None:
+        match = next((m for m in await _matches_for(ctx, subject) if m.row["id"] == other_id), None)
+        if match is None:
+            raise NotFound("No candidate child with this id.")
+    locked = {r["id"]: r for r in await dup.lock_children(ctx.session, [low, high])}
+    if len(locked) != 2 or any(r["merged_into_id"] is not None for r in locked.values()):
+        raise Conflict("One of the children was merged into another record meanwhile.")
+    name_score = max(BlindIndex.score(list(locked[low]["name_tokens"]), list(locked[high]["name_tokens"])),
+                     BlindIndex.score(list(locked[high]["name_tokens"]), list(locked[low]["name_tokens"])))
+    review_id = new_id()
+    values: dict[str, Any] = {
+        "id": review_id, "child_low_id": low, "child_high_id": high, "decision": data.decision,
+        "name_score": round(name_score, 3), "reviewed_by": ctx.principal.actor,
+        "reviewer_organization_id": ctx.principal.organization_id,
+        **ctx.protector.seal("duplicate_reviews", review_id, {"note": data.note})}
+    moved: list[uuid.UUID] = []
+    links: dict[uuid.UUID, uuid.UUID] = {}
+    case_rows = await dup.cases_of_children(ctx.session, [low, high])
+    if data.decision == "same":
+        # The older record survives: the one first met (its earliest case), then the one created first.
+        first_met = {}
+        for c in case_rows:
+            first_met.setdefault(c["child_id"], c["opened_at"])
+        survivor, merged = sorted(locked.values(), key=lambda r: (first_met.get(r["id"], r["created_at"]),
+                                                                  r["created_at"], str(r["id"])))
+        open_cases = [c["id"] for c in case_rows if c["status"] not in TERMINAL_STATUSES]
+        if len(open_cases) > 1:
+            raise Conflict("Both children have an open case; close or transfer one before merging them.",
+                           extra={"open_case_ids": [str(c) for c in open_cases]})
+        links = _repeat_links(case_rows)
+        moved = [c["id"] for c in case_rows if c["child_id"] == merged["id"]]
+        tokens = sorted(set(survivor["name_tokens"]) | set(merged["name_tokens"]))
+        await dup.merge_child(ctx.session, survivor=survivor["id"], merged=merged["id"], tokens=tokens,
+                              repeat_links=links)
+        values.update(survivor_child_id=survivor["id"], merged_child_id=merged["id"])
+        event_data = {"review_id": str(review_id), "survivor_child_id": str(survivor["id"]),
+                      "merged_child_id": str(merged["id"])}
+        await repo.add_events(ctx.session, [
+            {"case_id": c["id"], "actor": ctx.principal.actor, "actor_organization_id": ctx.principal.organization_id,
+             "event_type": "child.merged",
+             "data": {**event_data, **({"repeat_of_case_id": str(links[c["id"]])} if c["id"] in links else {})}}
+            for c in case_rows])
+    row = await dup.insert_review(ctx.session, values)
+    await ctx.audit([
+        AuditEntry(action=f"child.duplicate_review.{data.decision}", object_type="child",
+                   object_id=str(c["child_id"]), case_id=c["id"],
+                   fields=["duplicate_review"] + (["duplicate_review.note"] if data.note else [])
+                   + (["case.child_id"] if c["id"] in moved else [])
+                   + (["case.repeat_of_case_id"] if c["id"] in links else []))
+        for c in case_rows])
+    return DuplicateReviewRead(
+        id=review_id, child_id=child_id, other_child_id=other_id, decision=data.decision,
+        survivor_child_id=row["survivor_child_id"], merged_child_id=row["merged_child_id"], moved_case_ids=moved,
+        repeat_links={str(k): v for k, v in links.items()}, note=data.note, reviewed_by=row["reviewed_by"],
+        reviewed_at=row["reviewed_at"])
+
+
+def _repeat_links(case_rows: Sequence[RowMapping]) -> dict[uuid.UUID, uuid.UUID]:
+    """In the merged chronology, a case that is neither the first nor a transfer continues the one before it."""
+    links: dict[uuid.UUID, uuid.UUID] = {}
+    for previous, case in itertools.pairwise(case_rows):
+        if case["repeat_of_case_id"] is None and case["transferred_from_case_id"] is None:
+            links[case["id"]] = previous["id"]
+    return links

@@ -1,0 +1,183 @@
+"""Duplicate children across cities: candidates through the API, the minimal view, review and merge (0070)."""
+
+import uuid
+
+import sqlalchemy as sa
+
+MARRAKECH = "07.351"
+RABAT_CHILD = {"first_name": "Mohamed", "sex": "male", "estimated_age_years": 6}
+MARRAKECH_CHILD = {"first_name_ar": "محمد", "sex": "male", "estimated_age_years": 6}
+
+
+async def plaintext_hits(db, schema: str, values: list[str]) -> list[str]:
+    """Every (table.column, value) of `schema` whose text, varchar, jsonb, array or bytea content holds a value."""
+    columns = (await db.execute(sa.text(
+        "SELECT c.table_name, c.column_name, c.data_type FROM information_schema.columns c "
+        "JOIN information_schema.tables t USING (table_schema, table_name) "
+        "WHERE c.table_schema = :s AND t.table_type = 'BASE TABLE' "
+        "AND c.data_type IN ('text', 'character varying', 'character', 'jsonb', 'json', 'bytea', 'ARRAY')"),
+        {"s": schema})).all()
+    assert columns, schema
+    hits = []
+    for table, column, kind in columns:
+        ref = f'"{schema}"."{table}"'
+        col = f'"{column}"'
+        for value in values:
+            if kind == "bytea":
+                where = f"position(convert_to(:v, 'UTF8') in {col}) > 0"
+            else:
+                where = f"{col}::text ILIKE '%' || :v || '%'"
+            found = (await db.execute(sa.text(f"SELECT count(*) FROM {ref} WHERE {where}"), {"v": value})).scalar()
+            if found:
+                hits.append(f"{table}.{column}: {value}")
+    return hits
+
+
+async def record(api, as_, *, territories, commune, child, adults=None, role="case_manager", org=None):
+    headers = as_(role, territories=territories, org=org)
+    response = await api.client.post("/v1/intakes", json=api.intake_body(
+        commune=commune, children=[child], adults=adults if adults is not None else [], narrative=None),
+        headers=headers)
+    assert response.status_code == 201, response.text
+    return response.json()["cases"][0], headers
+
+
+class TestAcrossCities:
+    async def test_mohamed_in_rabat_is_proposed_when_mohammed_in_arabic_is_recorded_in_marrakech(self, api, as_, db):
+        rabat_case, _ = await record(api, as_, territories=[api.RABAT], commune=api.RABAT_COMMUNE,
+                                     child=RABAT_CHILD)
+        marrakech_case, _ = await record(api, as_, territories=[MARRAKECH], commune=api.MARRAKECH_COMMUNE,
+                                         child=MARRAKECH_CHILD)
+        proposed = marrakech_case["duplicate_candidates"]
+        assert [c["child_id"] for c in proposed] == [rabat_case["child_id"]]
+        assert proposed[0]["case_ids"] == []  # the Rabat case is not the Marrakech worker's to open
+        assert proposed[0]["score"] >= 0.9
+        assert await plaintext_hits(db, "cases", ["Mohamed", "محمد"]) == []
+
+    async def test_the_marrakech_reviewer_sees_a_minimal_view_without_names(self, api, as_, client):
+        rabat_case, _ = await record(api, as_, territories=[api.RABAT], commune=api.RABAT_COMMUNE,
+                                     child={**RABAT_CHILD, "last_name": "Alaoui"},
+                                     adults=[{"first_name": "Fatima", "cnie": "AB123456",
+                                              "claimed_relationship": "mother"}])
+        marrakech_case, marrakech = await record(
+            api, as_, territories=[MARRAKECH], commune=api.MARRAKECH_COMMUNE, child=MARRAKECH_CHILD,
+            adults=[{"first_name": "Fatema", "cnie": "ab-123 456", "claimed_relationship": "mother"}])
+        side = await client.get(f"/v1/children/{marrakech_case['child_id']}/duplicates", headers=marrakech)
+        assert side.status_code == 200, side.text
+        body = side.json()
+        assert body["child"]["names"]["first_name_ar"] == "محمد"
+        (candidate,) = body["candidates"]
+        assert candidate["view"] == "minimal" and candidate["child_id"] == rabat_case["child_id"]
+        assert candidate["evidence"]["shared_adult"] is True and candidate["evidence"]["same_sex"] is True
+        assert candidate["age_band"] == "6_13" and candidate["cases"][0]["prefecture_code"] == api.RABAT
+        assert candidate["cases"][0]["case_number"] == rabat_case["case_number"]
+        assert set(candidate) == {"view", "child_id", "score", "evidence", "sex", "age_band", "cases"}
+        assert "Alaoui" not in side.text and "Mohamed" not in side.text and "Fatima" not in side.text
+
+    async def test_a_national_reviewer_sees_both_children_with_names(self, api, as_, client):
+        rabat_case, _ = await record(api, as_, territories=[api.RABAT], commune=api.RABAT_COMMUNE, child=RABAT_CHILD)
+        marrakech_case, _ = await record(api, as_, territories=[MARRAKECH], commune=api.MARRAKECH_COMMUNE,
+                                         child=MARRAKECH_CHILD)
+        national = as_("police_officer", territories=["MA"])
+        body = (await client.get(f"/v1/children/{marrakech_case['child_id']}/duplicates", headers=national)).json()
+        (candidate,) = body["candidates"]
+        assert candidate["view"] == "full" and candidate["names"]["first_name"] == "Mohamed"
+        assert candidate["case_ids"] == [rabat_case["id"]]
+
+    async def test_unrelated_names_other_sex_or_far_ages_are_not_proposed(self, api, as_):
+        rabat_case, _ = await record(api, as_, territories=[api.RABAT], commune=api.RABAT_COMMUNE, child=RABAT_CHILD)
+        others = [{"first_name": "Karim", "sex": "male", "estimated_age_years": 6},
+                  {"first_name_ar": "كريم", "sex": "male", "estimated_age_years": 6},
+                  {"first_name": "Mohamed", "sex": "female", "estimated_age_years": 6},
+                  {"first_name": "Mohamed", "sex": "male", "estimated_age_years": 13}]
+        for child in others:
+            case, _ = await record(api, as_, territories=[MARRAKECH], commune=api.MARRAKECH_COMMUNE, child=child)
+            assert rabat_case["child_id"] not in [c["child_id"] for c in case["duplicate_candidates"]], child
+
+    async def test_search_by_name_finds_the_spelling_variants_nationally(self, api, as_, client):
+        rabat_case, _ = await record(api, as_, territories=[api.RABAT], commune=api.RABAT_COMMUNE, child=RABAT_CHILD)
+        marrakech = as_("case_manager", territories=[MARRAKECH])
+        for q in ("محمد", "Mohammed", "Mhamed", "M'hamed"):
+            found = (await client.get("/v1/children", params={"q": q, "age": 6}, headers=marrakech)).json()
+            assert [c["child_id"] for c in found] == [rabat_case["child_id"]], q
+        assert (await client.get("/v1/children", params={"q": "Hassan"}, headers=marrakech)).json() == []
+
+    async def test_callers_without_the_dedup_scope_cannot_review(self, api, as_, client):
+        case, _ = await record(api, as_, territories=[api.RABAT], commune=api.RABAT_COMMUNE, child=RABAT_CHILD)
+        ngo = as_("ngo_worker")
+        assert (await client.get(f"/v1/children/{case['child_id']}/duplicates", headers=ngo)).status_code == 403
+        sale = as_("case_manager", territories=[api.SALE])
+        assert (await client.get(f"/v1/children/{case['child_id']}/duplicates", headers=sale)).status_code == 404
+
+
+class TestReview:
+    async def test_not_same_is_recorded_and_never_proposed_again(self, api, as_, client, db):
+        rabat_case, rabat = await record(api, as_, territories=[api.RABAT], commune=api.RABAT_COMMUNE,
+                                         child=RABAT_CHILD)
+        marrakech_case, marrakech = await record(api, as_, territories=[MARRAKECH], commune=api.MARRAKECH_COMMUNE,
+                                                 child=MARRAKECH_CHILD)
+        reviewed = await client.post(f"/v1/children/{marrakech_case['child_id']}/duplicate-reviews", headers=marrakech,
+                                     json={"other_child_id": rabat_case["child_id"], "decision": "not_same",
+                                           "note": "Different mother, Mohamed Alaoui has a scar"})
+        assert reviewed.status_code == 201, reviewed.text
+        assert reviewed.json()["merged_child_id"] is None
+        for child_id, headers in ((marrakech_case["child_id"], marrakech), (rabat_case["child_id"], rabat)):
+            side = (await client.get(f"/v1/children/{child_id}/duplicates", headers=headers)).json()
+            assert side["candidates"] == [], child_id
+        again = await client.post(f"/v1/children/{rabat_case['child_id']}/duplicate-reviews", headers=rabat,
+                                  json={"other_child_id": marrakech_case["child_id"], "decision": "same"})
+        assert again.status_code == 409
+        assert await plaintext_hits(db, "cases", ["scar", "Alaoui"]) == []
+
+    async def test_same_merges_the_newer_record_into_the_older_and_links_the_repeat(self, api, as_, client, db):
+        rabat_case, rabat = await record(api, as_, territories=[api.RABAT], commune=api.RABAT_COMMUNE,
+                                         child=RABAT_CHILD)
+        assert (await api.move(rabat_case["id"], "screened", rabat)).status_code == 200
+        closed = await api.move(rabat_case["id"], "closed_not_in_scope", rabat, reason="Returned home")
+        assert closed.status_code == 200
+        marrakech_case, marrakech = await record(api, as_, territories=[MARRAKECH], commune=api.MARRAKECH_COMMUNE,
+                                                 child=MARRAKECH_CHILD)
+        reviewed = await client.post(f"/v1/children/{marrakech_case['child_id']}/duplicate-reviews", headers=marrakech,
+                                     json={"other_child_id": rabat_case["child_id"], "decision": "same"})
+        assert reviewed.status_code == 201, reviewed.text
+        body = reviewed.json()
+        assert body["survivor_child_id"] == rabat_case["child_id"]
+        assert body["merged_child_id"] == marrakech_case["child_id"]
+        assert body["moved_case_ids"] == [marrakech_case["id"]]
+        assert body["repeat_links"] == {marrakech_case["id"]: rabat_case["id"]}
+        case = (await api.get(marrakech_case["id"], marrakech)).json()
+        assert case["child"]["id"] == rabat_case["child_id"] and case["repeat_of_case_id"] == rabat_case["id"]
+        merged = (await db.execute(sa.text("SELECT merged_into_id FROM cases.children WHERE id = :id"),
+                                   {"id": marrakech_case["child_id"]})).scalar()
+        assert str(merged) == rabat_case["child_id"]
+        child = await client.get(f"/v1/children/{marrakech_case['child_id']}", headers=marrakech)
+        assert child.status_code == 200 and child.json()["id"] == rabat_case["child_id"]
+        # The survivor now carries both spellings' tokens, and the merged record is never proposed again.
+        found = (await client.get("/v1/children", params={"q": "محمد"}, headers=rabat)).json()
+        assert [c["child_id"] for c in found] == [rabat_case["child_id"]]
+        timeline = (await client.get(f"/v1/cases/{marrakech_case['id']}/timeline", headers=marrakech)).json()
+        assert timeline["items"][-1]["event_type"] == "child.merged"
+        audit = (await db.execute(sa.text(
+            "SELECT action, actor FROM cases.audit_events WHERE case_id = :id "
+            "AND action LIKE 'child.duplicate_review%'"),
+            {"id": rabat_case["id"]})).all()
+        assert [a for a, _ in audit] == ["child.duplicate_review.same"]
+
+    async def test_two_open_cases_must_be_resolved_before_a_merge(self, api, as_, client):
+        rabat_case, _ = await record(api, as_, territories=[api.RABAT], commune=api.RABAT_COMMUNE, child=RABAT_CHILD)
+        marrakech_case, marrakech = await record(api, as_, territories=[MARRAKECH], commune=api.MARRAKECH_COMMUNE,
+                                                 child=MARRAKECH_CHILD)
+        refused = await client.post(f"/v1/children/{marrakech_case['child_id']}/duplicate-reviews", headers=marrakech,
+                                    json={"other_child_id": rabat_case["child_id"], "decision": "same"})
+        assert refused.status_code == 409
+        assert set(refused.json()["open_case_ids"]) == {rabat_case["id"], marrakech_case["id"]}
+
+    async def test_a_child_that_is_not_a_candidate_cannot_be_merged_by_id(self, api, as_, client):
+        other, _ = await record(api, as_, territories=[api.RABAT], commune=api.RABAT_COMMUNE,
+                                child={"first_name": "Karim", "sex": "male", "estimated_age_years": 6})
+        case, marrakech = await record(api, as_, territories=[MARRAKECH], commune=api.MARRAKECH_COMMUNE,
+                                       child=MARRAKECH_CHILD)
+        for other_id in (other["child_id"], str(uuid.uuid4())):
+            refused = await client.post(f"/v1/children/{case['child_id']}/duplicate-reviews", headers=marrakech,
+                                        json={"other_child_id": other_id, "decision": "same"})
+            assert refused.status_code == 404, other_id
