@@ -5,7 +5,7 @@ import uuid
 import pytest
 import sqlalchemy as sa
 
-from himaya.audit import AuditEntry, record, verify
+from himaya.audit import CHAINS, AuditEntry, record, verify, verify_chains
 from himaya.testing.plugin import TokenFactory
 
 
@@ -79,3 +79,26 @@ class TestRecordMany:
             listed = (await conn.execute(sa.select(sa.func.count()).where(audit.c.action == "case.list"))).scalar()
         assert report.valid and report.checked == 17
         assert listed == 12
+
+
+class TestVerifyChains:
+    async def test_each_chain_reports_its_first_broken_row_and_its_head(self, clean, audit):
+        await write_events(clean, audit, 40)
+        async with clean.begin() as conn:
+            chains = (await conn.execute(sa.text(
+                "SELECT chain, array_agg(id ORDER BY id) FROM libtest.audit_events GROUP BY chain "
+                "HAVING count(*) > 2 ORDER BY chain LIMIT 2"))).all()
+            (edited_chain, edited_ids), (deleted_chain, deleted_ids) = chains
+            await conn.execute(sa.update(audit).where(audit.c.id == edited_ids[1]).values(fields=["x"]))
+            await conn.execute(sa.delete(audit).where(audit.c.id == deleted_ids[0]))
+        async with clean.connect() as conn:
+            states = await verify_chains(conn, audit)
+        assert len(states) == CHAINS and sum(s.checked for s in states) == 39
+        by_chain = {s.chain: s for s in states}
+        assert (by_chain[edited_chain].first_broken_id, by_chain[edited_chain].reason) == (
+            edited_ids[1], "row content altered")
+        assert (by_chain[deleted_chain].first_broken_id, by_chain[deleted_chain].reason) == (
+            deleted_ids[1], "previous row missing or altered")
+        untouched = [s for s in states if s.chain not in (edited_chain, deleted_chain)]
+        assert all(s.valid for s in untouched)
+        assert by_chain[edited_chain].head_id == edited_ids[-1] and len(by_chain[edited_chain].head_hash or "") == 64

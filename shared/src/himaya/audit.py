@@ -172,3 +172,48 @@ async def verify(session: AsyncSession | AsyncConnection, table: sa.Table, *, ba
                     return ChainReport(False, checked, row["id"], chain, "row content altered")
                 prev, last_id = bytes(row["hash"]), row["id"]
     return ChainReport(True, checked)
+
+
+@dataclass(frozen=True)
+class ChainState:
+    """One chain checked to its end: rows checked, the first broken row if any, and the head it reached.
+
+    Record `head_id`/`head_hash` somewhere else (a ticket, a signed report): a later check whose head no
+    longer contains that row shows that the newest rows were deleted, which no hash chain alone can show.
+    """
+
+    chain: int
+    checked: int
+    valid: bool
+    first_broken_id: int | None = None
+    reason: str | None = None
+    head_id: int | None = None
+    head_hash: str | None = None
+
+
+async def verify_chains(session: AsyncSession | AsyncConnection, table: sa.Table, *,
+                        batch: int = 5000) -> list[ChainState]:
+    """Recompute every chain to its end; report each chain's first broken link and its head."""
+    states = []
+    for chain in range(CHAINS):
+        prev, last_id, checked = GENESIS, 0, 0
+        broken: tuple[int, str] | None = None
+        while True:
+            rows = (await session.execute(
+                sa.select(table).where(table.c.chain == chain, table.c.id > last_id)
+                .order_by(table.c.id).limit(batch))).mappings().all()
+            if not rows:
+                break
+            for row in rows:
+                checked += 1
+                if broken is None:
+                    if bytes(row["prev_hash"]) != prev:
+                        broken = (row["id"], "previous row missing or altered")
+                    elif row_hash(prev, dict(row)) != bytes(row["hash"]):
+                        broken = (row["id"], "row content altered")
+                # Continue from the stored hash: later rows are checked against what they were chained to.
+                prev, last_id = bytes(row["hash"]), row["id"]
+        states.append(ChainState(chain=chain, checked=checked, valid=broken is None,
+                                 first_broken_id=broken[0] if broken else None, reason=broken[1] if broken else None,
+                                 head_id=last_id or None, head_hash=prev.hex() if last_id else None))
+    return states
