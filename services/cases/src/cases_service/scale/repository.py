@@ -75,7 +75,13 @@ async def save_case_numbers(conn: asyncpg.Connection, numbers: dict[tuple[str, i
 
 
 async def refresh_statistics(conn: asyncpg.Connection) -> None:
-    """Mark a change and rebuild the case-facts view (plain refresh: faster than CONCURRENTLY on a bulk load)."""
+    """Bring the statistics up to date after a load with triggers off (decisions 0060 and 0061).
+
+    With the incremental facts (0061) that is `stats_rebuild()`; with the materialised view (0060) a change
+    mark and a plain refresh (faster than CONCURRENTLY on a bulk load)."""
+    if await conn.fetchval("SELECT to_regprocedure('cases.stats_rebuild()') IS NOT NULL"):
+        await conn.execute("SELECT cases.stats_rebuild()")
+        return
     await conn.execute(f"SELECT nextval('{SCHEMA}.stats_changes')")
     await conn.execute("SELECT pg_advisory_xact_lock(hashtext('cases.stats_refresh'))")
     await conn.execute(f"REFRESH MATERIALIZED VIEW {SCHEMA}.stats_facts_meta")
