@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
 
-from cases_service.api import cases, casework, events
+from cases_service.api import audit, cases, casework, events
 from cases_service.config import Settings
 from cases_service.db.tables import MIGRATIONS_DIR, SCHEMA
 from cases_service.domain.protection import Protector
@@ -36,10 +36,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     spec = ServiceSpec(
         name="cases", title="Himaya cases", description=__doc__ or "", schema=SCHEMA,
-        migrations_dir=MIGRATIONS_DIR, routers=[cases.router, casework.router, events.router, stats_router],
+        migrations_dir=MIGRATIONS_DIR,
+        routers=[cases.router, casework.router, events.router, stats_router, audit.router],
         lifespan=lifespan,
         openapi_tags=[{"name": "cases", "description": "Intakes, cases, their path and timeline."},
                       {"name": "casework", "description": "Records of the work done for a child."},
+                      {"name": "audit", "description": "The audit log, for data-protection auditors."},
                       {"name": "internal", "description": "Service-to-service events (not routed by the gateway)."}],
     )
     return create_service_app(spec, settings)

@@ -393,8 +393,9 @@ async def update_case(*, ctx: Context, case_id: uuid.UUID, data: CaseUpdate, exp
         "event_type": "case.updated", "data": {"fields": sorted(values),
                                                **{k: str(values[k]) for k in ("case_manager_id", "risk_level",
                                                                              "court_code") if k in values}}}])
+    # The answer carries the child's record too, so the event names what was read as well as what changed.
     await ctx.audit([AuditEntry(action="case.update", object_type="case", object_id=str(case_id), case_id=case_id,
-                                fields=sorted(f"case.{k}" for k in values))])
+                                fields=sorted(f"case.{k}" for k in values) + _child_read_fields(ctx))])
     row = await repo.get_case(ctx.session, case_id, v)
     assert row is not None
     siblings = await repo.sibling_case_ids(ctx.session, intake_id=row["intake_id"], case_id=case_id, v=v)

@@ -1,0 +1,41 @@
+"""Routes of the audit log: events for auditors, and verification of the hash chains."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from cases_service.api.deps import ContextDep
+from cases_service.domain import audit as domain
+from cases_service.schemas.audit import AuditEventRead, AuditVerifyRead
+from himaya.errors import problem_responses
+from himaya.pagination import Page, PageDep
+
+router = APIRouter(tags=["audit"])
+
+
+@router.get("/v1/audit", response_model=Page[AuditEventRead], responses=problem_responses(401, 403, 422))
+async def list_audit_events(
+    ctx: ContextDep, page: PageDep,
+    case_id: Annotated[uuid.UUID | None, Query(description="Events of one case.")] = None,
+    child_id: Annotated[uuid.UUID | None, Query(description="Events of every case of one child, and reads of "
+                                                             "the child itself (who saw this child).")] = None,
+    actor: Annotated[str | None, Query(max_length=200, pattern=r"^(user|client):[0-9a-fA-F-]{36}$",
+                                       description="`user:<uuid>` or `client:<uuid>`.")] = None,
+    organization_id: Annotated[uuid.UUID | None, Query(description="The actor's organisation.")] = None,
+    occurred_from: Annotated[datetime | None, Query(alias="from")] = None,
+    occurred_to: Annotated[datetime | None, Query(alias="to")] = None,
+) -> Page[AuditEventRead]:
+    """Audit events newest first, by case, child, actor, organisation and period (audit:read)."""
+    return await domain.list_audit_events(ctx=ctx, case_id=case_id, child_id=child_id, actor=actor,
+                                          organization_id=organization_id, occurred_from=occurred_from,
+                                          occurred_to=occurred_to, limit=page.limit, cursor=page.cursor)
+
+
+@router.get("/v1/audit/verify", response_model=AuditVerifyRead, responses=problem_responses(401, 403))
+async def verify_audit_log(ctx: ContextDep) -> AuditVerifyRead:
+    """Recompute the log's hash chains: per chain, the first row edited or following a deleted one (audit:read)."""
+    return await domain.verify_audit_log(ctx=ctx)

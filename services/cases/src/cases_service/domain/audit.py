@@ -1,0 +1,66 @@
+"""The audit log for data-protection auditors (audit:read): "who saw this child", and the chains' integrity.
+
+An auditor with the national territory (`MA`) sees every event; one scoped to territories sees the events
+of cases in them (events tied to no case, such as a search that found nothing, stay national). Reading the
+log is itself audited.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from cases_service.db import audit_repository as repo
+from cases_service.db import duplicates_repository as dup
+from cases_service.domain.access import require
+from cases_service.domain.context import Context, now
+from cases_service.schemas.audit import AuditChainRead, AuditEventRead, AuditVerifyRead
+from himaya.audit import AuditEntry
+from himaya.auth import NATIONAL
+from himaya.errors import InvalidInput
+from himaya.pagination import Page, build_page, decode_cursor
+from himaya.scopes import Scope
+
+
+async def list_audit_events(*, ctx: Context, case_id: uuid.UUID | None, child_id: uuid.UUID | None,
+                            actor: str | None, organization_id: uuid.UUID | None, occurred_from: datetime | None,
+                            occurred_to: datetime | None, limit: int, cursor: str | None) -> Page[AuditEventRead]:
+    """Events newest first, filtered by case, child (with the records merged into it), actor, organisation
+    and period."""
+    require(ctx.principal, Scope.AUDIT_READ)
+    if occurred_from and occurred_to and occurred_to <= occurred_from:
+        raise InvalidInput("`to` must be after `from`.")
+    child_ids = None
+    if child_id is not None:
+        survivor = await dup.survivor_of(ctx.session, child_id)
+        child_ids = [survivor, *await dup.merged_child_ids(ctx.session, survivor)]
+    before = None
+    if cursor:
+        (last,) = decode_cursor(cursor, 1)
+        if not isinstance(last, int):
+            raise InvalidInput("The cursor is not valid.")
+        before = last
+    territories = None if NATIONAL in ctx.principal.territories else ctx.principal.territories
+    rows = await repo.list_events(ctx.session, case_id=case_id, child_ids=child_ids, actor=actor,
+                                  organization_id=organization_id, occurred_from=occurred_from,
+                                  occurred_to=occurred_to, territories=territories, before_id=before, limit=limit)
+    items, next_cursor = build_page(rows, limit, lambda r: [r["id"]])
+    filters = [name for name, value in (("case_id", case_id), ("child_id", child_id), ("actor", actor),
+                                        ("organization_id", organization_id), ("from", occurred_from),
+                                        ("to", occurred_to)) if value is not None]
+    await ctx.audit([AuditEntry(action="audit.read", object_type="audit_log",
+                                object_id=str(child_id or case_id) if (child_id or case_id) else None,
+                                case_id=case_id, fields=[f"filter.{f}" for f in filters])])
+    return Page[AuditEventRead](items=[AuditEventRead.model_validate(r) for r in items], next_cursor=next_cursor)
+
+
+async def verify_audit_log(*, ctx: Context) -> AuditVerifyRead:
+    """Recompute every hash chain of this service's log; each reports its first broken row and its head."""
+    require(ctx.principal, Scope.AUDIT_READ)
+    states = await repo.verify(ctx.session)
+    broken = [s.first_broken_id for s in states if s.first_broken_id is not None]
+    await ctx.audit([AuditEntry(action="audit.verify", object_type="audit_log", fields=["audit_log.hashes"])])
+    return AuditVerifyRead(service="cases", valid=not broken, checked=sum(s.checked for s in states),
+                           first_broken_id=min(broken) if broken else None,
+                           chains=[AuditChainRead.model_validate(s, from_attributes=True) for s in states],
+                           verified_at=now())
