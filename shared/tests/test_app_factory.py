@@ -60,3 +60,23 @@ class TestTransactions:
         response = await client.post("/widgets", params={"fail": "true"})
         assert response.status_code == 409
         assert await names(clean) == set()
+
+
+class TestOpenAPIValidationProblems:
+    def test_the_documented_422_is_the_problem_the_validation_handler_answers(self):
+        spec = ServiceSpec(name="demo", title="Demo", description="", schema="libtest",
+                           migrations_dir=Path(__file__).parent / "no-migrations", routers=[build_router()])
+        doc = create_service_app(spec, ServiceSettings(environment="test", log_json=False)).openapi()
+        response = doc["paths"]["/widgets/{widget_id}"]["get"]["responses"]["422"]
+        assert response["content"]["application/problem+json"]["schema"] == {"$ref": "#/components/schemas/Problem"}
+        assert "HTTPValidationError" not in doc["components"]["schemas"]
+
+
+def build_router() -> APIRouter:
+    router = APIRouter()
+
+    @router.get("/widgets/{widget_id}")
+    async def get_widget(widget_id: uuid.UUID) -> dict[str, str]:
+        return {"id": str(widget_id)}
+
+    return router

@@ -121,7 +121,28 @@ def _register_problem_schema(app: FastAPI) -> None:
             components["Problem"] = Problem.model_json_schema(ref_template="#/components/schemas/{model}")
             for name, sub in components["Problem"].pop("$defs", {}).items():
                 components.setdefault(name, sub)
+        _document_validation_problems(schema)
         app.openapi_schema = schema
         return schema
 
     app.openapi = openapi  # type: ignore[method-assign]
+
+
+def _document_validation_problems(schema: dict[str, Any]) -> None:
+    """Document the 422 every validated operation really answers: FastAPI adds its own `HTTPValidationError`
+    as application/json where a route did not list 422, but the validation handler answers a problem."""
+    validation_ref = "#/components/schemas/HTTPValidationError"
+    problem = {"schema": {"$ref": "#/components/schemas/Problem"}}
+    for item in schema.get("paths", {}).values():
+        for operation in item.values():
+            response = operation.get("responses", {}).get("422") if isinstance(operation, dict) else None
+            if not isinstance(response, dict):
+                continue
+            content = response.get("content", {})
+            if content.get("application/json", {}).get("schema", {}).get("$ref") == validation_ref:
+                response["description"] = "Validation failed"
+                response["content"] = {"application/problem+json": problem, "application/json": problem}
+    components = schema.get("components", {}).get("schemas", {})
+    if not any(validation_ref in str(item) for item in schema.get("paths", {}).values()):
+        components.pop("HTTPValidationError", None)
+        components.pop("ValidationError", None)
