@@ -134,6 +134,12 @@ class TestRefreshTokens:
     async def test_revoking_an_unknown_token_answers_200(self, client, seeded):
         assert (await client.post("/v1/auth/revoke", data={"token": "whatever"})).status_code == 200
 
+    async def test_revoke_answers_the_empty_body_its_openapi_documents(self, client, seeded):
+        response = await client.post("/v1/auth/revoke", data={"token": "whatever"})
+        documented = (await client.get("/openapi.json")).json()["paths"]["/v1/auth/revoke"]["post"]["responses"]
+        assert response.content == b""
+        assert "content" not in documented["200"]
+
 
 class TestClientCredentials:
     async def make_client(self, client, admin, make_org, scopes=("referrals:read", "decisions:write")):

@@ -89,7 +89,9 @@ async def issue_token(
 
 
 @router.post("/v1/auth/revoke", status_code=200, summary="Revoke a refresh token (RFC 7009)",
-             responses=problem_responses(422))
+             response_class=Response, responses={
+                 200: {"description": "Revoked, or nothing to revoke (an empty body)", "content": None},
+                 **problem_responses(422)})
 async def revoke_token(
     session: SessionDep, ip: SourceIpDep, token: Annotated[str, Form(max_length=4096)],
     token_type_hint: FormField = None,
