@@ -7,7 +7,7 @@ service's own role gets DML on its schema only, and no UPDATE or DELETE on appen
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -39,16 +39,32 @@ def head_revision(migrations_dir: Path, *, schema: str) -> str | None:
     return ScriptDirectory.from_config(alembic_config(migrations_dir, schema=schema)).get_current_head()
 
 
+HAND_MAINTAINED = "maintained by hand"
+
+
+def object_filter(schema: str) -> Callable[[Any, str | None, str, bool, Any], bool]:
+    """Alembic's `include_object` for a service: its own schema's tables only, and never a table of the
+    database that the code does not declare and whose comment starts with "maintained by hand" (tables a
+    migration writes by hand and triggers keep, e.g. the statistics' facts), so autogenerate leaves them."""
+
+    def include_object(obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any) -> bool:
+        if type_ == "table":
+            if reflected and compare_to is None and str(getattr(obj, "comment", None) or "").startswith(
+                    HAND_MAINTAINED):
+                return False
+            return bool(getattr(obj, "schema", None) == schema)
+        return True
+
+    return include_object
+
+
 def run_env(*, schema: str, metadata: sa.MetaData) -> None:
     """Body of every service's migrations/env.py: online migrations over asyncpg in the service's schema."""
     cfg = context.config
     url = cfg.get_main_option("sqlalchemy.url")
     assert url, "sqlalchemy.url must be set by the caller"
 
-    def include_object(obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any) -> bool:
-        if type_ == "table":
-            return bool(getattr(obj, "schema", None) == schema)
-        return True
+    include_object = object_filter(schema)
 
     def do_run(connection: sa.Connection) -> None:
         connection.execute(sa.text(f"SET lock_timeout = '{LOCK_TIMEOUT}'"))

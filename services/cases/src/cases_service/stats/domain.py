@@ -68,14 +68,13 @@ def _scope(principal: Principal, query: StatsQuery) -> tuple[str, ...]:
     return tuple(query.territory_codes)
 
 
-def _filters(principal: Principal, query: StatsQuery) -> tuple[tuple[str, ...], list[Any]]:
+def _filters(principal: Principal, query: StatsQuery) -> tuple[tuple[str, ...], q.CaseScope]:
     territories = _scope(principal, query)
     prefectures = None
     if query.phase is not None:
-        prefectures = [code for code, phase in phases().items() if phase == query.phase
-                       and any(territory_covers(t, code) or territory_covers(code, t) for t in territories)]
-    return territories, q.facts_filters(territories=territories, period_from=query.period_from,
-                                        period_to=query.period_to, prefectures=prefectures)
+        prefectures = tuple(code for code, phase in phases().items() if phase == query.phase
+                            and any(territory_covers(t, code) or territory_covers(code, t) for t in territories))
+    return territories, q.CaseScope(territories, query.period_from, query.period_to, prefectures)
 
 
 def _period(query: StatsQuery) -> Period:
@@ -86,12 +85,18 @@ async def summarize(*, session: AsyncSession, principal: Principal, query: Stats
                     force_suppression: bool = False) -> SummaryRead:
     """Counts of unique children, cases and intakes by the requested dimensions, small cells suppressed
     unless the caller holds stats:exact (and never when `force_suppression`, as in exports)."""
-    territories, filters = _filters(principal, query)
+    territories, scope = _filters(principal, query)
     exact = principal.has_scope(Scope.STATS_EXACT) and not force_suppression
-    as_of = await q.ensure_fresh(session)
-    dims = [(name, q.dimension(name, territory_level=query.territory_level, age_scheme=query.age_scheme,
-                               phases=phases())) for name in query.group_by]
-    rows = await q.summary_rows(session, dimensions=dims, filters=filters)
+    as_of = await q.as_of(session)
+    rows: Sequence[Any]
+    if set(query.group_by) <= q.CUBE_DIMENSIONS:
+        await q.compact_if_needed(session)
+        rows = await q.cube_summary_rows(session, names=query.group_by, territory_level=query.territory_level,
+                                         age_scheme=query.age_scheme, phases=phases(), scope=scope)
+    else:
+        dims = [(name, q.dimension(name, territory_level=query.territory_level, age_scheme=query.age_scheme,
+                                   phases=phases())) for name in query.group_by]
+        rows = await q.summary_rows(session, dimensions=dims, filters=scope.where())
     total_row: Any = next((r for r in rows if r["is_total"]),
                                         {"children": 0, "cases": 0, "intakes": 0})
     cells = [Cell(keys=tuple(str(r[name]) for name in query.group_by),
@@ -181,9 +186,10 @@ def _num(value: Any) -> float | int | None:
 
 async def indicators(*, session: AsyncSession, principal: Principal, query: StatsQuery) -> IndicatorsRead:
     """Every indicator of the steering committee over the cases of a period and territories."""
-    territories, filters = _filters(principal, query)
+    territories, counted = _filters(principal, query)
+    filters = counted.where()
     exact = principal.has_scope(Scope.STATS_EXACT)
-    as_of = await q.ensure_fresh(session)
+    as_of = await q.as_of(session)
     scope = q.scoped_cases(filters)
     now = datetime.now(UTC)
     as_of_day = min(query.period_to, now.date()) if query.period_to else now.date()

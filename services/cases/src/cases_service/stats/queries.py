@@ -1,14 +1,16 @@
-"""SQL of the statistics (no rules here): the case-facts materialised view and the indicator queries.
+"""SQL of the statistics (no rules here): the case facts, the counts cube and the indicator queries.
 
-`cases.stats_case_facts` (migration `stats_case_facts`) holds one row per case with every dimension of the
-summary already derived (local intake date, age in completed years at the intake date, territory, ...).
-Statement triggers on cases, intakes and children advance the sequence `cases.stats_changes`; the view is
-refreshed (by `cases.stats_refresh()`, which owns the right to) when a read finds it behind that sequence.
+`cases.stats_case_facts` (migration `stats_facts_incremental`, decision 0061) is a table of one row per case
+with every dimension of the summary already derived (local intake date, age in completed years at the intake
+date, territory, ...) and the weights that make unique counts additive; `cases.stats_cells` is a journal of
+additive counts by month x commune x sex x age group. Statement triggers on cases, intakes and children keep
+both up to date in the writing transaction, so a read never waits for a refresh.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -30,29 +32,55 @@ from cases_service.db.tables import (
 )
 
 SCHEMA = "cases"
+INTAKE_WEIGHTS = ("all", "sex", "pilot", "sex_pilot", "marrakech", "sex_marrakech")
 facts = sa.table(
     "stats_case_facts",
     *(sa.column(name) for name in (
-        "case_id", "child_id", "intake_id", "reported_on", "region_code", "prefecture_code", "commune_code",
-        "status", "is_repeat", "repeat_of_case_id", "sex", "age_years", "nationality", "exploitation_pattern",
-        "place_type", "night", "source")),
+        "case_id", "child_id", "intake_id", "reported_on", "month", "region_code", "prefecture_code",
+        "commune_code", "status", "is_repeat", "repeat_of_case_id", "sex", "age_years", "age_group", "nationality",
+        "exploitation_pattern", "place_type", "night", "source", "child_simple", "intake_simple",
+        *(f"wi_{w}" for w in INTAKE_WEIGHTS))),
     schema=SCHEMA,
 )
-facts_meta = sa.table("stats_facts_meta", sa.column("change_mark"), sa.column("refreshed_at"), schema=SCHEMA)
+cells = sa.table(
+    "stats_cells",
+    *(sa.column(name) for name in (
+        "id", "month", "region_code", "prefecture_code", "commune_code", "sex", "age_group", "cases", "children",
+        *(f"i_{w}" for w in INTAKE_WEIGHTS))),
+    schema=SCHEMA,
+)
+cells_meta = sa.table("stats_cells_meta", sa.column("compacted_through"), schema=SCHEMA)
 
 AGE_BANDS: dict[str, tuple[tuple[str, int, int | None], ...]] = {
     # (label, lowest age in completed years, highest) — disjoint, so that cells add up.
     "pilot": (("under_1", 0, 0), ("1_4", 1, 4), ("5_plus", 5, None)),
     "marrakech": (("under_1", 0, 0), ("1_5", 1, 5), ("6_13", 6, 13), ("14_17", 14, 17), ("18_plus", 18, None)),
 }
+# The age groups of the facts and the cube (`age_group` = index): the common refinement of every scheme's
+# bands, so one cube serves them all. The migration computes the same groups; `band_of_group` checks that
+# each group lies inside one band of each scheme.
+AGE_GROUPS: tuple[tuple[int, int | None], ...] = ((0, 0), (1, 4), (5, 5), (6, 13), (14, 17), (18, None))
 TERRITORY_COLUMNS = {"region": "region_code", "prefecture": "prefecture_code", "commune": "commune_code"}
 PLAIN_DIMENSIONS = ("sex", "status", "exploitation_pattern", "place_type", "source")
+# Dimensions the cube holds (intake-level or derived from the commune, plus sex and age): a summary grouped by
+# these alone is summed from the cube; any other dimension counts over the facts.
+CUBE_DIMENSIONS = frozenset({"territory", "sex", "age_band", "month", "phase"})
+COMPACT_AFTER = 10_000  # journal rows written since the last compaction
 
 
-def dimension(name: str, *, territory_level: str, age_scheme: str, phases: Mapping[str, str]
-              ) -> sa.ColumnElement[Any]:
-    """The SQL expression (over the facts view) of one group-by dimension, as text."""
-    c = facts.c
+def band_of_group(scheme: str, group: int) -> str:
+    """The band of `scheme` that contains age group `group` (an error if a group straddles two bands)."""
+    low, high = AGE_GROUPS[group]
+    for label, band_low, band_high in AGE_BANDS[scheme]:
+        if low >= band_low and (band_high is None or (high is not None and high <= band_high)):
+            return label
+    raise ValueError(f"age group {AGE_GROUPS[group]} straddles two bands of the {scheme} scheme")
+
+
+def dimension(name: str, *, territory_level: str, age_scheme: str, phases: Mapping[str, str],
+              source: sa.TableClause = facts) -> sa.ColumnElement[Any]:
+    """The SQL expression of one group-by dimension, as text, over the facts (ages in years) or the cube."""
+    c = source.c
     if name == "territory":
         return c[TERRITORY_COLUMNS[territory_level]]
     if name in PLAIN_DIMENSIONS:
@@ -64,11 +92,14 @@ def dimension(name: str, *, territory_level: str, age_scheme: str, phases: Mappi
     if name == "case_kind":
         return sa.case((c.is_repeat, sa.literal("repeat")), else_=sa.literal("new"))
     if name == "month":
-        return sa.func.to_char(c.reported_on, "YYYY-MM")
+        return sa.func.to_char(c.month if source is cells else c.reported_on, "YYYY-MM")
     if name == "phase":
         whens = [(c.prefecture_code == code, sa.literal(phase)) for code, phase in sorted(phases.items())]
         return sa.case(*whens, else_=sa.literal("none")) if whens else sa.literal("none")
     if name == "age_band":
+        if source is cells:
+            return sa.case({g: sa.literal(band_of_group(age_scheme, g)) for g in range(len(AGE_GROUPS))},
+                           value=c.age_group, else_=sa.literal("unknown"))
         whens = []
         for label, low, high in AGE_BANDS[age_scheme]:
             cond = c.age_years >= low if high is None else sa.and_(c.age_years >= low, c.age_years <= high)
@@ -77,50 +108,163 @@ def dimension(name: str, *, territory_level: str, age_scheme: str, phases: Mappi
     raise KeyError(name)
 
 
+@dataclass(frozen=True)
+class CaseScope:
+    """Which cases count: the caller's territories, the period (intake dates, inclusive), optional prefectures."""
+
+    territories: tuple[str, ...]
+    period_from: date | None
+    period_to: date | None
+    prefectures: tuple[str, ...] | None
+
+    def where(self, source: sa.TableClause = facts, *, dates: bool = True) -> list[sa.ColumnElement[bool]]:
+        """WHERE clauses over the facts or the cube (territory, prefectures; the period when `dates`)."""
+        out: list[sa.ColumnElement[bool]] = [territory_clause(self.territories, source)]  # type: ignore[arg-type]
+        if dates and self.period_from is not None:
+            out.append(source.c.reported_on >= self.period_from)
+        if dates and self.period_to is not None:
+            out.append(source.c.reported_on <= self.period_to)
+        if self.prefectures is not None:
+            out.append(source.c.prefecture_code.in_(list(self.prefectures)))
+        return out
+
+
 def facts_filters(*, territories: Sequence[str], period_from: date | None, period_to: date | None,
                   prefectures: Sequence[str] | None) -> list[sa.ColumnElement[bool]]:
-    """WHERE clauses over the facts view: the caller's territories, the period, optional prefectures."""
-    out: list[sa.ColumnElement[bool]] = [territory_clause(tuple(territories), facts)]  # type: ignore[arg-type]
-    if period_from is not None:
-        out.append(facts.c.reported_on >= period_from)
-    if period_to is not None:
-        out.append(facts.c.reported_on <= period_to)
-    if prefectures is not None:
-        out.append(facts.c.prefecture_code.in_(list(prefectures)))
-    return out
+    """WHERE clauses over the facts: the caller's territories, the period, optional prefectures."""
+    return CaseScope(tuple(territories), period_from, period_to,
+                 tuple(prefectures) if prefectures is not None else None).where()
 
 
-async def ensure_fresh(session: AsyncSession) -> datetime:
-    """Refresh the facts view if a change happened since its last refresh; returns when it was refreshed."""
-    mark = sa.text("SELECT CASE WHEN is_called THEN last_value ELSE last_value - 1 END FROM cases.stats_changes")
-    current = (await session.execute(mark)).scalar_one()
-    meta = (await session.execute(sa.select(facts_meta.c.change_mark, facts_meta.c.refreshed_at))).one()
-    if meta.change_mark == current:
-        return meta.refreshed_at  # type: ignore[no-any-return]
-    await session.execute(sa.text("SELECT cases.stats_refresh()"))
-    refreshed: datetime = (await session.execute(sa.select(facts_meta.c.refreshed_at))).scalar_one()
-    return refreshed
+async def as_of(session: AsyncSession) -> datetime:
+    """The moment the figures describe: the facts are kept in the writing transactions, so every change
+    committed before this request's transaction began (and the request's own) is counted."""
+    now: datetime = (await session.execute(sa.select(sa.func.now()))).scalar_one()
+    return now
+
+
+async def compact_if_needed(session: AsyncSession) -> None:
+    """Merge the cube's journal into one row per cell when many rows were written since the last merge."""
+    since = sa.func.coalesce(sa.select(sa.func.max(cells_meta.c.compacted_through)).scalar_subquery(), 0)
+    pending = (await session.execute(sa.select(sa.func.count()).select_from(
+        sa.select(cells.c.id).where(cells.c.id > since).limit(COMPACT_AFTER + 1).subquery()))).scalar_one()
+    if pending > COMPACT_AFTER:
+        await session.execute(sa.text("SELECT cases.stats_compact()"))
+
+
+def _grouped(keys: Sequence[sa.ColumnElement[Any]], stmt: sa.Select[Any]) -> sa.Select[Any]:
+    if keys:
+        return stmt.add_columns((sa.func.grouping(*keys) > 0).label("is_total")).group_by(
+            sa.func.grouping_sets(sa.tuple_(*keys), sa.tuple_()))
+    return stmt.add_columns(sa.true().label("is_total"))
 
 
 async def summary_rows(session: AsyncSession, *, dimensions: Sequence[tuple[str, sa.ColumnElement[Any]]],
                        filters: Sequence[sa.ColumnElement[bool]]) -> Sequence[RowMapping]:
-    """Counts per combination of dimension values, plus the grand total (the row whose `is_total` is true).
-
-    One scan: GROUPING SETS ((dims), ()), since unique children and intakes are not additive.
-    """
+    """Counts per combination of dimension values, plus the grand total (the row whose `is_total` is true),
+    counted over the facts: one scan, GROUPING SETS ((dims), ()), since unique counts are not additive."""
     inner = sa.select(*(expr.label(name) for name, expr in dimensions), facts.c.child_id, facts.c.intake_id
                       ).where(*filters).subquery("f")
     keys = [inner.c[name] for name, _ in dimensions]
     counts = [sa.func.count(sa.distinct(inner.c.child_id)).label("children"),
               sa.func.count().label("cases"),
               sa.func.count(sa.distinct(inner.c.intake_id)).label("intakes")]
-    stmt = sa.select(*keys, *counts)
-    if keys:
-        stmt = stmt.add_columns((sa.func.grouping(*keys) > 0).label("is_total")).group_by(
-            sa.func.grouping_sets(sa.tuple_(*keys), sa.tuple_()))
-    else:
-        stmt = stmt.add_columns(sa.true().label("is_total"))
-    return (await session.execute(stmt)).mappings().all()
+    rows: Sequence[RowMapping] = (await session.execute(_grouped(keys, sa.select(*keys, *counts)))).mappings().all()
+    return rows
+
+
+def _month_start(day: date) -> date:
+    return day.replace(day=1)
+
+
+def _next_month(day: date) -> date:
+    return (day.replace(day=28) + timedelta(days=4)).replace(day=1)
+
+
+def split_period(period_from: date | None, period_to: date | None
+                 ) -> tuple[tuple[date | None, date | None] | None, list[tuple[date, date]]]:
+    """The whole months of a period (first and last month, None = unbounded; None if there is none) and the
+    partial months at its edges, as date ranges to count from the facts."""
+    cube_from = None if period_from is None else (
+        period_from if period_from.day == 1 else _next_month(period_from))
+    cube_to = None if period_to is None else (
+        _month_start(period_to) if _next_month(period_to) - timedelta(days=1) == period_to
+        else _month_start(_month_start(period_to) - timedelta(days=1)))
+    if cube_from is not None and cube_to is not None and cube_from > cube_to:
+        assert period_from is not None and period_to is not None
+        return None, [(period_from, period_to)]
+    edges = []
+    if period_from is not None and cube_from != period_from:
+        edges.append((period_from, _next_month(period_from) - timedelta(days=1)))
+    if period_to is not None and cube_to != _month_start(period_to):
+        edges.append((_month_start(period_to), period_to))
+    return (cube_from, cube_to), edges
+
+
+async def cube_summary_rows(session: AsyncSession, *, names: Sequence[str], territory_level: str, age_scheme: str,
+                            phases: Mapping[str, str], scope: CaseScope) -> list[dict[str, Any]]:
+    """The same rows as `summary_rows` for dimensions of the cube, without counting a million facts.
+
+    Cases are additive. A child with a single case counts 1 (`children` of the cube); an intake whose cases
+    lie in one commune counts 1 on the first of its cases among those that agree on the grouped child
+    attributes (the cube's `i_*` column for the grouped sex and age scheme). Those sums come from the cube for
+    the whole months of the period and from the facts for its partial months. The other children (several
+    cases) and intakes (cases in several communes, after a transfer) are counted distinct from the facts:
+    their sets are disjoint from the additive ones, so the two parts add up exactly.
+    """
+    grouped_sex, grouped_age = "sex" in names, "age_band" in names
+    weight = "_".join(([] if not grouped_sex else ["sex"]) + ([] if not grouped_age else [age_scheme])) or "all"
+
+    def dims(source: sa.TableClause) -> list[sa.ColumnElement[Any]]:
+        return [dimension(n, territory_level=territory_level, age_scheme=age_scheme, phases=phases,
+                          source=source).label(n) for n in names]
+
+    months, edges = split_period(scope.period_from, scope.period_to)
+    parts: list[sa.Select[Any]] = []
+    if months is not None:
+        month_filters = scope.where(cells, dates=False)
+        if months[0] is not None:
+            month_filters.append(cells.c.month >= months[0])
+        if months[1] is not None:
+            month_filters.append(cells.c.month <= months[1])
+        parts.append(sa.select(*dims(cells), cells.c.cases.label("cases"), cells.c.children.label("children"),
+                               cells.c.i_all.label("i_total"), cells.c[f"i_{weight}"].label("i_cell")
+                               ).where(*month_filters))
+    if edges:
+        f = facts.c
+        parts.append(sa.select(*dims(facts), sa.literal(1).label("cases"),
+                               sa.cast(f.child_simple, sa.Integer).label("children"),
+                               f.wi_all.label("i_total"), f[f"wi_{weight}"].label("i_cell"))
+                     .where(*scope.where(facts, dates=False),
+                            sa.or_(*(f.reported_on.between(lo, hi) for lo, hi in edges))))
+    out: dict[tuple[Any, ...], dict[str, Any]] = {}
+    if parts:
+        union = sa.union_all(*parts).subquery("u") if len(parts) > 1 else parts[0].subquery("u")
+        keys = [union.c[n] for n in names]
+        simple = _grouped(keys, sa.select(*keys, sa.func.sum(union.c.cases).label("cases"),
+                                          sa.func.sum(union.c.children).label("children"),
+                                          sa.func.sum(union.c.i_total).label("i_total"),
+                                          sa.func.sum(union.c.i_cell).label("i_cell")))
+        for r in (await session.execute(simple)).mappings():
+            if not r["is_total"] and not r["cases"]:
+                continue  # every case of the cell was removed: the journal nets it to zero
+            out[(*(r[n] for n in names), r["is_total"])] = {
+                **{n: r[n] for n in names}, "is_total": r["is_total"], "cases": int(r["cases"] or 0),
+                "children": int(r["children"] or 0),
+                "intakes": int((r["i_total"] if r["is_total"] else r["i_cell"]) or 0)}
+    f = facts.c
+    inner = sa.select(*dims(facts), f.child_id, f.intake_id, f.child_simple, f.intake_simple).where(
+        *scope.where(facts), sa.not_(sa.and_(f.child_simple, f.intake_simple))).subquery("x")
+    keys = [inner.c[n] for n in names]
+    stmt = _grouped(keys, sa.select(
+        *keys, sa.func.count(sa.distinct(inner.c.child_id)).filter(sa.not_(inner.c.child_simple)).label("children"),
+        sa.func.count(sa.distinct(inner.c.intake_id)).filter(sa.not_(inner.c.intake_simple)).label("intakes")))
+    for r in (await session.execute(stmt)).mappings():
+        row = out.get((*(r[n] for n in names), r["is_total"]))
+        if row is not None:
+            row["children"] += int(r["children"] or 0)
+            row["intakes"] += int(r["intakes"] or 0)
+    return list(out.values())
 
 
 # ---- the other indicators --------------------------------------------------------------------------------
