@@ -13,8 +13,8 @@ from cases_service.domain import cases as domain
 from cases_service.domain import duplicates
 from cases_service.schemas.cases import (
     AdultCreate,
-    AdultOffenceRead,
     AdultRead,
+    AnyAdultRead,
     CaseRead,
     CaseSummary,
     CaseUpdate,
@@ -108,14 +108,14 @@ async def get_timeline(case_id: uuid.UUID, ctx: ContextDep, page: PageDep) -> Pa
     return await domain.get_timeline(ctx=ctx, case_id=case_id, limit=page.limit, cursor=page.cursor)
 
 
-@router.get("/v1/cases/{case_id}/adults", response_model=list[AdultOffenceRead | AdultRead],
+@router.get("/v1/cases/{case_id}/adults", response_model=list[AnyAdultRead],
             responses=READ_ERRORS)
 async def list_adults(case_id: uuid.UUID, ctx: ContextDep) -> list[AdultRead]:
     """The accompanying adults; offence-related data only for police and prosecution."""
     return await domain.list_adults(ctx=ctx, case_id=case_id)
 
 
-@router.post("/v1/cases/{case_id}/adults", status_code=201, response_model=AdultOffenceRead | AdultRead,
+@router.post("/v1/cases/{case_id}/adults", status_code=201, response_model=AnyAdultRead,
              responses=CREATE_ERRORS)
 async def add_adult(case_id: uuid.UUID, body: AdultCreate, ctx: ContextDep, idem: IdempotencyDep) -> Response:
     """Add an accompanying adult to the case."""

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Response
 from cases_service.api.deps import ContextDep, IdempotencyDep, IfMatchDep, create_idempotently, with_etag
 from cases_service.domain import casework as domain
 from cases_service.schemas.casework import (
+    AnyAssessmentRead,
     AssessmentCreate,
     AssessmentRead,
     CarePlanCreate,
@@ -65,13 +66,13 @@ async def update_filiation_check(case_id: uuid.UUID, check_id: uuid.UUID, body: 
     return with_etag(result, result.version)
 
 
-@router.get("/v1/cases/{case_id}/assessments", response_model=list[AssessmentRead], responses=READ_ERRORS)
+@router.get("/v1/cases/{case_id}/assessments", response_model=list[AnyAssessmentRead], responses=READ_ERRORS)
 async def list_assessments(case_id: uuid.UUID, ctx: ContextDep) -> list[AssessmentRead]:
     """Assessments of the case; health content only with health:details."""
     return await domain.list_assessments(ctx=ctx, case_id=case_id)
 
 
-@router.post("/v1/cases/{case_id}/assessments", status_code=201, response_model=AssessmentRead,
+@router.post("/v1/cases/{case_id}/assessments", status_code=201, response_model=AnyAssessmentRead,
              responses=CREATE_ERRORS)
 async def create_assessment(case_id: uuid.UUID, body: AssessmentCreate, ctx: ContextDep,
                             idem: IdempotencyDep) -> Response:
@@ -80,7 +81,7 @@ async def create_assessment(case_id: uuid.UUID, body: AssessmentCreate, ctx: Con
         ctx=ctx, case_id=case_id, data=body))
 
 
-@router.post("/v1/cases/{case_id}/assessments/{assessment_id}/complete", response_model=AssessmentRead,
+@router.post("/v1/cases/{case_id}/assessments/{assessment_id}/complete", response_model=AnyAssessmentRead,
              responses=ACTION_ERRORS)
 async def complete_assessment(case_id: uuid.UUID, assessment_id: uuid.UUID, ctx: ContextDep) -> AssessmentRead:
     """Mark an assessment completed."""

@@ -298,10 +298,13 @@ async def add_events(session: AsyncSession, rows: Sequence[Mapping[str, Any]]) -
         await session.execute(sa.insert(case_events), [{**defaults, **row} for row in rows])
 
 
-async def list_events(session: AsyncSession, case_id: uuid.UUID, *, after: int | None, limit: int
-                      ) -> Sequence[RowMapping]:
-    """A case's timeline in order (keyset on id)."""
+async def list_events(session: AsyncSession, case_id: uuid.UUID, *, after: int | None, limit: int,
+                      with_adult_decisions: bool = True) -> Sequence[RowMapping]:
+    """A case's timeline in order (keyset on id); prosecutor decisions about adults only when asked."""
     stmt = sa.select(case_events).where(case_events.c.case_id == case_id)
+    if not with_adult_decisions:
+        stmt = stmt.where(~sa.and_(case_events.c.event_type == "referral.decision_recorded",
+                                   case_events.c.data["concerns"].astext == "adult"))
     if after is not None:
         stmt = stmt.where(case_events.c.id > after)
     return (await session.execute(stmt.order_by(case_events.c.id).limit(limit + 1))).mappings().all()

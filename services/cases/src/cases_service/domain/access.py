@@ -71,6 +71,12 @@ def may_see_offences(principal: Principal) -> bool:
     return principal.has_scope(Scope.OFFENCES_READ)
 
 
+def may_see_adult_identity(principal: Principal) -> bool:
+    """Adults' CNIE numbers: those who check filiation or hold offence data; other caseworkers see the adult
+    without the ID number (Law 09-08: national ID numbers only where needed)."""
+    return any(principal.has_scope(s) for s in (Scope.FILIATION_WRITE, Scope.FILIATION_DETAILS, Scope.OFFENCES_READ))
+
+
 def may_see_filiation_details(principal: Principal) -> bool:
     """Methods and DNA order references of filiation checks; others see the result only."""
     return principal.has_scope(Scope.FILIATION_DETAILS)

@@ -16,12 +16,13 @@ from cases_service.db.access import territory_clause
 from cases_service.db.tables import cases as cases_table
 from cases_service.db.tables import outings
 from cases_service.domain import duplicates
-from cases_service.domain.access import Relation, may_see_names, may_see_offences, require
+from cases_service.domain.access import Relation, may_see_adult_identity, may_see_names, may_see_offences, require
 from cases_service.domain.context import DAYS_PER_YEAR, Context, age_years, new_id, now
 from cases_service.domain.protection import NAME_FIELDS
 from cases_service.domain.states import CaseFacts, Status, allowed_targets, check_transition
 from cases_service.schemas.cases import (
     AdultCreate,
+    AdultIdentityRead,
     AdultOffenceRead,
     AdultRead,
     CaseRead,
@@ -496,7 +497,9 @@ async def get_timeline(*, ctx: Context, case_id: uuid.UUID, limit: int, cursor: 
         if not isinstance(last, int):
             raise InvalidInput("The cursor is not valid.")
         after = last
-    rows = await repo.list_events(ctx.session, case_id, after=after, limit=limit)
+    # Decisions about the adult (prosecution, no further action) are offence data: police and prosecution only.
+    rows = await repo.list_events(ctx.session, case_id, after=after, limit=limit,
+                                  with_adult_decisions=may_see_offences(ctx.principal))
     items, next_cursor = build_page(rows, limit, lambda r: [r["id"]])
     names = may_see_names(ctx.principal)
     out = []
@@ -530,7 +533,8 @@ async def list_adults(*, ctx: Context, case_id: uuid.UUID) -> list[AdultRead]:
                  "reference": m["reference"], "active": m["active"]})
     out: list[AdultRead] = [_adult_read(ctx, r, offences=offences, measures=measures.get(r["id"], []))
                             for r in rows]
-    fields = ["adults"] + (["adults.names", "adults.cnie"] if may_see_names(ctx.principal) else [])
+    fields = ["adults"] + (["adults.names"] if may_see_names(ctx.principal) else []) + (
+        ["adults.cnie"] if offences or may_see_adult_identity(ctx.principal) else [])
     if offences:
         fields += ["adults.offences"]
     await ctx.audit([AuditEntry(action="case.adults.read", object_type="case", object_id=str(case_id),
@@ -549,12 +553,14 @@ def _adult_read(ctx: Context, row: Mapping[Any, Any], *, offences: bool,
         arabic = " ".join(p for p in (names.first_name_ar, names.last_name_ar) if p)
         full = latin or arabic or None
     base: dict[str, Any] = {"id": row["id"], "full_name": full, "names": names, "sex": row["sex"],
-                            "age": row["age_years"], "cnie": plain.get("cnie"), "nationality": row["nationality"],
+                            "age": row["age_years"], "nationality": row["nationality"],
                             "claimed_relationship": row["claimed_relationship"]}
     if offences:
         notes = ctx.protector.open("adults", row, "offence_notes")["offence_notes"]
-        return AdultOffenceRead(**base, suspected_offender=row["suspected_offender"], offence_notes=notes,
-                                judicial_measures=measures)
+        return AdultOffenceRead(**base, cnie=plain.get("cnie"), suspected_offender=row["suspected_offender"],
+                                offence_notes=notes, judicial_measures=measures)
+    if may_see_adult_identity(ctx.principal):
+        return AdultIdentityRead(**base, cnie=plain.get("cnie"))
     return AdultRead(**base)
 
 

@@ -17,6 +17,7 @@ from cases_service.domain.cases import _ensure_open, _not_found
 from cases_service.domain.context import Context, new_id, now
 from cases_service.schemas.casework import (
     AssessmentCreate,
+    AssessmentDetailRead,
     AssessmentRead,
     CarePlanCreate,
     CarePlanRead,
@@ -141,12 +142,10 @@ async def list_filiation_checks(*, ctx: Context, case_id: uuid.UUID) -> list[Fil
 # ---- assessments ---------------------------------------------------------------------------------------
 
 def _assessment_read(ctx: Context, row: Mapping[Any, Any]) -> AssessmentRead:
-    summary = None
-    if may_see_names(ctx.principal) and (row["type"] not in HEALTH_ASSESSMENTS
-                                          or may_see_health_details(ctx.principal)):
-        summary = ctx.protector.open("assessments", row, "summary")["summary"]
-    return AssessmentRead(id=row["id"], case_id=row["case_id"], type=row["type"], status=row["status"],
-                          completed_at=row["completed_at"], summary=summary, created_at=row["created_at"])
+    base = {k: row[k] for k in ("id", "case_id", "type", "status", "completed_at", "created_at")}
+    if row["type"] in HEALTH_ASSESSMENTS and not may_see_health_details(ctx.principal):
+        return AssessmentRead(**base)
+    return AssessmentDetailRead(**base, summary=ctx.protector.open("assessments", row, "summary")["summary"])
 
 
 async def create_assessment(*, ctx: Context, case_id: uuid.UUID, data: AssessmentCreate) -> AssessmentRead:

@@ -284,24 +284,32 @@ class TimelineEvent(ResponseModel):
 
 
 class AdultRead(ResponseModel):
-    """An accompanying adult as caseworkers see them (no offence-related data)."""
+    """An accompanying adult as caseworkers without a filiation role see them: no ID number, no offence data."""
 
     id: uuid.UUID
     full_name: str | None
     names: PersonNames | None
     sex: str | None
     age: int | None
-    cnie: str | None
     nationality: str | None
     claimed_relationship: str
 
 
-class AdultOffenceRead(AdultRead):
+class AdultIdentityRead(AdultRead):
+    """An adult with the CNIE number, for those who check filiation (police, CAPE case managers, prosecution)."""
+
+    cnie: str | None
+
+
+class AdultOffenceRead(AdultIdentityRead):
     """An accompanying adult with offence-related data (police and prosecution only)."""
 
     suspected_offender: bool
     offence_notes: str | None
     judicial_measures: list[dict[str, Any]]
+
+
+AnyAdultRead = AdultOffenceRead | AdultIdentityRead | AdultRead
 
 
 class AdultLink(RequestModel):

@@ -81,15 +81,24 @@ class AssessmentCreate(RequestModel):
 
 
 class AssessmentRead(ResponseModel):
-    """An assessment; `summary` of medical and psychological ones only with health:details."""
+    """An assessment without its content: what callers without health:details see of a medical or
+    psychological one (need-to-know)."""
 
     id: uuid.UUID
     case_id: uuid.UUID
     type: str
     status: str
     completed_at: datetime | None
-    summary: str | None = None
     created_at: datetime
+
+
+class AssessmentDetailRead(AssessmentRead):
+    """An assessment with its summary (health assessments only with health:details)."""
+
+    summary: str | None
+
+
+AnyAssessmentRead = AssessmentDetailRead | AssessmentRead
 
 
 class CarePlanCreate(RequestModel):
