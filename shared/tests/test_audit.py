@@ -102,3 +102,18 @@ class TestVerifyChains:
         untouched = [s for s in states if s.chain not in (edited_chain, deleted_chain)]
         assert all(s.valid for s in untouched)
         assert by_chain[edited_chain].head_id == edited_ids[-1] and len(by_chain[edited_chain].head_hash or "") == 64
+
+
+class TestVerifyReport:
+    async def test_the_command_report_names_the_broken_row(self, clean, audit):
+        from himaya.audit_cli import verify_report
+
+        await write_events(clean, audit, 12)
+        report = await verify_report(clean, audit, service="libtest")
+        assert report["valid"] and report["checked"] == 12 and report["first_broken_id"] is None
+        async with clean.begin() as conn:
+            target = (await conn.execute(sa.select(sa.func.max(audit.c.id)))).scalar()
+            await conn.execute(sa.update(audit).where(audit.c.id == target).values(outcome="denied"))
+        report = await verify_report(clean, audit, service="libtest")
+        assert not report["valid"] and report["first_broken_id"] == target
+        assert [c["reason"] for c in report["chains"] if not c["valid"]] == ["row content altered"]

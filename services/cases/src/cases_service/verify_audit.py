@@ -1,0 +1,23 @@
+"""`python -m cases_service.verify_audit`: verify this service's audit hash chains (JSON report; exit 1 if broken).
+
+Runs with CASES_DATABASE_URL (the service's own role may read its log) or CASES_MIGRATION_DATABASE_URL.
+"""
+
+from __future__ import annotations
+
+from cases_service.config import Settings
+from cases_service.db.tables import audit_events
+from himaya.audit_cli import main as verify_main
+
+
+def main() -> None:
+    """Verify and print the report."""
+    settings = Settings()
+    url = settings.migration_database_url or settings.database_url
+    if url is None:
+        raise SystemExit("CASES_DATABASE_URL is required")
+    verify_main(service="cases", database_url=url.get_secret_value(), table=audit_events)
+
+
+if __name__ == "__main__":
+    main()
