@@ -156,3 +156,33 @@ async def committed(harness):
             ))).scalars().all()
             await conn.execute(sa.text("TRUNCATE " + ", ".join(f'cases."{t}"' for t in tables) + " CASCADE"))
         await admin.dispose()
+
+
+async def _plaintext_hits(db, schema: str, values: list[str]) -> list[str]:
+    """Every (table.column, value) of `schema` whose text, varchar, jsonb, array or bytea content holds a value."""
+    columns = (await db.execute(sa.text(
+        "SELECT c.table_name, c.column_name, c.data_type FROM information_schema.columns c "
+        "JOIN information_schema.tables t USING (table_schema, table_name) "
+        "WHERE c.table_schema = :s AND t.table_type = 'BASE TABLE' "
+        "AND c.data_type IN ('text', 'character varying', 'character', 'jsonb', 'json', 'bytea', 'ARRAY')"),
+        {"s": schema})).all()
+    assert columns, schema
+    hits = []
+    for table, column, kind in columns:
+        ref = f'"{schema}"."{table}"'
+        col = f'"{column}"'
+        for value in values:
+            if kind == "bytea":
+                where = f"position(convert_to(:v, 'UTF8') in {col}) > 0"
+            else:
+                where = f"{col}::text ILIKE '%' || :v || '%'"
+            found = (await db.execute(sa.text(f"SELECT count(*) FROM {ref} WHERE {where}"), {"v": value})).scalar()
+            if found:
+                hits.append(f"{table}.{column}: {value}")
+    return hits
+
+
+@pytest.fixture
+def plaintext_hits():
+    """`await plaintext_hits(conn, schema, values)`: every column of every table holding one of the values."""
+    return _plaintext_hits
