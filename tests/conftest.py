@@ -3,8 +3,10 @@
 import secrets
 import socket
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -75,3 +77,15 @@ def directory(stack: Stack, admin_token: str) -> Iterator[Directory]:
     """Organisations and actors (users, partner clients) created through the gateway as the administrator."""
     with httpx.Client(base_url=stack.config.base_url("gateway"), timeout=30.0) as client:
         yield Directory(client, admin_token)
+
+
+@pytest.fixture(scope="session")
+def merged_openapi(directory: Directory) -> dict[str, Any]:
+    """The gateway's merged document once every service's part is in it (it is fetched in the background)."""
+    deadline = time.monotonic() + 30
+    while True:
+        document = directory.gateway.get("/openapi.json").json()
+        if "Not yet available" not in document["info"].get("description", ""):
+            return dict(document)
+        assert time.monotonic() < deadline, document["info"]
+        time.sleep(0.2)
