@@ -132,7 +132,7 @@ class Loaded:
                             "rows": report.rows}
         print(f"bench: loaded in {report.total_seconds} s {report.seconds}", flush=True)
         self.stack.start_all()
-        self.stack.wait_ready(timeout=120)
+        self.stack.wait_ready(timeout=300)
         return self
 
     def __exit__(self, *exc: object) -> None:
