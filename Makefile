@@ -10,7 +10,7 @@ PY := $(VENV)/bin/python
 UV_VERSION := 0.13.8
 export UV_PROJECT_ENVIRONMENT := $(abspath $(VENV))
 
-.PHONY: help install run test test-fast lint migrate demo bench stop-db clean
+.PHONY: help install run test test-fast lint migrate demo bench soak stop-db clean
 
 help: ## Show this help
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -47,6 +47,9 @@ demo: install ## Load the synthetic demo dataset (the pilot as published, phase-
 
 bench: install ## Measure the gateway against direct calls (ratios, p50/p99); writes bench-results/bench.json
 	$(PY) -m bench.gateway
+
+soak: install ## Long forms of the fault, concurrency, bad-input and fuzz suites, with a summary
+	$(PY) tests/soak.py
 
 stop-db: install ## Stop the embedded Postgres
 	$(PY) -m himaya.devstack stop-db
