@@ -10,7 +10,7 @@ PY := $(VENV)/bin/python
 UV_VERSION := 0.13.8
 export UV_PROJECT_ENVIRONMENT := $(abspath $(VENV))
 
-.PHONY: help install run test test-fast lint migrate demo bench soak stop-db clean
+.PHONY: help install run test test-fast lint migrate demo load-scale bench bench-gateway soak stop-db clean
 
 help: ## Show this help
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -45,7 +45,14 @@ migrate: install ## Provision and migrate every service's schema, seed reference
 demo: install ## Load the synthetic demo dataset (the pilot as published, phase-2 cities) into the dev database
 	$(PY) -m cases_service.demo
 
-bench: install ## Measure the gateway against direct calls (ratios, p50/p99); writes bench-results/bench.json
+N ?= 100000
+load-scale: install ## Add N synthetic cases to the dev database (COPY through the service's own encryption)
+	$(PY) -m cases_service.scale $(N)
+
+bench: install ## Every QUALITY.md performance figure against its target; bench-results/bench.json (ARGS=--million)
+	$(PY) -m bench.scale $(ARGS)
+
+bench-gateway: install ## Gateway against direct calls only (ratios, p50/p99)
 	$(PY) -m bench.gateway
 
 soak: install ## Long forms of the fault, concurrency, bad-input and fuzz suites, with a summary
