@@ -37,9 +37,11 @@ def client(loaded):
 class TestDemoDataset:
     async def test_loading_twice_does_not_double_it(self, demo, client, as_):
         first, again = demo
-        assert first.loaded and first.cases == 709 and not again.loaded
+        assert first.loaded and first.cases == 709 + first.repeat_cases and not again.loaded
+        assert first.repeat_cases == 25 and first.follow_ups > 100
         r = await client.get("/v1/stats/summary", headers=as_("team_coordinator", territories=["MA"]))
-        assert r.json()["total"]["cases"] == 709
+        assert r.json()["total"]["cases"] == 709 + 25
+        assert r.json()["total"]["children"] == 709
 
     async def test_pilot_by_sex_over_the_pilot_period_is_142_79_63(self, demo, client, as_):
         r = await client.get("/v1/stats/summary", params={**PILOT, "group_by": "sex"},
@@ -78,3 +80,40 @@ class TestDemoDataset:
             headers=as_("steering_viewer", territories=["MA"]))
         assert r.json()["total"]["children"] == 369
         assert {c["keys"]["sex"]: c["children"] for c in r.json()["cells"]}["male"] == 241
+
+
+def indicators(body):
+    return {i["name"]: i["rows"] for i in body["indicators"]}
+
+
+class TestDemoStory:
+    """The demo's events carry the story's dates: delays are positive, repeat cases and visits exist."""
+
+    async def test_referral_to_decision_takes_days_not_negative_years(self, demo, client, as_):
+        r = await client.get("/v1/stats/indicators", params=PILOT, headers=as_("team_coordinator",
+                                                                                territories=["MA"]))
+        ind = indicators(r.json())
+        delay = ind["referral_to_decision_days"][0]["values"]
+        assert delay["n"] > 50 and 2 <= delay["median_days"] <= 14
+        steps = {(row["keys"]["from_status"], row["keys"]["to_status"]): row["values"]
+                 for row in ind["step_delays"]}
+        assert {("reported", "screened"), ("screened", "referred_to_prosecution"),
+                ("interim_measure", "under_assessment"), ("under_assessment", "in_care")} <= set(steps)
+        assert all(v["median_days"] is not None and v["median_days"] >= 0 for v in steps.values())
+        assert 0 < steps[("reported", "screened")]["median_days"] < 1
+
+    async def test_children_met_again_after_closure_make_recidivism_non_zero(self, demo, client, as_):
+        exact = as_("team_coordinator", territories=["MA"])
+        r = await client.get("/v1/stats/indicators", headers=exact)
+        recidivism = indicators(r.json())["recidivism"][0]["values"]
+        # 25 children met again; a few of them more than a year after their first encounter.
+        assert 20 <= recidivism["repeat_12m"] <= 25 and 0 < recidivism["repeat_6m"] < recidivism["repeat_12m"]
+        kinds = (await client.get("/v1/stats/summary", params={"group_by": "case_kind"}, headers=exact)).json()
+        assert {c["keys"]["case_kind"]: c["cases"] for c in kinds["cells"]}["repeat"] == 25
+
+    async def test_children_in_care_were_visited(self, demo, client, as_):
+        r = await client.get("/v1/stats/indicators", params={"from": "2021-06-01", "to": "2022-04-30",
+                                                             "territory_code": "07.351"},
+                             headers=as_("team_coordinator", territories=["MA"]))
+        coverage = indicators(r.json())["follow_up_coverage"][0]["values"]
+        assert coverage["active"] > 0 and 0 < coverage["visited"] <= coverage["active"]

@@ -182,6 +182,35 @@ def phase2(rng: random.Random) -> list[Encounter]:
                     children=63, boys=35, night_share=0.45))
 
 
+@dataclass
+class Care:
+    """What follows the decision for the first child of an encounter returned to the family: the CAPE's
+    casework (assessment, validated care plan, care), follow-up visits every `visit_every_days`, and for some
+    the case closed, then the child met begging again `seen_again_after_days` after the closure."""
+
+    encounter: int  # index in `encounters()`
+    visits: int
+    visit_every_days: int
+    closed: bool
+    seen_again_after_days: int | None = None
+
+
+def care_stories(all_encounters: list[Encounter]) -> list[Care]:
+    """Casework for some children returned to their family (aged 5 or more, so that a second encounter never
+    moves the child to another published age band): about half are closed after the visits and a third of
+    those are met again (repeat cases: recidivism), the others stay in care with their visits."""
+    rng = random.Random(SEED + 2)  # noqa: S311 (synthetic data, reproducible on purpose)
+    out: list[Care] = []
+    for n, enc in enumerate(all_encounters):
+        if enc.decision != "return_to_family" or enc.children[0].age < 5 or rng.random() > 0.6:
+            continue
+        closed = rng.random() < 0.5
+        again = rng.randint(10, 200) if closed and rng.random() < 0.35 else None
+        out.append(Care(encounter=n, visits=rng.randint(1, 4), visit_every_days=rng.choice((30, 45, 60)),
+                        closed=closed, seen_again_after_days=again))
+    return out
+
+
 def encounters() -> list[Encounter]:
     """Every encounter of the demo, in a fixed order (the same on every run)."""
     rng = random.Random(SEED)  # noqa: S311 (synthetic data, reproducible on purpose)

@@ -1,12 +1,16 @@
 """Loads the demo dataset through the cases service's domain functions (encryption, case numbers,
-events, audit: the same code paths as the API), once: a second run finds its marker and does nothing."""
+events, audit: the same code paths as the API), once: a second run finds its marker and does nothing.
+
+Each step runs at its time in the story (the story clock stamps the timeline events it writes): screening
+two hours after the encounter, the referral to the prosecution six hours after, the decisions days later,
+then for some children the casework, follow-up visits, closure and a second encounter (decision 0062)."""
 
 from __future__ import annotations
 
 import random
 import uuid
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -17,13 +21,27 @@ from cases_service.domain.context import DAYS_PER_YEAR, Context
 from cases_service.domain.events import ServiceEvent, receive_event
 from cases_service.domain.protection import Protector
 from cases_service.domain.reference import ReferenceData
-from cases_service.schemas.cases import AdultCreate, ChildCreate, IntakeCaseRead, IntakeCreate, TransitionCreate
-from cases_service.schemas.casework import FiliationCheckCreate, ServiceCreate
+from cases_service.schemas.cases import (
+    AdultCreate,
+    CaseUpdate,
+    ChildCreate,
+    IntakeCaseRead,
+    IntakeCreate,
+    TransitionCreate,
+)
+from cases_service.schemas.casework import (
+    AssessmentCreate,
+    CarePlanCreate,
+    FiliationCheckCreate,
+    FollowUpCreate,
+    ServiceCreate,
+)
 from himaya.auth import NATIONAL, Principal
 from himaya.scopes import Role, scopes_for
 
 NAMESPACE = uuid.UUID("5d3c1f0e-8f7a-4c55-9d0b-6a1e2c3b4d5e")
 LOADER_ID = uuid.uuid5(NAMESPACE, "loader")
+COORDINATOR_ID = uuid.uuid5(NAMESPACE, "coordinator")
 CAPE_ORG = uuid.uuid5(NAMESPACE, "cape")
 PROSECUTION_ORG = uuid.uuid5(NAMESPACE, "prosecution")
 PROSECUTION_ACTOR = f"client:{uuid.uuid5(NAMESPACE, 'prosecution-system')}"
@@ -36,6 +54,8 @@ class Loaded:
     loaded: bool
     intakes: int = 0
     cases: int = 0
+    repeat_cases: int = 0
+    follow_ups: int = 0
 
 
 def loader_principal() -> Principal:
@@ -43,6 +63,18 @@ def loader_principal() -> Principal:
     return Principal(subject_id=LOADER_ID, subject_type="client", role=Role.CASE_MANAGER.value,
                      scopes=frozenset(scopes_for(Role.CASE_MANAGER)), territories=(NATIONAL,),
                      organization_id=CAPE_ORG, organization_type="cape", username="demo-loader")
+
+
+def coordinator_principal() -> Principal:
+    """The CAPE team coordinator who validates the demo's care plans and closes its cases."""
+    return Principal(subject_id=COORDINATOR_ID, subject_type="client", role=Role.TEAM_COORDINATOR.value,
+                     scopes=frozenset(scopes_for(Role.TEAM_COORDINATOR)), territories=(NATIONAL,),
+                     organization_id=CAPE_ORG, organization_type="cape", username="demo-coordinator")
+
+
+def decided_at(enc: dataset.Encounter, n: int) -> datetime:
+    """When the prosecutor decided on encounter `n`: two to thirteen days after it."""
+    return enc.reported_at + timedelta(days=2 + n % 12, hours=3)
 
 
 def _child(names: random.Random, child: dataset.Child, on: date) -> ChildCreate:
@@ -65,7 +97,9 @@ async def load(*, session: AsyncSession, protector: Protector, reference: Refere
     ctx = Context(session=session, principal=principal, protector=protector, reference=reference)
     names = random.Random(dataset.SEED + 1)  # noqa: S311 (invented names, reproducible on purpose)
     result = Loaded(loaded=True)
-    for n, enc in enumerate(dataset.encounters()):
+    encounters = dataset.encounters()
+    first_cases: list[IntakeCaseRead] = []
+    for n, enc in enumerate(encounters):
         on = enc.reported_at.date()
         data = IntakeCreate(
             reported_at=enc.reported_at, source=enc.source,
@@ -77,11 +111,15 @@ async def load(*, session: AsyncSession, protector: Protector, reference: Refere
                                 sex=a.sex, age=a.age, nationality=a.nationality,
                                 claimed_relationship=a.relationship)
                     for a in enc.adults])
+        await repository.set_story_clock(session, enc.reported_at)
         intake = await case_domain.create_intake(ctx=ctx, data=data)
         result.intakes += 1
         result.cases += len(intake.cases)
+        first_cases.append(intake.cases[0])
         for case in intake.cases:
+            await repository.set_story_clock(session, enc.reported_at + timedelta(hours=2))
             await case_domain.transition_case(ctx=ctx, case_id=case.id, data=TransitionCreate(to="screened"))
+            await repository.set_story_clock(session, enc.reported_at + timedelta(days=1))
             for adult, adult_id in zip(enc.adults, intake.adult_ids, strict=True):
                 if adult.filiation is not None:
                     await casework.create_filiation_check(ctx=ctx, case_id=case.id, data=FiliationCheckCreate(
@@ -91,7 +129,72 @@ async def load(*, session: AsyncSession, protector: Protector, reference: Refere
                 await casework.create_service(ctx=ctx, case_id=case.id, data=ServiceCreate(
                     beneficiary=beneficiary, service_type=service_type, status=status))
         await _prosecution(session, enc, intake.cases, intake.adult_ids, n)
+    coordinator = Context(session=session, principal=coordinator_principal(), protector=protector,
+                          reference=reference)
+    for care in dataset.care_stories(encounters):
+        enc = encounters[care.encounter]
+        await _casework(ctx, coordinator, care, enc, first_cases[care.encounter], decided_at(enc, care.encounter),
+                        result)
+    await repository.set_story_clock(session, None)
     return result
+
+
+async def _casework(ctx: Context, coordinator: Context, care: dataset.Care, enc: dataset.Encounter,
+                    case: IntakeCaseRead, decided: datetime, result: Loaded) -> None:
+    """After the decision: assessment, care plan, care and visits; for some the closure and a new encounter."""
+    session = ctx.session
+
+    async def at(when: datetime) -> None:
+        await repository.set_story_clock(session, when)
+
+    start = decided + timedelta(days=3)
+    await at(start)
+    current = await case_domain.get_case(ctx=ctx, case_id=case.id)
+    await case_domain.update_case(ctx=ctx, case_id=case.id, data=CaseUpdate(case_manager_id=LOADER_ID),
+                                  expected_version=current.version)
+    await case_domain.transition_case(ctx=ctx, case_id=case.id, data=TransitionCreate(to="under_assessment"))
+    await at(start + timedelta(days=7))
+    await casework.create_assessment(ctx=ctx, case_id=case.id, data=AssessmentCreate(
+        type="social_enquiry", completed=True, summary="Données fictives de démonstration (demo data)."))
+    await at(start + timedelta(days=9))
+    plan = await casework.create_care_plan(ctx=ctx, case_id=case.id, data=CarePlanCreate(
+        objectives="Retour en famille et scolarisation (données fictives de démonstration)."))
+    await at(start + timedelta(days=11))
+    await casework.validate_care_plan(ctx=coordinator, case_id=case.id, plan_id=plan.id)
+    await case_domain.transition_case(ctx=ctx, case_id=case.id, data=TransitionCreate(to="in_care"))
+    visit = start + timedelta(days=11)
+    today = datetime.now(enc.reported_at.tzinfo).date()
+    for k in range(care.visits):
+        visit += timedelta(days=care.visit_every_days)
+        due = (visit + timedelta(days=care.visit_every_days)).date()
+        if care.closed and k == care.visits - 1:
+            # The step to follow-up checks the next visit against today's date, not the story's.
+            due = max(due, today)
+        await at(visit)
+        await casework.create_follow_up(ctx=ctx, case_id=case.id, data=FollowUpCreate(
+            visited_at=visit, child_seen=True, attending_school=k % 2 == 0, begging_observed=False,
+            next_visit_due=due))
+        result.follow_ups += 1
+    if not care.closed:
+        return
+    await case_domain.transition_case(ctx=ctx, case_id=case.id, data=TransitionCreate(to="follow_up"))
+    closed = visit + timedelta(days=10)
+    await at(closed)
+    await case_domain.transition_case(ctx=coordinator, case_id=case.id, data=TransitionCreate(
+        to="closed", reason="Situation stable en famille (données fictives de démonstration)."))
+    if care.seen_again_after_days is None:
+        return
+    again = closed + timedelta(days=care.seen_again_after_days)
+    await at(again)
+    intake = await case_domain.create_intake(ctx=ctx, data=IntakeCreate(
+        reported_at=again, source="field_patrol", commune_code=enc.commune_code, place_type=enc.place_type,
+        night=enc.night, exploitation_pattern="alone", narrative="Données fictives de démonstration (demo data).",
+        children=[ChildCreate(child_id=case.child_id)]))
+    await at(again + timedelta(hours=2))
+    await case_domain.transition_case(ctx=ctx, case_id=intake.cases[0].id, data=TransitionCreate(to="screened"))
+    result.intakes += 1
+    result.cases += 1
+    result.repeat_cases += 1
 
 
 async def _prosecution(session: AsyncSession, enc: dataset.Encounter, cases: list[IntakeCaseRead],
@@ -100,23 +203,25 @@ async def _prosecution(session: AsyncSession, enc: dataset.Encounter, cases: lis
     prosecuted = [a for a, _ in zip(enc.adults, adult_ids, strict=True) if a.prosecuted]
     if enc.decision is None and not prosecuted:
         return
-    decided_at = enc.reported_at + timedelta(days=1 + n % 6, hours=3)
+    decided = decided_at(enc, n)
     for case in cases:
         referral = uuid.uuid5(NAMESPACE, f"referral-{case.id}")
 
-        async def send(event_type: str, data: dict[str, object], key: str, *, case_id: uuid.UUID = case.id,
-                       referral_id: uuid.UUID = referral) -> None:
+        async def send(event_type: str, data: dict[str, object], key: str, *, at: datetime,
+                       case_id: uuid.UUID = case.id, referral_id: uuid.UUID = referral) -> None:
+            await repository.set_story_clock(session, at)
             await receive_event(session=session, event=ServiceEvent(
                 id=uuid.uuid5(NAMESPACE, f"{key}-{case_id}"), type=event_type,
-                occurred_at=decided_at, case_id=case_id, referral_id=referral_id, organization_id=PROSECUTION_ORG,
+                occurred_at=at, case_id=case_id, referral_id=referral_id, organization_id=PROSECUTION_ORG,
                 actor=PROSECUTION_ACTOR, data=data))
 
-        await send("referral.sent", {"kind": "prosecution", "urgency": "urgent"}, "sent")
+        await send("referral.sent", {"kind": "prosecution", "urgency": "urgent"}, "sent",
+                   at=enc.reported_at + timedelta(hours=6))
         if enc.decision is not None:
             await send("referral.decision_recorded", {"type": enc.decision, "concerns": "child",
-                                                      "decided_at": decided_at.isoformat()}, "child-decision")
+                                                      "decided_at": decided.isoformat()}, "child-decision", at=decided)
         for adult, adult_id in zip(enc.adults, adult_ids, strict=True):
             if adult.prosecuted:
                 await send("referral.decision_recorded", {
                     "type": "prosecute_adult", "concerns": "adult", "adult_id": str(adult_id),
-                    "decided_at": decided_at.isoformat()}, f"adult-decision-{adult_id}")
+                    "decided_at": decided.isoformat()}, f"adult-decision-{adult_id}", at=decided)
