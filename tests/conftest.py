@@ -34,7 +34,7 @@ def stack_config(test_database_url: str, session_tag: str) -> StackConfig:
     """Ports, secrets and database of this session's stack (roles suffixed so they never clash)."""
     generated = {name: secrets.token_urlsafe(24) for name in (
         "identity_db_password", "cases_db_password", "referrals_db_password", "admin_password",
-        "key_encryption_key", "events_secret", "field_key", "blind_index_key")}
+        "key_encryption_key", "events_secret", "field_key", "blind_index_key", "referrals_field_key")}
     config = StackConfig(admin_url=test_database_url, ports={s.name: free_port() for s in SERVICES},
                          secrets=generated, role_suffix=f"_t{session_tag}",
                          extra=dict(TEST_STACK_LIMITS))

@@ -52,6 +52,7 @@ def raw_text() -> str:
 def compose(raw_text):
     env = {name: f"Strong-{name.lower()}-9f8e7d6c5b4a" for name in referenced_variables(raw_text)}
     env["CASES_FIELD_KEYS"] = '{"k1": "Kq3mZ8vL1xW0pR7tY5nB2cD4"}'
+    env["REFERRALS_FIELD_KEYS"] = '{"k1": "Hx7pQ2wN9sJ4vB6mT1cR8dL3"}'
     return interpolate(yaml.safe_load(raw_text), env)
 
 

@@ -27,6 +27,7 @@ from referrals_service.db.tables import APPEND_ONLY_TABLES, MIGRATIONS_DIR, SCHE
 from referrals_service.main import create_app
 
 EVENTS_SECRET = "test-events-secret-" + uuid.uuid4().hex
+FIELD_KEYS = {"k1": "test-referrals-field-key-" + uuid.uuid4().hex}
 
 
 def free_port() -> int:
@@ -44,7 +45,7 @@ harness, db, client = service_fixtures(
     app_factory=create_app,
     settings_factory=lambda url: Settings(
         database_url=url, environment="test", log_json=False, cases_url=FAKE_URL, identity_url=FAKE_URL,
-        events_secret=EVENTS_SECRET, webhook_allow_private=True, outbox_base_backoff_seconds=0.1,
+        events_secret=EVENTS_SECRET, field_keys=orjson.dumps(FIELD_KEYS).decode(), webhook_allow_private=True, outbox_base_backoff_seconds=0.1,
         outbox_max_backoff_seconds=1.0, outbox_poll_interval_seconds=0.2),
 )
 

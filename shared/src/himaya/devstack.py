@@ -69,6 +69,7 @@ def dev_secrets(data_dir: Path = DATA_DIR) -> dict[str, str]:
         "events_secret": 32,
         "field_key": 32,
         "blind_index_key": 32,
+        "referrals_field_key": 32,
     }
     changed = False
     for name, size in wanted.items():
@@ -155,6 +156,7 @@ class StackConfig:
         env["CASES_FIELD_KEYS"] = json.dumps({"k1": s["field_key"]})
         env["CASES_BLIND_INDEX_KEY"] = s["blind_index_key"]
         env["REFERRALS_EVENTS_SECRET"] = s["events_secret"]
+        env["REFERRALS_FIELD_KEYS"] = json.dumps({"k1": s["referrals_field_key"]})
         env["REFERRALS_CASES_URL"] = self.base_url("cases")
         env["REFERRALS_IDENTITY_URL"] = self.base_url("identity")
         for svc in DB_SERVICES:

@@ -11,6 +11,7 @@ import httpx
 from fastapi import FastAPI
 
 from himaya.app import ServiceSpec, create_service_app
+from himaya.crypto import FieldCipher
 from referrals_service.api.referrals import router as referrals_router
 from referrals_service.api.webhooks import admin_router as dead_letters_router
 from referrals_service.api.webhooks import router as webhooks_router
@@ -26,6 +27,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        keys = settings.field_key_map()
+        if not keys:
+            raise RuntimeError("REFERRALS_FIELD_KEYS is required to store the referrals' free texts")
+        cipher = FieldCipher.from_secrets(keys, settings.field_active_key)
+        app.state.field_cipher = cipher
         app.state.cases_client = CasesClient(settings.cases_url)
         app.state.identity_client = IdentityClient(settings.identity_url)
         delivery_http = httpx.AsyncClient(timeout=httpx.Timeout(settings.webhook_timeout_seconds, connect=5.0),
@@ -35,9 +41,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             secret = settings.events_secret.get_secret_value().encode() if settings.events_secret else b""
             dispatcher = OrderedDispatcher(
                 app.state.db.engine, outbox_events,
-                {"cases": CasesDelivery(delivery_http, cases_url=settings.cases_url, secret=secret),
+                {"cases": CasesDelivery(delivery_http, cases_url=settings.cases_url, secret=secret,
+                                            cipher=cipher),
                  "webhook": WebhookDelivery(delivery_http, app.state.db.engine,
-                                            allow_private=settings.webhook_allow_private)},
+                                            allow_private=settings.webhook_allow_private, cipher=cipher)},
                 listen_dsn=settings.dsn, base_backoff=settings.outbox_base_backoff_seconds,
                 max_backoff=settings.outbox_max_backoff_seconds, poll_interval=settings.outbox_poll_interval_seconds,
                 max_attempts=settings.outbox_max_attempts)

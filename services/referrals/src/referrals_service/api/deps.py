@@ -1,16 +1,19 @@
-"""Dependencies of the referrals routes: clients, settings, idempotency, and the idempotent response."""
+"""Dependencies of the referrals routes: clients, settings, cipher, idempotency, and the idempotent response."""
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
+import orjson
 from fastapi import Depends, Request, Response
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from himaya.auth import Principal, require_scopes
-from himaya.idempotency import Idempotency, idempotency_dependency
+from himaya.crypto import FieldCipher
+from himaya.idempotency import Idempotency, idempotency_dependency, json_response
 from himaya.scopes import Scope
 from referrals_service.clients.directory import CasesClient, IdentityClient
 from referrals_service.config import Settings
@@ -35,6 +38,12 @@ def get_identity_client(request: Request) -> IdentityClient:
     return client
 
 
+def get_cipher(request: Request) -> FieldCipher:
+    """The cipher of the service's free texts (built in the lifespan from REFERRALS_FIELD_KEYS)."""
+    cipher: FieldCipher = request.app.state.field_cipher
+    return cipher
+
+
 def caller_authorization(request: Request) -> str:
     """The caller's own Authorization header, forwarded to the services we check with."""
     return request.headers.get("authorization", "")
@@ -43,6 +52,7 @@ def caller_authorization(request: Request) -> str:
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 CasesDep = Annotated[CasesClient, Depends(get_cases_client)]
 IdentityDep = Annotated[IdentityClient, Depends(get_identity_client)]
+CipherDep = Annotated[FieldCipher, Depends(get_cipher)]
 AuthorizationDep = Annotated[str, Depends(caller_authorization)]
 IdempotencyDep = Annotated[Idempotency, idempotency_dependency(idempotency_keys)]
 IdempotencyRequiredDep = Annotated[Idempotency, idempotency_dependency(idempotency_keys, required=True)]
@@ -55,8 +65,31 @@ WebhookManager = Annotated[Principal, Depends(require_scopes(Scope.WEBHOOKS_MANA
 Administrator = Annotated[Principal, Depends(require_scopes(Scope.IDENTITY_ADMIN))]
 
 
-async def idempotent(idem: Idempotency, *, session: AsyncSession, principal: Principal, request_body: Any,
-                     status_code: int, produce: Callable[[], Awaitable[BaseModel]]) -> Response:
-    """Replay the stored answer for a repeated Idempotency-Key, or produce, store and return a new one."""
-    return await idem.run(session, caller=principal.actor, request_body=request_body, produce=produce,
-                          status_code=status_code)
+SEALED_BODY_KEY = "sealed"
+
+
+def _body_row(idem: Idempotency, principal: Principal) -> str:
+    return f"{principal.actor}\n{idem.key}"
+
+
+async def idempotent(idem: Idempotency, *, session: AsyncSession, cipher: FieldCipher, principal: Principal,
+                     request_body: Any, status_code: int, produce: Callable[[], Awaitable[BaseModel]]) -> Response:
+    """Replay the stored answer for a repeated Idempotency-Key, or produce, store and return a new one.
+
+    The stored answer repeats the request's free texts, so it is kept sealed: one blob bound to the caller
+    and key (decision 0052); first answers and replays are serialised the same way.
+    """
+    replay = await idem.begin(session, caller=principal.actor, body=request_body)
+    if replay is not None:
+        stored = orjson.loads(bytes(replay.body))
+        plain = cipher.decrypt(base64.b64decode(stored[SEALED_BODY_KEY]), table="idempotency_keys",
+                               column="response_body", row_id=_body_row(idem, principal))
+        headers = {k: v for k, v in replay.headers.items() if k.lower() not in ("content-length", "content-type")}
+        return json_response(orjson.loads(plain or "null"), replay.status_code, headers)
+    body = (await produce()).model_dump(mode="json")
+    if idem.key is not None:
+        blob = cipher.encrypt(orjson.dumps(body).decode(), table="idempotency_keys", column="response_body",
+                              row_id=_body_row(idem, principal))
+        await idem.complete(session, status_code=status_code,
+                            body={SEALED_BODY_KEY: base64.b64encode(blob or b"").decode()})
+    return json_response(body, status_code)

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Query, Response
-from sqlalchemy.engine import RowMapping
 
 from himaya.db import SessionDep
 from himaya.errors import problem_responses
@@ -17,6 +17,7 @@ from himaya.pagination import PageDep
 from referrals_service.api.deps import (
     AuthorizationDep,
     CasesDep,
+    CipherDep,
     Decider,
     IdempotencyDep,
     IdempotencyRequiredDep,
@@ -46,36 +47,37 @@ router = APIRouter(prefix="/v1/referrals", tags=["referrals"])
 CHANGE_ERRORS = problem_responses(401, 403, 404, 409, 422)
 
 
-def _read(row: RowMapping) -> ReferralRead:
+def _read(row: Mapping[str, Any]) -> ReferralRead:
     return ReferralRead.model_validate(dict(row))
 
 
 @router.post("", status_code=201, response_model=ReferralRead,
              responses=problem_responses(401, 403, 404, 409, 422, 503))
-async def create_referral(payload: ReferralCreate, session: SessionDep, principal: Sender,
+async def create_referral(payload: ReferralCreate, session: SessionDep, cipher: CipherDep, principal: Sender,
                           authorization: AuthorizationDep, cases: CasesDep, identity: IdentityDep,
                           idem: IdempotencyDep) -> Response:
     """Refer a case the caller may see to a prosecution office or a service provider (emits referral.sent)."""
 
     async def produce() -> ReferralRead:
-        return _read(await service.create_referral(session=session, principal=principal,
+        return _read(await service.create_referral(session=session, cipher=cipher, principal=principal,
                                                    authorization=authorization, data=payload, cases=cases,
                                                    identity=identity))
 
-    return await idempotent(idem, session=session, principal=principal, request_body=payload, status_code=201,
+    return await idempotent(idem, session=session, cipher=cipher, principal=principal, request_body=payload,
+                            status_code=201,
                             produce=produce)
 
 
 @router.get("", response_model=ReferralPage, responses=problem_responses(401, 403, 422))
 async def list_referrals(
-    session: SessionDep, principal: Reader, page: PageDep,
+    session: SessionDep, cipher: CipherDep, principal: Reader, page: PageDep,
     direction: Annotated[Literal["incoming", "outgoing"], Query(
         description="`incoming`: referred to the caller's organisation; `outgoing`: sent by it.")] = "incoming",
     status: Annotated[ReferralStatus | None, Query()] = None,
     updated_since: Annotated[datetime | None, Query(description="Only referrals changed at or after this.")] = None,
 ) -> ReferralPage:
     """Referrals to or from the caller's organisation, oldest change first; poll with `poll_cursor`."""
-    result = await service.list_referrals(session=session, principal=principal, direction=direction,
+    result = await service.list_referrals(session=session, cipher=cipher, principal=principal, direction=direction,
                                           status=status, updated_since=updated_since, cursor=page.cursor,
                                           limit=page.limit)
     return ReferralPage(items=[_read(r) for r in result.items], next_cursor=result.next_cursor,
@@ -83,9 +85,9 @@ async def list_referrals(
 
 
 @router.get("/{referral_id}", response_model=ReferralDetail, responses=problem_responses(401, 403, 404))
-async def get_referral(referral_id: uuid.UUID, session: SessionDep, principal: Reader) -> Response:
+async def get_referral(referral_id: uuid.UUID, session: SessionDep, cipher: CipherDep, principal: Reader) -> Response:
     """A referral the caller's organisation sent or received, with its decisions and history."""
-    found = await service.get_referral(session=session, principal=principal, referral_id=referral_id)
+    found = await service.get_referral(session=session, cipher=cipher, principal=principal, referral_id=referral_id)
     detail = ReferralDetail.model_validate({
         **dict(found.referral), "decisions": [dict(d) for d in found.decisions],
         "history": [dict(h) for h in found.history]})
@@ -94,94 +96,109 @@ async def get_referral(referral_id: uuid.UUID, session: SessionDep, principal: R
 
 @router.post("/{referral_id}/acknowledge", response_model=ReferralRead, responses=CHANGE_ERRORS)
 async def acknowledge_referral(referral_id: uuid.UUID, payload: ReferralAcknowledge, session: SessionDep,
+                               cipher: CipherDep,
                                principal: Receiver, idem: IdempotencyDep) -> Response:
     """The receiving organisation confirms receipt (a prosecution office gives its file number)."""
 
     async def produce() -> ReferralRead:
-        return _read(await service.acknowledge_referral(session=session, principal=principal, referral_id=referral_id,
+        return _read(await service.acknowledge_referral(session=session, cipher=cipher, principal=principal,
+                                                        referral_id=referral_id,
                                                         external_reference=payload.external_reference))
 
-    return await idempotent(idem, session=session, principal=principal, request_body=payload, status_code=200,
+    return await idempotent(idem, session=session, cipher=cipher, principal=principal, request_body=payload,
+                            status_code=200,
                             produce=produce)
 
 
 @router.post("/{referral_id}/accept", response_model=ReferralRead, responses=CHANGE_ERRORS)
-async def accept_referral(referral_id: uuid.UUID, session: SessionDep, principal: Receiver, idem: IdempotencyDep,
+async def accept_referral(referral_id: uuid.UUID, session: SessionDep, cipher: CipherDep, principal: Receiver,
+                          idem: IdempotencyDep,
                           payload: Annotated[ReferralAccept | None, Body()] = None) -> Response:
     """A service provider takes an acknowledged referral on."""
     note = payload.note if payload else None
 
     async def produce() -> ReferralRead:
-        return _read(await service.accept_referral(session=session, principal=principal, referral_id=referral_id,
+        return _read(await service.accept_referral(session=session, cipher=cipher, principal=principal,
+                                                   referral_id=referral_id,
                                                    note=note))
 
-    return await idempotent(idem, session=session, principal=principal, request_body=payload or {},
+    return await idempotent(idem, session=session, cipher=cipher, principal=principal, request_body=payload or {},
                             status_code=200, produce=produce)
 
 
 @router.post("/{referral_id}/reject", response_model=ReferralRead, responses=CHANGE_ERRORS)
-async def reject_referral(referral_id: uuid.UUID, payload: ReferralReason, session: SessionDep,
+async def reject_referral(referral_id: uuid.UUID, payload: ReferralReason, session: SessionDep, cipher: CipherDep,
                           principal: Receiver, idem: IdempotencyDep) -> Response:
     """A service provider declines a referral, with a reason."""
 
     async def produce() -> ReferralRead:
-        return _read(await service.reject_referral(session=session, principal=principal, referral_id=referral_id,
+        return _read(await service.reject_referral(session=session, cipher=cipher, principal=principal,
+                                                   referral_id=referral_id,
                                                    reason=payload.reason))
 
-    return await idempotent(idem, session=session, principal=principal, request_body=payload, status_code=200,
+    return await idempotent(idem, session=session, cipher=cipher, principal=principal, request_body=payload,
+                            status_code=200,
                             produce=produce)
 
 
 @router.post("/{referral_id}/complete", response_model=ReferralRead, responses=CHANGE_ERRORS)
-async def complete_referral(referral_id: uuid.UUID, payload: ReferralOutcome, session: SessionDep,
+async def complete_referral(referral_id: uuid.UUID, payload: ReferralOutcome, session: SessionDep, cipher: CipherDep,
                             principal: Receiver, idem: IdempotencyDep) -> Response:
     """A service provider reports the service delivered, with its outcome."""
 
     async def produce() -> ReferralRead:
-        return _read(await service.complete_referral(session=session, principal=principal, referral_id=referral_id,
+        return _read(await service.complete_referral(session=session, cipher=cipher, principal=principal,
+                                                     referral_id=referral_id,
                                                      outcome=payload.outcome))
 
-    return await idempotent(idem, session=session, principal=principal, request_body=payload, status_code=200,
+    return await idempotent(idem, session=session, cipher=cipher, principal=principal, request_body=payload,
+                            status_code=200,
                             produce=produce)
 
 
 @router.post("/{referral_id}/cancel", response_model=ReferralRead, responses=CHANGE_ERRORS)
-async def cancel_referral(referral_id: uuid.UUID, payload: ReferralReason, session: SessionDep,
+async def cancel_referral(referral_id: uuid.UUID, payload: ReferralReason, session: SessionDep, cipher: CipherDep,
                           principal: Sender, idem: IdempotencyDep) -> Response:
     """The sending organisation withdraws a referral not yet decided on, with a reason."""
 
     async def produce() -> ReferralRead:
-        return _read(await service.cancel_referral(session=session, principal=principal, referral_id=referral_id,
+        return _read(await service.cancel_referral(session=session, cipher=cipher, principal=principal,
+                                                   referral_id=referral_id,
                                                    reason=payload.reason))
 
-    return await idempotent(idem, session=session, principal=principal, request_body=payload, status_code=200,
+    return await idempotent(idem, session=session, cipher=cipher, principal=principal, request_body=payload,
+                            status_code=200,
                             produce=produce)
 
 
 @router.post("/{referral_id}/decisions", status_code=201, response_model=DecisionRead,
              responses=CHANGE_ERRORS)
-async def record_decision(referral_id: uuid.UUID, payload: DecisionCreate, session: SessionDep,
+async def record_decision(referral_id: uuid.UUID, payload: DecisionCreate, session: SessionDep, cipher: CipherDep,
                           principal: Decider, idem: IdempotencyRequiredDep) -> Response:
     """Record a prosecutor decision (Idempotency-Key required); the referral becomes `decided`."""
 
     async def produce() -> DecisionRead:
-        row = await service.record_decision(session=session, principal=principal, referral_id=referral_id,
+        row = await service.record_decision(session=session, cipher=cipher, principal=principal,
+                                            referral_id=referral_id,
                                             data=payload)
         return DecisionRead.model_validate(dict(row))
 
-    return await idempotent(idem, session=session, principal=principal, request_body=payload, status_code=201,
+    return await idempotent(idem, session=session, cipher=cipher, principal=principal, request_body=payload,
+                            status_code=201,
                             produce=produce)
 
 
 @router.post("/{referral_id}/close", response_model=ReferralRead, responses=CHANGE_ERRORS)
-async def close_referral(referral_id: uuid.UUID, session: SessionDep, principal: Decider, idem: IdempotencyDep,
+async def close_referral(referral_id: uuid.UUID, session: SessionDep, cipher: CipherDep, principal: Decider,
+                         idem: IdempotencyDep,
                          payload: Annotated[ReferralOutcome | None, Body()] = None) -> Response:
     """The prosecution office closes a referral it has decided on (its access to the case then ends)."""
     outcome = payload.outcome if payload else None
 
     async def produce() -> ReferralRead:
-        return _read(await service.close_referral(session=session, principal=principal, referral_id=referral_id,
+        return _read(await service.close_referral(session=session, cipher=cipher, principal=principal,
+                                                  referral_id=referral_id,
                                                   outcome=outcome))
 
-    return await idempotent(idem, session=session, principal=principal, request_body=payload or {},
+    return await idempotent(idem, session=session, cipher=cipher, principal=principal, request_body=payload or {},
                             status_code=200, produce=produce)

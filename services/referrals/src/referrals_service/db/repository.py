@@ -1,4 +1,8 @@
-"""All SQL of the referrals service: referrals, history, decisions, webhook subscriptions, deliveries."""
+"""All SQL of the referrals service: referrals, history, decisions, webhook subscriptions, deliveries.
+
+Free texts (`SEALED_COLUMNS`) are sealed here on the way in and opened on the way out, so the rest of the
+service reads and writes plaintext keys (`reason`) while Postgres only ever holds `reason_enc` blobs.
+"""
 
 from __future__ import annotations
 
@@ -12,8 +16,10 @@ import sqlalchemy as sa
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from himaya.crypto import FieldCipher
 from himaya.outbox import DEAD, PENDING
 from referrals_service.db.tables import (
+    SEALED_COLUMNS,
     outbox_events,
     prosecutor_decisions,
     referral_change_seq,
@@ -25,15 +31,35 @@ from referrals_service.db.tables import (
 CHANGE_LOCK = zlib.crc32(b"referrals.change_seq") & 0x7FFFFFFF
 
 
+def _seal(cipher: FieldCipher, table: sa.Table, row_id: Any, values: Mapping[str, Any]) -> dict[str, Any]:
+    """`values` with each free text of `table` replaced by its blob in `<column>_enc`, bound to the row."""
+    sealed = dict(values)
+    for column in SEALED_COLUMNS[table.name]:
+        if column in sealed:
+            sealed[f"{column}_enc"] = cipher.encrypt(sealed.pop(column), table=table.name, column=column,
+                                                     row_id=str(row_id))
+    return sealed
+
+
+def _open(cipher: FieldCipher, table: sa.Table, row: RowMapping) -> dict[str, Any]:
+    """A row as a dict whose `<column>_enc` blobs are replaced by their plaintext under `column`."""
+    opened = dict(row)
+    for column in SEALED_COLUMNS[table.name]:
+        opened[column] = cipher.decrypt(opened.pop(f"{column}_enc"), table=table.name, column=column,
+                                        row_id=str(row["id"]))
+    return opened
+
+
 async def next_change_number(session: AsyncSession) -> int:
     """The next change number, taken under a lock held until commit so changes commit in number order."""
     await session.execute(sa.select(sa.func.pg_advisory_xact_lock(CHANGE_LOCK)))
     return int((await session.execute(sa.select(referral_change_seq.next_value()))).scalar_one())
 
 
-async def insert_referral(session: AsyncSession, values: Mapping[str, Any]) -> RowMapping:
-    """Insert a referral and return it."""
-    return (await session.execute(sa.insert(referrals).values(**values).returning(referrals))).mappings().one()
+async def insert_referral(session: AsyncSession, cipher: FieldCipher, values: Mapping[str, Any]) -> dict[str, Any]:
+    """Insert a referral (free texts sealed) and return it opened."""
+    stmt = sa.insert(referrals).values(**_seal(cipher, referrals, values["id"], values)).returning(referrals)
+    return _open(cipher, referrals, (await session.execute(stmt)).mappings().one())
 
 
 async def open_referral_exists(session: AsyncSession, *, case_id: uuid.UUID, target_organization_id: uuid.UUID,
@@ -46,25 +72,28 @@ async def open_referral_exists(session: AsyncSession, *, case_id: uuid.UUID, tar
     return found.scalar_one_or_none() is not None
 
 
-async def get_referral(session: AsyncSession, referral_id: uuid.UUID, *, for_update: bool = False
-                       ) -> RowMapping | None:
-    """A referral by id (locked for the transaction when `for_update`)."""
+async def get_referral(session: AsyncSession, cipher: FieldCipher, referral_id: uuid.UUID, *,
+                       for_update: bool = False) -> dict[str, Any] | None:
+    """A referral by id, opened (locked for the transaction when `for_update`)."""
     stmt = sa.select(referrals).where(referrals.c.id == referral_id)
     if for_update:
         stmt = stmt.with_for_update()
-    return (await session.execute(stmt)).mappings().one_or_none()
+    row = (await session.execute(stmt)).mappings().one_or_none()
+    return None if row is None else _open(cipher, referrals, row)
 
 
-async def update_referral(session: AsyncSession, referral_id: uuid.UUID, values: Mapping[str, Any]) -> RowMapping:
-    """Apply `values` to a referral (already locked by the caller) and return it."""
-    return (await session.execute(sa.update(referrals).where(referrals.c.id == referral_id)
-                                  .values(**values).returning(referrals))).mappings().one()
+async def update_referral(session: AsyncSession, cipher: FieldCipher, referral_id: uuid.UUID,
+                          values: Mapping[str, Any]) -> dict[str, Any]:
+    """Apply `values` (free texts sealed) to a referral already locked by the caller and return it opened."""
+    stmt = (sa.update(referrals).where(referrals.c.id == referral_id)
+            .values(**_seal(cipher, referrals, referral_id, values)).returning(referrals))
+    return _open(cipher, referrals, (await session.execute(stmt)).mappings().one())
 
 
-async def list_referrals(session: AsyncSession, *, organization_id: uuid.UUID, direction: str,
+async def list_referrals(session: AsyncSession, cipher: FieldCipher, *, organization_id: uuid.UUID, direction: str,
                          status: str | None, updated_since: datetime | None, after_change: int | None,
-                         limit: int) -> Sequence[RowMapping]:
-    """Referrals to (incoming) or from (outgoing) an organisation, in change order, up to limit+1 rows."""
+                         limit: int) -> list[dict[str, Any]]:
+    """Referrals to (incoming) or from (outgoing) an organisation, opened, in change order, up to limit+1."""
     r = referrals
     org_column = r.c.target_organization_id if direction == "incoming" else r.c.sender_organization_id
     stmt = sa.select(r).where(org_column == organization_id)
@@ -74,32 +103,39 @@ async def list_referrals(session: AsyncSession, *, organization_id: uuid.UUID, d
         stmt = stmt.where(r.c.updated_at >= updated_since)
     if after_change is not None:
         stmt = stmt.where(r.c.change_seq > after_change)
-    return (await session.execute(stmt.order_by(r.c.change_seq).limit(limit + 1))).mappings().all()
+    rows = (await session.execute(stmt.order_by(r.c.change_seq).limit(limit + 1))).mappings().all()
+    return [_open(cipher, r, row) for row in rows]
 
 
-async def add_history(session: AsyncSession, values: Mapping[str, Any]) -> None:
-    """Append one step to a referral's history."""
-    await session.execute(sa.insert(referral_history).values(**values))
-
-
-async def list_history(session: AsyncSession, referral_id: uuid.UUID) -> Sequence[RowMapping]:
-    """A referral's history, in order."""
+async def add_history(session: AsyncSession, cipher: FieldCipher, values: Mapping[str, Any]) -> None:
+    """Append one step to a referral's history; its id is taken first, since the note's blob is bound to it."""
     h = referral_history
-    return (await session.execute(sa.select(h).where(h.c.referral_id == referral_id).order_by(h.c.id))
+    next_id = sa.func.nextval(sa.func.pg_get_serial_sequence(f"{h.schema}.{h.name}", "id"))
+    history_id = int((await session.execute(sa.select(next_id))).scalar_one())
+    await session.execute(sa.insert(h).values(**_seal(cipher, h, history_id, {"id": history_id, **values})))
+
+
+async def list_history(session: AsyncSession, cipher: FieldCipher, referral_id: uuid.UUID) -> list[dict[str, Any]]:
+    """A referral's history, opened, in order."""
+    h = referral_history
+    rows = (await session.execute(sa.select(h).where(h.c.referral_id == referral_id).order_by(h.c.id))
             ).mappings().all()
+    return [_open(cipher, h, row) for row in rows]
 
 
-async def insert_decision(session: AsyncSession, values: Mapping[str, Any]) -> RowMapping:
-    """Record a prosecutor decision and return it."""
+async def insert_decision(session: AsyncSession, cipher: FieldCipher, values: Mapping[str, Any]) -> dict[str, Any]:
+    """Record a prosecutor decision (free texts sealed) and return it opened."""
     d = prosecutor_decisions
-    return (await session.execute(sa.insert(d).values(**values).returning(d))).mappings().one()
+    stmt = sa.insert(d).values(**_seal(cipher, d, values["id"], values)).returning(d)
+    return _open(cipher, d, (await session.execute(stmt)).mappings().one())
 
 
-async def list_decisions(session: AsyncSession, referral_id: uuid.UUID) -> Sequence[RowMapping]:
-    """A referral's decisions, in the order they were recorded."""
+async def list_decisions(session: AsyncSession, cipher: FieldCipher, referral_id: uuid.UUID) -> list[dict[str, Any]]:
+    """A referral's decisions, opened, in the order they were recorded."""
     d = prosecutor_decisions
-    return (await session.execute(sa.select(d).where(d.c.referral_id == referral_id)
+    rows = (await session.execute(sa.select(d).where(d.c.referral_id == referral_id)
                                   .order_by(d.c.created_at, d.c.id))).mappings().all()
+    return [_open(cipher, d, row) for row in rows]
 
 
 async def count_decisions(session: AsyncSession, referral_id: uuid.UUID) -> int:

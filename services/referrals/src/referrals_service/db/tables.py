@@ -6,7 +6,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 from sqlalchemy import MetaData
-from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
+from sqlalchemy.dialects.postgresql import ARRAY, BYTEA, JSONB, UUID
 from sqlalchemy.orm import registry
 from sqlmodel import SQLModel
 
@@ -17,6 +17,12 @@ from himaya.outbox import outbox_table
 SCHEMA = "referrals"
 MIGRATIONS_DIR = Path(__file__).resolve().parents[3] / "migrations"
 APPEND_ONLY_TABLES = ("audit_events", "referral_history")
+# Free texts stored only as FieldCipher blobs in `<column>_enc`, bound to table, column and row id (decision 0052).
+SEALED_COLUMNS = {
+    "referrals": ("reason", "outcome", "rejection_reason", "cancellation_reason"),
+    "referral_history": ("note",),
+    "prosecutor_decisions": ("legal_basis", "notes"),
+}
 
 metadata = MetaData(schema=SCHEMA)
 mapper_registry = registry(metadata=metadata)
@@ -53,14 +59,14 @@ referrals = sa.Table(
     sa.Column("sender_organization_id", UUID(as_uuid=True), nullable=False),
     sa.Column("target_organization_id", UUID(as_uuid=True), nullable=False),
     sa.Column("target_organization_type", sa.Text, nullable=False),
-    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("reason_enc", BYTEA, nullable=False),
     sa.Column("urgency", sa.Text, nullable=False),
     sa.Column("service_type", sa.Text, nullable=True),
     sa.Column("snapshot", JSONB, nullable=False),
     sa.Column("external_reference", sa.Text, nullable=True),
-    sa.Column("outcome", sa.Text, nullable=True),
-    sa.Column("rejection_reason", sa.Text, nullable=True),
-    sa.Column("cancellation_reason", sa.Text, nullable=True),
+    sa.Column("outcome_enc", BYTEA, nullable=True),
+    sa.Column("rejection_reason_enc", BYTEA, nullable=True),
+    sa.Column("cancellation_reason_enc", BYTEA, nullable=True),
     sa.Column("created_by", sa.Text, nullable=False),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
@@ -80,14 +86,15 @@ referrals = sa.Table(
 
 referral_history = sa.Table(
     "referral_history", metadata,
-    sa.Column("id", sa.BigInteger, sa.Identity(always=True), primary_key=True),
+    # By default (not always): the repository takes the id first, because the note's blob is bound to it.
+    sa.Column("id", sa.BigInteger, sa.Identity(always=False), primary_key=True),
     sa.Column("referral_id", UUID(as_uuid=True), nullable=False),
     sa.Column("event_type", sa.Text, nullable=False),
     sa.Column("from_status", sa.Text, nullable=True),
     sa.Column("to_status", sa.Text, nullable=False),
     sa.Column("actor", sa.Text, nullable=False),
     sa.Column("actor_organization_id", UUID(as_uuid=True), nullable=True),
-    sa.Column("note", sa.Text, nullable=True),
+    sa.Column("note_enc", BYTEA, nullable=True),
     sa.Column("occurred_at", sa.DateTime(timezone=True), nullable=False),
     sa.Index("ix_referral_history_referral", "referral_id", "id"),
 )
@@ -100,9 +107,9 @@ prosecutor_decisions = sa.Table(
     sa.Column("type", sa.Text, nullable=False),
     sa.Column("concerns", sa.Text, nullable=False),
     sa.Column("adult_id", UUID(as_uuid=True), nullable=True),
-    sa.Column("legal_basis", sa.Text, nullable=True),
+    sa.Column("legal_basis_enc", BYTEA, nullable=True),
     sa.Column("decided_at", sa.DateTime(timezone=True), nullable=False),
-    sa.Column("notes", sa.Text, nullable=True),
+    sa.Column("notes_enc", BYTEA, nullable=True),
     sa.Column("recorded_by", sa.Text, nullable=False),
     sa.Column("organization_id", UUID(as_uuid=True), nullable=False),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),

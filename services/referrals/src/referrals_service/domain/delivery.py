@@ -11,9 +11,11 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from himaya import signing
+from himaya.crypto import FieldCipher
 from himaya.errors import InvalidInput
 from himaya.outbox import PENDING, OutboxDispatcher, OutboxEvent, PermanentDeliveryError
 from referrals_service.db.tables import webhook_subscriptions
+from referrals_service.domain.events import open_event
 from referrals_service.domain.urlguard import check_webhook_url
 
 # Answers that will never change on retry: dead-letter at once (decision 0004). Everything else
@@ -63,14 +65,15 @@ def _check_answer(response: httpx.Response, what: str) -> None:
 class CasesDelivery:
     """POSTs events to cases' `/internal/v1/events`, signed with the shared events secret."""
 
-    def __init__(self, http: httpx.AsyncClient, *, cases_url: str, secret: bytes) -> None:
+    def __init__(self, http: httpx.AsyncClient, *, cases_url: str, secret: bytes, cipher: FieldCipher) -> None:
         self.http = http
+        self.cipher = cipher
         self.url = cases_url.rstrip("/") + "/internal/v1/events"
         self.secret = secret
 
     async def __call__(self, event: OutboxEvent) -> None:
         """Deliver one event; raise to retry, PermanentDeliveryError to dead-letter."""
-        body = orjson.dumps(event.payload)
+        body = orjson.dumps(open_event(self.cipher, event.payload))
         headers = {"Content-Type": "application/json", signing.EVENT_ID_HEADER: str(event.payload.get("id")),
                    signing.EVENT_TYPE_HEADER: event.event_type, **signing.signed_headers(self.secret, body)}
         _check_answer(await self.http.post(self.url, content=body, headers=headers), "cases")
@@ -79,8 +82,10 @@ class CasesDelivery:
 class WebhookDelivery:
     """POSTs events to a subscription's URL, signed with the subscription's own secret."""
 
-    def __init__(self, http: httpx.AsyncClient, engine: AsyncEngine, *, allow_private: bool) -> None:
+    def __init__(self, http: httpx.AsyncClient, engine: AsyncEngine, *, allow_private: bool,
+                 cipher: FieldCipher) -> None:
         self.http = http
+        self.cipher = cipher
         self.engine = engine
         self.allow_private = allow_private
 
@@ -98,7 +103,7 @@ class WebhookDelivery:
             await check_webhook_url(sub["url"], allow_private=self.allow_private)
         except InvalidInput as exc:
             raise PermanentDeliveryError(exc.detail or "unsafe URL") from exc
-        body = orjson.dumps(event.payload)
+        body = orjson.dumps(open_event(self.cipher, event.payload))
         headers = {"Content-Type": "application/json", "User-Agent": USER_AGENT,
                    signing.EVENT_ID_HEADER: str(event.payload.get("id")), signing.EVENT_TYPE_HEADER: event.event_type,
                    DELIVERY_ID_HEADER: str(event.id), **signing.signed_headers(sub["secret"].encode(), body)}

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import base64
 import uuid
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy.engine import RowMapping
+import orjson
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from himaya.auth import Principal
+from himaya.crypto import FieldCipher
 from himaya.outbox import enqueue
 from referrals_service.db import repository as repo
 from referrals_service.db.tables import outbox_events
@@ -17,6 +20,10 @@ from referrals_service.domain.vocabulary import OPEN_STATUSES, EventType
 
 CASES_DESTINATION = "cases"
 WEBHOOK_PREFIX = "webhook:"
+# Free texts an event's `data` may carry: kept in the outbox only inside `sealed` (decision 0052).
+SEALED_EVENT_FIELDS = ("reason", "outcome", "legal_basis")
+SEALED_KEY = "sealed"
+OUTBOX_TABLE = outbox_events.name
 
 
 def webhook_destination(subscription_id: uuid.UUID) -> str:
@@ -24,7 +31,7 @@ def webhook_destination(subscription_id: uuid.UUID) -> str:
     return f"{WEBHOOK_PREFIX}{subscription_id}"
 
 
-def event_body(referral: RowMapping, event_type: EventType, *, actor: str, event_id: uuid.UUID,
+def event_body(referral: Mapping[str, Any], event_type: EventType, *, actor: str, event_id: uuid.UUID,
                data: dict[str, Any] | None = None) -> dict[str, Any]:
     """The event document of decision 0004; `data.sequence` orders a referral's events."""
     return {
@@ -51,11 +58,34 @@ def event_body(referral: RowMapping, event_type: EventType, *, actor: str, event
     }
 
 
-async def emit(session: AsyncSession, *, referral: RowMapping, event_type: EventType, principal: Principal,
+def seal_event(cipher: FieldCipher, body: Mapping[str, Any]) -> dict[str, Any]:
+    """The event as stored in the outbox: its free texts moved out of `data` into one blob bound to the event id."""
+    data = dict(body["data"])
+    texts = {key: data.pop(key) for key in SEALED_EVENT_FIELDS if key in data}
+    stored = {**body, "data": data}
+    if texts:
+        blob = cipher.encrypt(orjson.dumps(texts).decode(), table=OUTBOX_TABLE, column="payload",
+                              row_id=str(body["id"]))
+        stored[SEALED_KEY] = base64.b64encode(blob or b"").decode()
+    return stored
+
+
+def open_event(cipher: FieldCipher, stored: Mapping[str, Any]) -> dict[str, Any]:
+    """The event as delivered: the stored document with its sealed free texts back in `data`."""
+    body = dict(stored)
+    sealed = body.pop(SEALED_KEY, None)
+    if sealed is None:
+        return body
+    plain = cipher.decrypt(base64.b64decode(sealed), table=OUTBOX_TABLE, column="payload", row_id=str(body["id"]))
+    return {**body, "data": {**body["data"], **orjson.loads(plain or "{}")}}
+
+
+async def emit(session: AsyncSession, cipher: FieldCipher, *, referral: Mapping[str, Any], event_type: EventType,
+               principal: Principal,
                data: dict[str, Any] | None = None) -> uuid.UUID:
     """Enqueue the event for cases and for every subscription of the sender or target that wants it."""
     event_id = uuid.uuid4()
-    body = event_body(referral, event_type, actor=principal.actor, event_id=event_id, data=data)
+    body = seal_event(cipher, event_body(referral, event_type, actor=principal.actor, event_id=event_id, data=data))
     await enqueue(session, outbox_events, event_type=str(event_type), destination=CASES_DESTINATION,
                   payload=body, aggregate_id=referral["id"], event_id=event_id)
     subscribers = await repo.subscriptions_for(

@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from himaya.audit import AuditEntry, record
 from himaya.auth import Principal
+from himaya.crypto import FieldCipher
 from himaya.errors import Conflict, Forbidden, InvalidInput, NotFound, TransitionNotAllowed
 from himaya.pagination import build_page, decode_cursor, encode_cursor
 from referrals_service.clients.directory import CasesClient, IdentityClient
@@ -34,6 +34,7 @@ from referrals_service.domain.vocabulary import (
 from referrals_service.schemas.referrals import DecisionCreate, ReferralCreate
 
 S = ReferralStatus
+Row = Mapping[str, Any]
 CLOCK_SKEW = timedelta(minutes=5)
 
 
@@ -43,21 +44,21 @@ def _own_org(principal: Principal) -> uuid.UUID:
     return principal.organization_id
 
 
-def _visible(principal: Principal, referral: RowMapping) -> bool:
+def _visible(principal: Principal, referral: Row) -> bool:
     """Only the sending and the receiving organisation see a referral."""
     return principal.organization_id is not None and principal.organization_id in (
         referral["sender_organization_id"], referral["target_organization_id"])
 
 
-async def _audit(session: AsyncSession, principal: Principal, action: str, referral: RowMapping,
+async def _audit(session: AsyncSession, principal: Principal, action: str, referral: Row,
                  fields: Sequence[str] = ()) -> None:
     await record(session, audit_events, AuditEntry(action=action, object_type="referral",
                                                    object_id=str(referral["id"]), case_id=referral["case_id"],
                                                    fields=fields), principal=principal)
 
 
-async def create_referral(*, session: AsyncSession, principal: Principal, authorization: str,
-                          data: ReferralCreate, cases: CasesClient, identity: IdentityClient) -> RowMapping:
+async def create_referral(*, session: AsyncSession, cipher: FieldCipher, principal: Principal, authorization: str,
+                          data: ReferralCreate, cases: CasesClient, identity: IdentityClient) -> Row:
     """Refer a case the caller may see to an organisation of the right type; emits `referral.sent`."""
     sender = _own_org(principal)
     if data.kind is ReferralKind.SERVICE and data.service_type is None:
@@ -80,7 +81,7 @@ async def create_referral(*, session: AsyncSession, principal: Principal, author
                                        open_statuses=OPEN_STATUSES):
         raise Conflict("This case already has an open referral of this kind to this organisation.")
     now = datetime.now(UTC)
-    referral = await repo.insert_referral(session, {
+    referral = await repo.insert_referral(session, cipher, {
         "id": uuid.uuid4(), "case_id": data.case_id, "kind": data.kind, "status": S.SENT,
         "sender_organization_id": sender, "target_organization_id": data.target_organization_id,
         "target_organization_type": target_type, "reason": data.reason, "urgency": data.urgency,
@@ -88,27 +89,28 @@ async def create_referral(*, session: AsyncSession, principal: Principal, author
         "created_at": now, "updated_at": now, "version": 1,
         "change_seq": await repo.next_change_number(session),
     })
-    await _history(session, principal, referral, EventType.SENT, None, note=None)
-    await emit(session, referral=referral, event_type=EventType.SENT, principal=principal,
+    await _history(session, cipher, principal, referral, EventType.SENT, None, note=None)
+    await emit(session, cipher, referral=referral, event_type=EventType.SENT, principal=principal,
                data={"reason": data.reason})
     await _audit(session, principal, "referral.create", referral, fields=("snapshot", "reason"))
     return referral
 
 
-async def _history(session: AsyncSession, principal: Principal, referral: RowMapping, event_type: EventType,
+async def _history(session: AsyncSession, cipher: FieldCipher,
+                   principal: Principal, referral: Row, event_type: EventType,
                    from_status: str | None, *, note: str | None) -> None:
-    await repo.add_history(session, {
+    await repo.add_history(session, cipher, {
         "referral_id": referral["id"], "event_type": event_type, "from_status": from_status,
         "to_status": referral["status"], "actor": principal.actor,
         "actor_organization_id": principal.organization_id, "note": note, "occurred_at": referral["updated_at"],
     })
 
 
-async def _load_for_change(session: AsyncSession, principal: Principal, referral_id: uuid.UUID, *,
-                           party: str) -> RowMapping:
+async def _load_for_change(session: AsyncSession, cipher: FieldCipher, principal: Principal, referral_id: uuid.UUID, *,
+                           party: str) -> Row:
     """Lock a referral the caller may see, and check the caller is the party acting on it."""
     _own_org(principal)
-    referral = await repo.get_referral(session, referral_id, for_update=True)
+    referral = await repo.get_referral(session, cipher, referral_id, for_update=True)
     if referral is None or not _visible(principal, referral):
         raise NotFound("No such referral.")
     column = "target_organization_id" if party == "target" else "sender_organization_id"
@@ -118,87 +120,89 @@ async def _load_for_change(session: AsyncSession, principal: Principal, referral
     return referral
 
 
-def _require(referral: RowMapping, *, kind: ReferralKind | None, states: frozenset[str], action: str) -> None:
+def _require(referral: Row, *, kind: ReferralKind | None, states: frozenset[str], action: str) -> None:
     if kind is not None and referral["kind"] != kind:
         raise TransitionNotAllowed(f"A {referral['kind']} referral cannot be {action}.")
     if referral["status"] not in states:
         raise TransitionNotAllowed(f"A referral in state {referral['status']!r} cannot be {action}.")
 
 
-async def _change(session: AsyncSession, principal: Principal, referral: RowMapping, *, to: ReferralStatus,
+async def _change(session: AsyncSession, cipher: FieldCipher,
+                  principal: Principal, referral: Row, *, to: ReferralStatus,
                   event_type: EventType, values: dict[str, Any], note: str | None,
-                  event_data: dict[str, Any] | None = None, audit_fields: Sequence[str] = ()) -> RowMapping:
+                  event_data: dict[str, Any] | None = None, audit_fields: Sequence[str] = ()) -> Row:
     """Apply a state change: new version and change number, history, outbox event, audit."""
     now = datetime.now(UTC)
     changes: dict[str, Any] = {"status": to, "updated_at": now, "version": referral["version"] + 1,
                                "change_seq": await repo.next_change_number(session), **values}
     if to not in OPEN_STATUSES:
         changes["closed_at"] = now
-    updated = await repo.update_referral(session, referral["id"], changes)
-    await _history(session, principal, updated, event_type, referral["status"], note=note)
-    await emit(session, referral=updated, event_type=event_type, principal=principal, data=event_data)
+    updated = await repo.update_referral(session, cipher, referral["id"], changes)
+    await _history(session, cipher, principal, updated, event_type, referral["status"], note=note)
+    await emit(session, cipher, referral=updated, event_type=event_type, principal=principal, data=event_data)
     await _audit(session, principal, event_type.replace("referral.", "referral."), updated,
                  fields=("status", *audit_fields))
     return updated
 
 
-async def acknowledge_referral(*, session: AsyncSession, principal: Principal, referral_id: uuid.UUID,
-                               external_reference: str | None) -> RowMapping:
+async def acknowledge_referral(*, session: AsyncSession, cipher: FieldCipher,
+                               principal: Principal, referral_id: uuid.UUID,
+                               external_reference: str | None) -> Row:
     """The receiver confirms it has the referral (a prosecution office gives its file number)."""
-    referral = await _load_for_change(session, principal, referral_id, party="target")
+    referral = await _load_for_change(session, cipher, principal, referral_id, party="target")
     _require(referral, kind=None, states=frozenset({S.SENT}), action="acknowledged")
     if referral["kind"] == ReferralKind.PROSECUTION and not external_reference:
         raise InvalidInput("A prosecution office acknowledges with its own file number (external_reference).")
-    return await _change(session, principal, referral, to=S.ACKNOWLEDGED, event_type=EventType.ACKNOWLEDGED,
+    return await _change(session, cipher, principal, referral, to=S.ACKNOWLEDGED, event_type=EventType.ACKNOWLEDGED,
                          values={"external_reference": external_reference}, note=external_reference,
                          audit_fields=("external_reference",))
 
 
-async def accept_referral(*, session: AsyncSession, principal: Principal, referral_id: uuid.UUID,
-                          note: str | None) -> RowMapping:
+async def accept_referral(*, session: AsyncSession, cipher: FieldCipher, principal: Principal, referral_id: uuid.UUID,
+                          note: str | None) -> Row:
     """A service provider takes an acknowledged referral on."""
-    referral = await _load_for_change(session, principal, referral_id, party="target")
+    referral = await _load_for_change(session, cipher, principal, referral_id, party="target")
     _require(referral, kind=ReferralKind.SERVICE, states=frozenset({S.ACKNOWLEDGED}), action="accepted")
-    return await _change(session, principal, referral, to=S.ACCEPTED, event_type=EventType.ACCEPTED,
+    return await _change(session, cipher, principal, referral, to=S.ACCEPTED, event_type=EventType.ACCEPTED,
                          values={}, note=note)
 
 
-async def reject_referral(*, session: AsyncSession, principal: Principal, referral_id: uuid.UUID,
-                          reason: str) -> RowMapping:
+async def reject_referral(*, session: AsyncSession, cipher: FieldCipher, principal: Principal, referral_id: uuid.UUID,
+                          reason: str) -> Row:
     """A service provider declines a referral it has not accepted, with a reason."""
-    referral = await _load_for_change(session, principal, referral_id, party="target")
+    referral = await _load_for_change(session, cipher, principal, referral_id, party="target")
     _require(referral, kind=ReferralKind.SERVICE, states=frozenset({S.SENT, S.ACKNOWLEDGED}), action="rejected")
-    return await _change(session, principal, referral, to=S.REJECTED, event_type=EventType.REJECTED,
+    return await _change(session, cipher, principal, referral, to=S.REJECTED, event_type=EventType.REJECTED,
                          values={"rejection_reason": reason}, note=reason, event_data={"reason": reason},
                          audit_fields=("rejection_reason",))
 
 
-async def complete_referral(*, session: AsyncSession, principal: Principal, referral_id: uuid.UUID,
-                            outcome: str) -> RowMapping:
+async def complete_referral(*, session: AsyncSession, cipher: FieldCipher, principal: Principal, referral_id: uuid.UUID,
+                            outcome: str) -> Row:
     """A service provider reports the service delivered, with its outcome."""
-    referral = await _load_for_change(session, principal, referral_id, party="target")
+    referral = await _load_for_change(session, cipher, principal, referral_id, party="target")
     _require(referral, kind=ReferralKind.SERVICE, states=frozenset({S.ACCEPTED}), action="completed")
-    return await _change(session, principal, referral, to=S.COMPLETED, event_type=EventType.COMPLETED,
+    return await _change(session, cipher, principal, referral, to=S.COMPLETED, event_type=EventType.COMPLETED,
                          values={"outcome": outcome}, note=outcome, event_data={"outcome": outcome},
                          audit_fields=("outcome",))
 
 
-async def cancel_referral(*, session: AsyncSession, principal: Principal, referral_id: uuid.UUID,
-                          reason: str) -> RowMapping:
+async def cancel_referral(*, session: AsyncSession, cipher: FieldCipher, principal: Principal, referral_id: uuid.UUID,
+                          reason: str) -> Row:
     """The sender withdraws a referral on which the receiver has not yet decided."""
-    referral = await _load_for_change(session, principal, referral_id, party="sender")
+    referral = await _load_for_change(session, cipher, principal, referral_id, party="sender")
     _require(referral, kind=None, states=frozenset({S.SENT, S.ACKNOWLEDGED, S.ACCEPTED}), action="cancelled")
-    return await _change(session, principal, referral, to=S.CANCELLED, event_type=EventType.CANCELLED,
+    return await _change(session, cipher, principal, referral, to=S.CANCELLED, event_type=EventType.CANCELLED,
                          values={"cancellation_reason": reason}, note=reason, event_data={"reason": reason},
                          audit_fields=("cancellation_reason",))
 
 
-async def close_referral(*, session: AsyncSession, principal: Principal, referral_id: uuid.UUID,
-                         outcome: str | None) -> RowMapping:
+async def close_referral(*, session: AsyncSession, cipher: FieldCipher, principal: Principal, referral_id: uuid.UUID,
+                         outcome: str | None) -> Row:
     """The prosecution office closes a referral on which it has decided."""
-    referral = await _load_for_change(session, principal, referral_id, party="target")
+    referral = await _load_for_change(session, cipher, principal, referral_id, party="target")
     _require(referral, kind=ReferralKind.PROSECUTION, states=frozenset({S.DECIDED}), action="closed")
-    return await _change(session, principal, referral, to=S.CLOSED, event_type=EventType.CLOSED,
+    return await _change(session, cipher, principal, referral, to=S.CLOSED, event_type=EventType.CLOSED,
                          values={"outcome": outcome}, note=outcome, event_data={"outcome": outcome},
                          audit_fields=("outcome",))
 
@@ -217,15 +221,15 @@ def check_decision(data: DecisionCreate, *, now: datetime) -> None:
         raise InvalidInput("decided_at is in the future.")
 
 
-async def record_decision(*, session: AsyncSession, principal: Principal, referral_id: uuid.UUID,
-                          data: DecisionCreate) -> RowMapping:
+async def record_decision(*, session: AsyncSession, cipher: FieldCipher, principal: Principal, referral_id: uuid.UUID,
+                          data: DecisionCreate) -> Row:
     """Record a prosecutor decision; the referral becomes `decided`; emits `referral.decision_recorded`."""
     now = datetime.now(UTC)
     check_decision(data, now=now)
-    referral = await _load_for_change(session, principal, referral_id, party="target")
+    referral = await _load_for_change(session, cipher, principal, referral_id, party="target")
     _require(referral, kind=ReferralKind.PROSECUTION, states=frozenset({S.ACKNOWLEDGED, S.DECIDED}),
              action="decided on")
-    decision = await repo.insert_decision(session, {
+    decision = await repo.insert_decision(session, cipher, {
         "id": uuid.uuid4(), "referral_id": referral["id"], "case_id": referral["case_id"], "type": data.type,
         "concerns": data.concerns, "adult_id": data.adult_id, "legal_basis": data.legal_basis,
         "decided_at": data.decided_at, "notes": data.notes, "recorded_by": principal.actor,
@@ -237,7 +241,7 @@ async def record_decision(*, session: AsyncSession, principal: Principal, referr
         "adult_id": str(data.adult_id) if data.adult_id else None, "legal_basis": data.legal_basis,
         "decided_at": data.decided_at.astimezone(UTC).isoformat(), "reference": referral["external_reference"],
     }
-    await _change(session, principal, referral, to=S.DECIDED, event_type=EventType.DECISION_RECORDED,
+    await _change(session, cipher, principal, referral, to=S.DECIDED, event_type=EventType.DECISION_RECORDED,
                   values={}, note=str(data.type), event_data=details,
                   audit_fields=("decision.type", "decision.concerns", "decision.legal_basis"))
     return decision
@@ -247,37 +251,39 @@ async def record_decision(*, session: AsyncSession, principal: Principal, referr
 class ReferralDetails:
     """A referral with its decisions and history."""
 
-    referral: RowMapping
-    decisions: Sequence[RowMapping]
-    history: Sequence[RowMapping]
+    referral: Row
+    decisions: Sequence[Row]
+    history: Sequence[Row]
 
 
-async def get_referral(*, session: AsyncSession, principal: Principal, referral_id: uuid.UUID) -> ReferralDetails:
+async def get_referral(*, session: AsyncSession, cipher: FieldCipher,
+                       principal: Principal, referral_id: uuid.UUID) -> ReferralDetails:
     """A referral the caller's organisation sent or received, with decisions and history (audited)."""
     _own_org(principal)
-    referral = await repo.get_referral(session, referral_id)
+    referral = await repo.get_referral(session, cipher, referral_id)
     if referral is None or not _visible(principal, referral):
         raise NotFound("No such referral.")
     await _audit(session, principal, "referral.read", referral, fields=("snapshot",))
-    return ReferralDetails(referral, await repo.list_decisions(session, referral_id),
-                           await repo.list_history(session, referral_id))
+    return ReferralDetails(referral, await repo.list_decisions(session, cipher, referral_id),
+                           await repo.list_history(session, cipher, referral_id))
 
 
 @dataclass(frozen=True)
 class ReferralListPage:
     """One page of a referral list and the cursors to continue."""
 
-    items: list[RowMapping]
+    items: list[Row]
     next_cursor: str | None
     poll_cursor: str
 
 
-async def list_referrals(*, session: AsyncSession, principal: Principal, direction: str, status: str | None,
+async def list_referrals(*, session: AsyncSession, cipher: FieldCipher,
+                         principal: Principal, direction: str, status: str | None,
                          updated_since: datetime | None, cursor: str | None, limit: int) -> ReferralListPage:
     """Referrals to or from the caller's organisation, in the order their last change committed."""
     org = _own_org(principal)
     after = int(decode_cursor(cursor, 1)[0]) if cursor else None
-    rows = await repo.list_referrals(session, organization_id=org, direction=direction, status=status,
+    rows = await repo.list_referrals(session, cipher, organization_id=org, direction=direction, status=status,
                                      updated_since=updated_since, after_change=after, limit=limit)
     items, next_cursor = build_page(rows, limit, lambda r: [r["change_seq"]])
     for referral in items:
