@@ -169,3 +169,23 @@ class TestNameScores:
         stored = index.name_tokens("محمد", "Mohamed", "العمراني", "El Amrani")
         assert BlindIndex.score(index.query_tokens("Mohammed Elamrani"), stored) >= MATCH
         assert BlindIndex.score(index.query_tokens("Karim Bennani"), stored) < UNRELATED
+
+
+class TestKeyTokens:
+    def test_key_tokens_are_the_word_keys_among_the_name_tokens(self, index: BlindIndex) -> None:
+        keys = index.key_tokens("Mohamed", "El Amrani")
+        assert set(keys) < set(index.name_tokens("Mohamed", "El Amrani"))
+        assert len(keys) == 2  # one phonetic key per word; the bigrams are left out
+
+    def test_an_attached_article_gives_both_keys(self, index: BlindIndex) -> None:
+        assert len(index.key_tokens("Elamrani")) == 2
+        assert set(index.key_tokens("Amrani")) < set(index.key_tokens("Elamrani"))
+
+    @pytest.mark.parametrize("group", sorted(VARIANTS))
+    def test_spelling_variants_share_their_key(self, index: BlindIndex, group: str) -> None:
+        for a, b in itertools.permutations(VARIANTS[group], 2):
+            assert set(index.key_tokens(a)) & set(index.key_tokens(b)), (a, b)
+
+    def test_a_wrong_consonant_changes_the_key(self, index: BlindIndex) -> None:
+        right, wrong = CONSONANT_TYPOS[0]
+        assert not set(index.key_tokens(right)) & set(index.key_tokens(wrong))

@@ -35,6 +35,8 @@ STORED_EXTRA_WEIGHT = 0.25
 SAME_NAME_SCORE = 0.6
 UNRELATED_SCORE = 0.3
 MIN_SECRET_CHARS = 16
+# Prefix of a word's phonetic-key feature in `word_features` (bigrams start with "b:").
+KEY_FEATURE_PREFIX = "k:"
 _AAD_PREFIX = b"himaya-field-v1\x00"
 
 
@@ -181,6 +183,7 @@ class BlindIndex:
         # Name tokens use their own subkey, so a token can never equal an exact() value.
         self._token_key = hmac.new(key, NAME_TOKEN_LABEL, hashlib.sha256).digest()
         self._word_tokens = lru_cache(maxsize=131072)(self._compute_word_tokens)
+        self._word_key_tokens = lru_cache(maxsize=16384)(self._compute_word_key_tokens)
 
     @classmethod
     def from_secret(cls, secret: str) -> BlindIndex:
@@ -207,6 +210,19 @@ class BlindIndex:
         """The tokens of a search string, comparable with `name_tokens` through `score`."""
         return self.name_tokens(query)
 
+    def key_tokens(self, *names_: str | None) -> list[str]:
+        """The phonetic-key tokens among `name_tokens` (one or two per word, no bigrams).
+
+        Far rarer than bigrams, which a few common names share with most people, so a repository can select
+        candidates by them first and fall back to every token only when they find too few.
+        """
+        tokens: set[str] = set()
+        for name in names_:
+            if name:
+                for word in names.words(name):
+                    tokens.update(self._word_key_tokens(word))
+        return sorted(tokens)
+
     @staticmethod
     def score(query_tokens: Sequence[str], stored_tokens: Sequence[str]) -> float:
         """Similarity 0..1 of a query to a person's stored tokens (Tversky index, see STORED_EXTRA_WEIGHT).
@@ -226,11 +242,13 @@ class BlindIndex:
     def _compute_word_tokens(self, word: str) -> tuple[str, ...]:
         # Keyed BLAKE2b (a PRF like HMAC-SHA256, RFC 7693) is about twice as fast here, and a bulk load
         # tokenises millions of words.
-        key = self._token_key
-        return tuple(
-            hashlib.blake2b(feature.encode(), key=key, digest_size=TOKEN_HEX_CHARS // 2).hexdigest()
-            for feature in word_features(word)
-        )
+        return tuple(self._feature_token(feature) for feature in word_features(word))
+
+    def _compute_word_key_tokens(self, word: str) -> tuple[str, ...]:
+        return tuple(self._feature_token(f) for f in word_features(word) if f.startswith(KEY_FEATURE_PREFIX))
+
+    def _feature_token(self, feature: str) -> str:
+        return hashlib.blake2b(feature.encode(), key=self._token_key, digest_size=TOKEN_HEX_CHARS // 2).hexdigest()
 
 
 def word_features(word: str) -> list[str]:
@@ -238,7 +256,7 @@ def word_features(word: str) -> list[str]:
     features: list[str] = []
     for key in names.word_keys(word):
         if key:
-            features.append("k:" + key)
+            features.append(KEY_FEATURE_PREFIX + key)
             padded = "^" + key + "$"
             features.extend(["b:" + padded[i:i + 2] for i in range(len(padded) - 1)])
     return features
