@@ -45,7 +45,8 @@ harness, db, client = service_fixtures(
     app_factory=create_app,
     settings_factory=lambda url: Settings(
         database_url=url, environment="test", log_json=False, cases_url=FAKE_URL, identity_url=FAKE_URL,
-        events_secret=EVENTS_SECRET, field_keys=orjson.dumps(FIELD_KEYS).decode(), webhook_allow_private=True, outbox_base_backoff_seconds=0.1,
+        events_secret=EVENTS_SECRET, field_keys=orjson.dumps(FIELD_KEYS).decode(), webhook_allow_private=True,
+        outbox_base_backoff_seconds=0.1,
         outbox_max_backoff_seconds=1.0, outbox_poll_interval_seconds=0.2),
 )
 
