@@ -19,30 +19,37 @@ from cases_service.domain.access import Visibility
 NAME_COLUMNS = ("first_name_enc", "last_name_enc", "first_name_ar_enc", "last_name_ar_enc")
 
 
-def _case_refs(v: Visibility) -> sa.ScalarSelect[Any]:
+def _case_refs(v: Visibility, child_id: sa.ColumnElement[Any] | None = None) -> sa.ScalarSelect[Any]:
     """Every case of the outer child as JSON, each flagged with whether the caller may see it."""
+    outer = children.c.id if child_id is None else child_id
     ref = sa.func.json_build_object(
         "id", cases.c.id, "case_number", cases.c.case_number, "prefecture_code", cases.c.prefecture_code,
         "opened_at", cases.c.opened_at, "status", cases.c.status, "visible", visible(v))
     return (sa.select(sa.func.coalesce(sa.func.json_agg(aggregate_order_by(ref, cases.c.opened_at)),
                                        sa.text("'[]'::json")))
-            .where(cases.c.child_id == children.c.id).correlate(children).scalar_subquery())
+            .where(cases.c.child_id == outer).scalar_subquery())
 
 
-async def candidate_children(session: AsyncSession, *, tokens: list[str], min_shared: int, v: Visibility,
+async def candidate_children(session: AsyncSession, *, tokens: list[str], select_by: list[str] | None,
+                             min_score: float, symmetric: bool, extra_weight: float, v: Visibility,
                              national: bool, subject_id: uuid.UUID | None, exclude: Sequence[uuid.UUID],
                              sex: str | None, born_from: date | None, born_to: date | None,
                              limit: int = 200) -> Sequence[RowMapping]:
-    """Children (not merged away) sharing at least `min_shared` name tokens, most shared first.
+    """Children (not merged away) whose name score against `tokens` reaches `min_score`, best first.
 
-    `national` searches every territory (the caller gets a minimal view of what it may not see); otherwise
-    only children with a case the caller may see. Pairs already reviewed with `subject_id` are left out.
+    Candidates are those holding one of `select_by` (default: any of `tokens`; a few rare tokens keep the GIN
+    lookup small), scored in SQL with `BlindIndex.score` (both ways when `symmetric`), filtered, ranked and
+    limited before the visibility and case lookups. `national` searches every territory (the caller gets a
+    minimal view of what it may not see); otherwise only children with a case the caller may see. Pairs
+    already reviewed with `subject_id` are left out.
     """
     query = sa.cast(tokens, ARRAY(sa.Text))
+    n_query = len(set(tokens))
     shared = (sa.select(sa.func.count()).select_from(sa.func.unnest(children.c.name_tokens).alias("t"))
               .where(sa.literal_column("t").op("=")(sa.func.any(query))).correlate(children).scalar_subquery())
-    conditions: list[sa.ColumnElement[bool]] = [children.c.name_tokens.overlap(query),
-                                                children.c.merged_into_id.is_(None), shared >= min_shared]
+    conditions: list[sa.ColumnElement[bool]] = [
+        children.c.name_tokens.overlap(sa.cast(select_by if select_by is not None else tokens, ARRAY(sa.Text))),
+        children.c.merged_into_id.is_(None)]
     if exclude:
         conditions.append(children.c.id.not_in(list(exclude)))
     if sex is not None:
@@ -51,17 +58,26 @@ async def candidate_children(session: AsyncSession, *, tokens: list[str], min_sh
         conditions.append(children.c.reference_birth_date >= born_from)
     if born_to is not None:
         conditions.append(children.c.reference_birth_date <= born_to)
+    matched = (sa.select(children.c.id, children.c.sex, children.c.reference_birth_date, children.c.name_tokens,
+                         *(children.c[c] for c in NAME_COLUMNS), shared.label("shared"),
+                         sa.func.cardinality(children.c.name_tokens).label("stored"))
+               .where(*conditions).cte("matched"))
+    hits = sa.cast(matched.c.shared, sa.Float)
+    score: sa.ColumnElement[Any] = hits / (n_query + extra_weight * (matched.c.stored - matched.c.shared))
+    if symmetric:
+        score = sa.func.greatest(score, hits / (matched.c.stored + extra_weight * (n_query - matched.c.shared)))
+    outer: list[sa.ColumnElement[bool]] = [matched.c.shared > 0, score >= min_score]
     if not national:
-        conditions.append(sa.exists().where(cases.c.child_id == children.c.id, visible(v)))
+        outer.append(sa.exists().where(cases.c.child_id == matched.c.id, visible(v)))
     if subject_id is not None:
         r = duplicate_reviews
-        conditions.append(~sa.exists().where(
-            r.c.child_low_id == sa.func.least(children.c.id, subject_id),
-            r.c.child_high_id == sa.func.greatest(children.c.id, subject_id)))
-    stmt = (sa.select(children.c.id, children.c.sex, children.c.reference_birth_date, children.c.name_tokens,
-                      *(children.c[c] for c in NAME_COLUMNS), shared.label("shared"),
-                      _case_refs(v).label("cases"))
-            .where(*conditions).order_by(shared.desc(), children.c.id).limit(limit))
+        outer.append(~sa.exists().where(
+            r.c.child_low_id == sa.func.least(matched.c.id, subject_id),
+            r.c.child_high_id == sa.func.greatest(matched.c.id, subject_id)))
+    ranked = (sa.select(matched, score.label("name_score")).where(*outer)
+              .order_by(score.desc(), matched.c.id).limit(limit).subquery("ranked"))
+    stmt = (sa.select(ranked, _case_refs(v, ranked.c.id).label("cases"))
+            .order_by(ranked.c.name_score.desc(), ranked.c.id))
     return (await session.execute(stmt)).mappings().all()
 
 

@@ -143,6 +143,7 @@ async def create_intake(*, ctx: Context, data: IntakeCreate) -> IntakeRead:
     child_ids: list[uuid.UUID] = []
     child_refs: list[date] = []
     new_tokens: dict[uuid.UUID, list[str]] = {}
+    new_keys: dict[uuid.UUID, list[str]] = {}
     for child in data.children:
         if child.child_id is not None:
             child_ids.append(child.child_id)
@@ -164,6 +165,7 @@ async def create_intake(*, ctx: Context, data: IntakeCreate) -> IntakeRead:
         child_ids.append(cid)
         child_refs.append(ref)
         new_tokens[cid] = tokens
+        new_keys[cid] = protector.key_tokens(names)
     await repo.insert_children(session, child_rows)
 
     adult_rows: list[dict[str, Any]] = []
@@ -200,8 +202,8 @@ async def create_intake(*, ctx: Context, data: IntakeCreate) -> IntakeRead:
 
     sexes = {cid: child.sex for cid, child in zip(child_ids, data.children, strict=True)}
     candidates = await duplicates.propose_at_intake(ctx, children=[
-        (cid, new_tokens[cid], str(sexes[cid]), ref) for cid, ref in zip(child_ids, child_refs, strict=True)
-        if new_tokens.get(cid)], exclude=child_ids)
+        (cid, new_tokens[cid], new_keys[cid], str(sexes[cid]), ref)
+        for cid, ref in zip(child_ids, child_refs, strict=True) if new_tokens.get(cid)], exclude=child_ids)
     await repo.add_events(session, [
         {"case_id": case["id"], "actor": principal.actor, "actor_organization_id": principal.organization_id,
          "event_type": "case.opened", "from_status": None, "to_status": Status.REPORTED.value,

@@ -10,7 +10,6 @@ decides `same` (the newer record is merged into the older, its cases move, repea
 from __future__ import annotations
 
 import itertools
-import math
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -39,12 +38,15 @@ from cases_service.schemas.duplicates import (
     RemoteChildCandidate,
 )
 from himaya.audit import AuditEntry
-from himaya.crypto import SAME_NAME_SCORE, UNRELATED_SCORE, BlindIndex
+from himaya.crypto import SAME_NAME_SCORE, STORED_EXTRA_WEIGHT, UNRELATED_SCORE, BlindIndex
 from himaya.errors import Conflict, InvalidInput, NotFound
 from himaya.scopes import Scope
 
 AGE_WINDOW_YEARS = 3.0
 MAX_CANDIDATES = 10
+# Rows the SQL ranks by name score and returns; age and a shared adult then re-rank them (at most 0.3 of 1).
+CANDIDATE_ROWS = 200
+SCORE_TOLERANCE = 1e-9  # the SQL's float score against Python's: Python's exact filter decides
 # The overall score ranks candidates; proposing needs a name score of at least UNRELATED_SCORE, the same sex
 # and an age within the window (himaya.crypto's thresholds; docs/privacy.md).
 NAME_WEIGHT, AGE_WEIGHT, ADULT_WEIGHT = 0.7, 0.2, 0.1
@@ -118,17 +120,43 @@ async def _adults_by_child(ctx: Context, child_ids: Sequence[uuid.UUID]) -> dict
 
 async def find_matches(ctx: Context, *, tokens: list[str], symmetric: bool, subject_id: uuid.UUID | None,
                        exclude: Sequence[uuid.UUID], sex: str | None, reference_birth_date: date | None,
-                       subject_adults: Sequence[AdultKey] = ()) -> list[Match]:
-    """The best candidates for a name (a record's tokens, `symmetric`, or a search query's), best first."""
+                       subject_adults: Sequence[AdultKey] = (), key_tokens: Sequence[str] = ()) -> list[Match]:
+    """The best candidates for a name (a record's tokens, `symmetric`, or a search query's), best first.
+
+    With the name's phonetic-key tokens (`key_tokens`), candidates are first those sharing a key: a few
+    hundred rows even for the commonest names, where any shared bigram selects most children. Every token is
+    searched only when that finds fewer than MAX_CANDIDATES matches, so a record misspelt in every word (no
+    key shared) is found for rarer names but not behind ten key-sharing matches (docs/privacy.md).
+    """
     if not tokens:
         return []
+    keys = sorted(set(key_tokens) & set(tokens))
+    if keys:
+        matches = await _matches(ctx, tokens=tokens, select_by=keys, symmetric=symmetric, subject_id=subject_id,
+                                 exclude=exclude, sex=sex, reference_birth_date=reference_birth_date,
+                                 subject_adults=subject_adults)
+        if len(matches) >= MAX_CANDIDATES:
+            return _best(matches)
+    return _best(await _matches(ctx, tokens=tokens, select_by=None, symmetric=symmetric, subject_id=subject_id,
+                                exclude=exclude, sex=sex, reference_birth_date=reference_birth_date,
+                                subject_adults=subject_adults))
+
+
+def _best(matches: list[Match]) -> list[Match]:
+    matches.sort(key=lambda m: (-m.score, str(m.row["id"])))
+    return matches[:MAX_CANDIDATES]
+
+
+async def _matches(ctx: Context, *, tokens: list[str], select_by: list[str] | None, symmetric: bool,
+                   subject_id: uuid.UUID | None, exclude: Sequence[uuid.UUID], sex: str | None,
+                   reference_birth_date: date | None, subject_adults: Sequence[AdultKey]) -> list[Match]:
     window = timedelta(days=round(AGE_WINDOW_YEARS * DAYS_PER_YEAR))
     rows = await dup.candidate_children(
-        ctx.session, tokens=tokens, min_shared=max(1, math.ceil(UNRELATED_SCORE * len(tokens)) if not symmetric
-                                                   else 1),
-        v=ctx.visibility, national=may_search_nationally(ctx), subject_id=subject_id, exclude=exclude, sex=sex,
+        ctx.session, tokens=tokens, select_by=select_by, min_score=UNRELATED_SCORE - SCORE_TOLERANCE,
+        symmetric=symmetric, extra_weight=STORED_EXTRA_WEIGHT, v=ctx.visibility,
+        national=may_search_nationally(ctx), subject_id=subject_id, exclude=exclude, sex=sex,
         born_from=reference_birth_date - window if reference_birth_date else None,
-        born_to=reference_birth_date + window if reference_birth_date else None)
+        born_to=reference_birth_date + window if reference_birth_date else None, limit=CANDIDATE_ROWS)
     adults = await _adults_by_child(ctx, [r["id"] for r in rows]) if subject_adults and rows else {}
     out = []
     for row in rows:
@@ -144,8 +172,7 @@ async def find_matches(ctx: Context, *, tokens: list[str], symmetric: bool, subj
         out.append(Match(row=row, name_score=round(name, 3), age_difference_years=round(diff, 1),
                          shared_adult=shared, score=overall_score(name_score=name, age_difference_years=diff,
                                                                   shared_adult=shared)))
-    out.sort(key=lambda m: (-m.score, str(m.row["id"])))
-    return out[:MAX_CANDIDATES]
+    return out
 
 
 def _case_refs(cases: Sequence[Mapping[str, Any]]) -> list[CandidateCase]:
@@ -183,16 +210,19 @@ def audit_entries(action: str, views: Sequence[AnyCandidate], matches: Sequence[
 
 # ---- at intake and on demand ---------------------------------------------------------------------------
 
-async def propose_at_intake(ctx: Context, *, children: Sequence[tuple[uuid.UUID, list[str], str, date]],
+async def propose_at_intake(ctx: Context, *,
+                            children: Sequence[tuple[uuid.UUID, list[str], list[str], str, date]],
                             exclude: Sequence[uuid.UUID]) -> dict[uuid.UUID, list[DuplicateCandidate]]:
-    """Candidates for each new child of an intake (its adults count as evidence); audited."""
+    """Candidates for each new child of an intake (id, name tokens, key tokens, sex, reference birth date; its
+    adults count as evidence); audited."""
     adults = await _adults_by_child(ctx, [c[0] for c in children])
     out: dict[uuid.UUID, list[DuplicateCandidate]] = {}
     entries: list[AuditEntry] = []
     today = now().date()
-    for child_id, tokens, sex, ref in children:
+    for child_id, tokens, keys, sex, ref in children:
         matches = await find_matches(ctx, tokens=tokens, symmetric=True, subject_id=child_id, exclude=exclude,
-                                     sex=sex, reference_birth_date=ref, subject_adults=adults.get(child_id, []))
+                                     sex=sex, reference_birth_date=ref, subject_adults=adults.get(child_id, []),
+                                     key_tokens=keys)
         out[child_id] = [DuplicateCandidate(child_id=m.row["id"], score=m.score, case_ids=m.visible_case_ids)
                          for m in matches]
         entries += audit_entries("child.duplicates.proposed", [candidate_view(ctx, m, today) for m in matches],
@@ -209,7 +239,7 @@ async def search_children(*, ctx: Context, q: str, sex: str | None, age: float |
     today = now().date()
     ref = today - timedelta(days=round(age * DAYS_PER_YEAR)) if age is not None else None
     matches = await find_matches(ctx, tokens=tokens, symmetric=False, subject_id=None, exclude=(), sex=sex,
-                                 reference_birth_date=ref)
+                                 reference_birth_date=ref, key_tokens=ctx.protector.query_key_tokens(q))
     views = [candidate_view(ctx, m, today) for m in matches]
     entries = audit_entries("child.search", views, matches)
     await ctx.audit(entries or [AuditEntry(action="child.search", object_type="child", fields=["child.names"])])

@@ -49,6 +49,14 @@ class Protector:
         """Keyed tokens of a search query."""
         return self.index.query_tokens(query)
 
+    def key_tokens(self, names: Mapping[str, str | None]) -> list[str]:
+        """The phonetic-key tokens among `name_tokens(names)` (the rare ones duplicate search selects by)."""
+        return self.index.key_tokens(*(names.get(f) for f in NAME_FIELDS))
+
+    def query_key_tokens(self, query: str) -> list[str]:
+        """The phonetic-key tokens among `query_tokens(query)`."""
+        return self.index.key_tokens(query)
+
     def score(self, query_tokens: list[str], stored: list[str]) -> float:
         """How well stored tokens match a query (0..1)."""
         return BlindIndex.score(query_tokens, stored)
