@@ -46,7 +46,8 @@ async def main() -> int:
     finally:
         await db.dispose()
     if result.loaded:
-        print(f"Demo dataset loaded: {result.intakes} intakes, {result.cases} cases.")
+        print(f"Demo dataset loaded: {result.intakes} intakes, {result.cases} cases ({result.repeat_cases} repeat "
+              f"cases), {result.follow_ups} follow-up visits.")
     else:
         print("Demo dataset already loaded: nothing to do.")
     return 0

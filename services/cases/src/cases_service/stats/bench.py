@@ -1,13 +1,15 @@
 """Measure the statistics at scale: `python -m cases_service.stats.bench --cases 100000 [--cases 1000000]`.
 
 Creates a scratch database on the test server (DATABASE_URL, or the embedded PostgreSQL), migrates the
-cases schema, loads N synthetic cases with COPY (intakes, children, cases: no names), then times, with
-the service's own role:
-- the facts view's full refresh (what a read pays after a change), and the same without CONCURRENTLY;
-- `summarize` grouped by territory, sex and age band (the QUALITY.md figure), national scope;
-- the same counts computed from the base tables (cases ⋈ intakes ⋈ children), the alternative the view
-  replaces;
-- a provincial committee's summary (one prefecture), and every indicator.
+cases schema, loads N synthetic cases with COPY (intakes, children, cases: no names; triggers off, then
+`cases.stats_rebuild()` as a bulk loader does), then times, with the service's own role:
+- `summarize` grouped by territory, sex and age band (the QUALITY.md figure), national scope, summed from
+  the counts cube; the same counts made distinct over the facts table, and over the base tables
+  (cases ⋈ intakes ⋈ children);
+- the same with a period that is not whole months (edges counted from the facts);
+- a provincial committee's summary (one prefecture), five dimensions by commune (facts path), every indicator;
+- a write then the summary in one transaction (no refresh to pay: the triggers kept the facts);
+- intakes per second through `create_intake` (--intakes), with the triggers maintaining the statistics.
 Prints medians and p95 over repeated runs and writes them as JSON with --json. Times are noisy on shared
 machines: compare the figures of one run with each other.
 """
@@ -33,8 +35,13 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
 
 from cases_service.db.tables import APPEND_ONLY_TABLES, MIGRATIONS_DIR, SCHEMA
+from cases_service.domain import cases as case_domain
+from cases_service.domain.context import Context
+from cases_service.domain.protection import Protector
 from cases_service.domain.reference import ReferenceData
+from cases_service.schemas.cases import AdultCreate, ChildCreate, IntakeCreate
 from cases_service.stats import domain
+from cases_service.stats import queries as q
 from himaya.auth import Principal
 from himaya.migrations import provision
 from himaya.scopes import Role, scopes_for
@@ -105,6 +112,8 @@ async def _load(admin_url: str, n_cases: int) -> None:
     intakes, children, cases = _rows(n_cases, random.Random(8), communes, courts)  # noqa: S311
     conn = await asyncpg.connect(admin_url)
     try:
+        # Triggers off for the load (as pg_restore --disable-triggers), the statistics rebuilt after it.
+        await conn.execute("SET session_replication_role = replica")
         await conn.copy_records_to_table("intakes", schema_name=SCHEMA, records=intakes, columns=[
             "id", "reported_at", "source", "region_code", "prefecture_code", "commune_code", "court_code",
             "place_type", "night", "exploitation_pattern", "created_by"])
@@ -115,6 +124,7 @@ async def _load(admin_url: str, n_cases: int) -> None:
             "id", "case_number", "child_id", "intake_id", "region_code", "prefecture_code", "commune_code",
             "court_code", "status", "repeat_of_case_id", "opened_at"])
         await conn.execute("ANALYZE cases.intakes; ANALYZE cases.children; ANALYZE cases.cases")
+        await conn.execute("SET session_replication_role = origin")
     finally:
         await conn.close()
 
@@ -131,13 +141,46 @@ async def _time(fn: Callable[[], Awaitable[Any]], runs: int) -> dict[str, float]
             "p95_ms": round(samples[min(len(samples) - 1, math.ceil(len(samples) * 0.95) - 1)], 1), "runs": runs}
 
 
+def _intake_principal() -> Principal:
+    return Principal(subject_id=uuid.uuid4(), subject_type="user", role=Role.CASE_MANAGER.value,
+                     scopes=frozenset(scopes_for(Role.CASE_MANAGER)), territories=("MA",),
+                     organization_id=uuid.uuid4(), organization_type="cape")
+
+
+async def intake_throughput(maker: async_sessionmaker[AsyncSession], n: int) -> dict[str, float]:
+    """Intakes per second through `create_intake`, one committed transaction each (one or two children and
+    their mother, as in the field), in one process: what a write costs with the statistics' maintenance."""
+    protector = Protector.from_settings(field_keys={"k1": "bench-field-key-" + "f" * 32}, active_kid=None,
+                                        blind_index_key="bench-blind-index-" + "b" * 32)
+    reference = ReferenceData.load()
+    principal = _intake_principal()
+    rng = random.Random(11)  # noqa: S311
+    samples = []
+    for i in range(n):
+        data = IntakeCreate(
+            reported_at=datetime(2026, 3, 1, 10, tzinfo=UTC) + timedelta(minutes=i), source="field_patrol",
+            commune_code="04.421.01", place_type="traffic_light", night=i % 2 == 0,
+            exploitation_pattern="with_adult",
+            children=[ChildCreate(first_name=f"Qux{i}x{k}", sex=rng.choice(("female", "male")),
+                                  estimated_age_years=rng.randint(0, 12)) for k in range(1 + (i % 4 == 0))],
+            adults=[AdultCreate(first_name=f"Vyx{i}", sex="female", claimed_relationship="mother")])
+        t0 = time.perf_counter()
+        async with maker() as session, session.begin():
+            await case_domain.create_intake(ctx=Context(session=session, principal=principal, protector=protector,
+                                                        reference=reference), data=data)
+        samples.append(time.perf_counter() - t0)
+    samples.sort()
+    return {"intakes_per_s": round(n / sum(samples), 1), "median_ms": round(statistics.median(samples) * 1000, 1),
+            "p95_ms": round(samples[min(n - 1, math.ceil(n * 0.95) - 1)] * 1000, 1), "runs": n}
+
+
 def _principal(territories: tuple[str, ...]) -> Principal:
     return Principal(subject_id=uuid.uuid4(), subject_type="user", role=Role.STEERING_VIEWER.value,
                      scopes=frozenset(scopes_for(Role.STEERING_VIEWER)), territories=territories,
                      organization_id=None, organization_type="ministry")
 
 
-async def measure(n_cases: int, runs: int) -> dict[str, Any]:
+async def measure(n_cases: int, runs: int, intakes: int = 0) -> dict[str, Any]:
     """Load `n_cases` into a scratch database, time every figure, drop the database."""
     server = server_admin_url()
     tag = secrets.token_hex(4)
@@ -161,22 +204,26 @@ async def measure(n_cases: int, runs: int) -> dict[str, Any]:
             async with maker() as session, session.begin():
                 return await work(session)
 
-        async def refresh(session: AsyncSession) -> None:
-            await session.execute(sa.text("SELECT cases.stats_refresh()"))
-
-        out["refresh"] = await _time(lambda: in_tx(refresh), max(2, runs // 5))
-
-        async def plain_refresh() -> None:
+        async def rebuild() -> None:
             conn = await asyncpg.connect(admin_url)
             try:
-                await conn.execute("REFRESH MATERIALIZED VIEW cases.stats_case_facts")
+                await conn.execute("SELECT cases.stats_rebuild()")
             finally:
                 await conn.close()
 
-        out["refresh_not_concurrently"] = await _time(plain_refresh, max(2, runs // 5))
+        out["rebuild_from_scratch"] = await _time(rebuild, 1)
         national = domain.StatsQuery(group_by=("territory", "sex", "age_band"))
         out["summary_national_territory_sex_age"] = await _time(lambda: in_tx(
             lambda s: domain.summarize(session=s, principal=_principal(("MA",)), query=national)), runs)
+        scope = q.CaseScope(("MA",), None, None, None)
+        dims = [(n, q.dimension(n, territory_level="prefecture", age_scheme="pilot", phases=domain.phases()))
+                for n in national.group_by]
+        out["same_counts_distinct_over_facts"] = await _time(lambda: in_tx(
+            lambda s: q.summary_rows(s, dimensions=dims, filters=scope.where())), max(3, runs // 3))
+        partial = domain.StatsQuery(group_by=("territory", "sex", "age_band"), period_from=date(2020, 3, 15),
+                                    period_to=date(2025, 10, 20))
+        out["summary_period_not_whole_months"] = await _time(lambda: in_tx(
+            lambda s: domain.summarize(session=s, principal=_principal(("MA",)), query=partial)), runs)
         out["summary_one_prefecture"] = await _time(lambda: in_tx(
             lambda s: domain.summarize(session=s, principal=_principal(("04.421",)), query=national)), runs)
         every = domain.StatsQuery(group_by=("territory", "sex", "age_band", "month", "exploitation_pattern"),
@@ -190,10 +237,15 @@ async def measure(n_cases: int, runs: int) -> dict[str, Any]:
             max(3, runs // 3))
 
         async def write_then_read(session: AsyncSession) -> None:
-            await session.execute(sa.text("UPDATE cases.cases SET risk_level = 'low' WHERE case_number = 'B-00000001'"))
+            # A correction of a child's sex: the triggers move its case to another cell of the cube.
+            await session.execute(sa.text(
+                "UPDATE cases.children SET sex = CASE sex WHEN 'female' THEN 'male' ELSE 'female' END "
+                "WHERE id = (SELECT child_id FROM cases.cases WHERE case_number = 'B-00000001')"))
             await domain.summarize(session=session, principal=_principal(("MA",)), query=national)
 
         out["summary_after_a_write"] = await _time(lambda: in_tx(write_then_read), max(2, runs // 5))
+        if intakes:
+            out["intake_throughput"] = await intake_throughput(maker, intakes)
         await engine.dispose()
     finally:
         admin = await asyncpg.connect(_replace_db(server, "postgres"))
@@ -208,13 +260,17 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--cases", type=int, action="append", help="cases to load (repeatable)")
     parser.add_argument("--runs", type=int, default=15)
+    parser.add_argument("--intakes", type=int, default=200, help="intakes to time after the reads (0: none)")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
-    results = [asyncio.run(measure(n, args.runs)) for n in (args.cases or [100_000])]
+    results = [asyncio.run(measure(n, args.runs, args.intakes)) for n in (args.cases or [100_000])]
     for r in results:
         print(f"\n{r['cases']:,} cases (COPY load {r['copy_load_s']} s)")
         for key, value in r.items():
-            if isinstance(value, dict):
+            if key == "intake_throughput":
+                print(f"  {key:<40} {value['intakes_per_s']:>8} /s   median {value['median_ms']} ms"
+                      f"   p95 {value['p95_ms']} ms")
+            elif isinstance(value, dict):
                 print(f"  {key:<40} median {value['median_ms']:>8} ms   p95 {value['p95_ms']:>8} ms")
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))
