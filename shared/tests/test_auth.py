@@ -10,7 +10,7 @@ import jwt
 import pytest
 from fastapi import Depends, FastAPI
 
-from himaya.auth import JWKSCache, Principal, require_scopes, territory_covers
+from himaya.auth import JWKSCache, Principal, TokenVerifier, require_scopes, territory_covers
 from himaya.errors import Unauthorized, install_problem_handlers
 from himaya.testing.plugin import AUDIENCE, ISSUER, TokenFactory
 
@@ -137,3 +137,60 @@ class TestRequireScopes:
             assert ok.status_code == 200 and ok.json() == {"role": "police_officer"}
             bad = await c.get("/guarded", headers={"Authorization": "Bearer not.a.token"})
             assert bad.status_code == 401 and bad.headers["www-authenticate"].startswith("Bearer")
+
+
+class TestVerifiedTokenCache:
+    async def test_a_repeated_token_is_verified_once_and_gives_the_same_principal(self, factory, monkeypatch):
+        verifier = factory.verifier()
+        token = factory.token(role="case_manager", scopes=["cases:read"], territories=["04.421"])
+        calls = []
+        original = jwt.decode
+        monkeypatch.setattr(jwt, "decode", lambda *a, **k: calls.append(1) or original(*a, **k))
+        first = await verifier.verify(token)
+        second = await verifier.verify(token)
+        assert second is first and len(calls) == 1
+
+    async def test_a_cached_token_is_verified_again_once_its_exp_passes(self, factory, monkeypatch):
+        verifier = factory.verifier()
+        token = factory.token(ttl=5)
+        await verifier.verify(token)
+        calls = []
+        original = jwt.decode
+        monkeypatch.setattr(jwt, "decode", lambda *a, **k: calls.append(1) or original(*a, **k))
+        await verifier.verify(token)
+        assert calls == []
+        later = time.time() + 10
+        monkeypatch.setattr(time, "time", lambda: later)
+        await verifier.verify(token)  # within the 30 s leeway the full check still accepts it
+        assert calls == [1]
+
+    async def test_a_cached_token_is_refused_when_its_key_leaves_the_jwks(self, factory):
+        served = {"jwks": factory.jwks}
+
+        async def fetch():
+            return served["jwks"]
+
+        verifier = TokenVerifier(JWKSCache(fetch, cooldown_seconds=0.0), issuer=ISSUER, audience=AUDIENCE)
+        token = factory.token()
+        await verifier.verify(token)
+        served["jwks"] = TokenFactory.generate().jwks  # identity rotated the key out
+        verifier.jwks.load(served["jwks"])
+        with pytest.raises(Unauthorized, match="unknown key"):
+            await verifier.verify(token)
+
+    async def test_a_tampered_copy_of_a_cached_token_is_still_refused(self, factory):
+        verifier = factory.verifier()
+        token = factory.token(role="ngo_worker")
+        await verifier.verify(token)
+        header, payload, sig = token.split(".")
+        claims = json.loads(base64.urlsafe_b64decode(payload + "=="))
+        claims["role"] = "admin"
+        with pytest.raises(Unauthorized):
+            await verifier.verify(f"{header}.{b64(json.dumps(claims).encode())}.{sig}")
+
+    async def test_the_cache_stays_within_its_size(self, factory):
+        verifier = factory.verifier()
+        verifier.cache_size = 3
+        for _ in range(7):
+            await verifier.verify(factory.token())
+        assert len(verifier._verified) == 3
