@@ -138,8 +138,9 @@ async def record_many(session: AsyncSession | AsyncConnection, table: sa.Table, 
         row["prev_hash"] = prev
         row["hash"] = prev = row_hash(prev, row)
         rows.append(row)
-    # Identity values follow the order of the VALUES list, so the chain order is the insertion order.
-    await session.execute(sa.insert(table).values(rows))
+    # One cached statement executed for each row in order (a multi-row VALUES would be compiled afresh for
+    # every request); identity values follow that order, so the chain order is the insertion order.
+    await session.execute(sa.insert(table), rows)
 
 
 @dataclass(frozen=True)
