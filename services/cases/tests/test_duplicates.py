@@ -158,3 +158,34 @@ class TestReview:
             refused = await client.post(f"/v1/children/{case['child_id']}/duplicate-reviews", headers=marrakech,
                                         json={"other_child_id": other_id, "decision": "same"})
             assert refused.status_code == 404, other_id
+
+
+class TestCandidateSelection:
+    """Candidates are selected by the names' phonetic keys, scored and ranked in SQL (issue 9)."""
+
+    async def test_the_best_match_comes_first_among_many_sharing_a_first_name(self, api, as_, client):
+        families = ["Alaoui", "Bennani", "Tazi", "Idrissi", "Berrada", "Chraibi", "Fassi", "Lahlou", "Sebti",
+                    "Bouzidi", "Haddad", "Naciri", "Filali"]
+        for family in families:
+            await record(api, as_, territories=[api.RABAT], commune=api.RABAT_COMMUNE,
+                         child={"first_name": "Hicham", "last_name": family, "sex": "male",
+                                "estimated_age_years": 9})
+        target, _ = await record(api, as_, territories=[api.RABAT], commune=api.RABAT_COMMUNE,
+                                 child={"first_name": "Hicham", "last_name": "Kettani", "sex": "male",
+                                        "estimated_age_years": 9})
+        found = (await client.get("/v1/children", params={"q": "Hicham Kettani"},
+                                  headers=as_("case_manager"))).json()
+        assert found[0]["child_id"] == target["child_id"]
+        assert found[0]["score"] > found[1]["score"]
+
+    async def test_a_name_misspelt_in_every_word_is_still_found_when_few_share_a_key(self, api, as_, client):
+        target, _ = await record(api, as_, territories=[api.RABAT], commune=api.RABAT_COMMUNE,
+                                 child={"first_name": "Hicham", "last_name": "Kettani", "sex": "male",
+                                        "estimated_age_years": 9})
+        found = (await client.get("/v1/children", params={"q": "Hichan Kettami"},
+                                  headers=as_("case_manager"))).json()
+        assert [c["child_id"] for c in found] == [target["child_id"]]
+        proposed, _ = await record(api, as_, territories=[api.RABAT], commune=api.RABAT_COMMUNE,
+                                   child={"first_name": "Hichan", "last_name": "Kettami", "sex": "male",
+                                          "estimated_age_years": 9})
+        assert target["child_id"] in [c["child_id"] for c in proposed["duplicate_candidates"]]
