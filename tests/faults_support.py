@@ -31,7 +31,7 @@ from typing import Any
 import httpx
 
 from himaya import embedded_pg
-from himaya.devstack import SERVICES, Stack, StackConfig, ensure_database, migrate
+from himaya.devstack import SERVICES, Stack, StackConfig, dev_secrets, ensure_database, migrate
 
 SOAK = os.environ.get("HIMAYA_SOAK") == "1"
 SOAK_REPORT = os.environ.get("HIMAYA_SOAK_REPORT")
@@ -103,9 +103,8 @@ def isolated_stack(base_dir: Path, *, extra: dict[str, str] | None = None) -> It
     try:
         admin_url = pg.url("himaya_faults")
         ensure_database(admin_url)
-        generated = {name: secrets.token_urlsafe(24) for name in (
-            "identity_db_password", "cases_db_password", "referrals_db_password", "admin_password",
-            "key_encryption_key", "events_secret", "field_key", "blind_index_key")}
+        # Every secret the stack needs, fresh, in this stack's own folder (new secrets are picked up by themselves).
+        generated = dev_secrets(base_dir)
         env = {
             # Many actors log in from one address during a test: the token endpoint's limit is not under test.
             "GATEWAY_RATE_LIMIT_TOKEN_ENDPOINT": "100000",

@@ -30,13 +30,17 @@ def env(request: pytest.FixtureRequest) -> FaultEnv:
 
 
 def run_schemathesis(env: FaultEnv, token: str, out: Path) -> dict:
-    """Run the schemathesis CLI against the gateway and return its JSON report."""
+    """Run the schemathesis CLI against the gateway and return its JSON report.
+
+    One worker: with two, CPython 3.11's `ast` occasionally races inside hypothesis ("AST constructor recursion
+    depth mismatch"), an error of the fuzzer, not of the API.
+    """
     phases = "examples,coverage,fuzzing,stateful" if SOAK else "examples,coverage,fuzzing"
     command = [
         str(SCHEMATHESIS), "run", env.iso.url() + "/openapi.json",
         "--header", f"Authorization: Bearer {token}",
         "--checks", CHECKS, "--mode", "all", "--phases", phases,
-        "--max-examples", str(scale(4, 60)), "--workers", "2", "--request-timeout", "40",
+        "--max-examples", str(scale(4, 60)), "--workers", "1", "--request-timeout", "40",
         "--exclude-path", "/v1/auth/token", "--seed", "20260302" if not SOAK else "0",
         "--report", "json", "--report-json-path", str(out / "report.json"),
         "--report-dir", str(out), "--no-color", "--output-truncate", "true",
