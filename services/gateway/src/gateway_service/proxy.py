@@ -103,7 +103,9 @@ class Upstreams:
     async def open(self) -> None:
         """Create the pools."""
         for name in self.urls:
-            connector = aiohttp.TCPConnector(limit=self.pool_size, ttl_dns_cache=300, keepalive_timeout=30)
+            # Idle upstream connections are dropped before uvicorn's own 5 s keep-alive closes them, so a
+            # request never lands on a connection the service is closing (seen as a 502 under load).
+            connector = aiohttp.TCPConnector(limit=self.pool_size, ttl_dns_cache=300, keepalive_timeout=4)
             self.sessions[name] = aiohttp.ClientSession(
                 connector=connector, timeout=self.timeouts[name], auto_decompress=False,
                 skip_auto_headers=("User-Agent", "Accept", "Accept-Encoding"), trust_env=False)
