@@ -126,7 +126,7 @@ async def find_matches(ctx: Context, *, tokens: list[str], symmetric: bool, subj
     With the name's phonetic-key tokens (`key_tokens`), candidates are first those sharing a key: a few
     hundred rows even for the commonest names, where any shared bigram selects most children. Every token is
     searched only when that finds fewer than MAX_CANDIDATES matches, so a record misspelt in every word (no
-    key shared) is found for rarer names but not behind ten key-sharing matches (docs/privacy.md).
+    key shared) is found for rarer names but not behind ten key-sharing matches (decision 0090).
     """
     if not tokens:
         return []
