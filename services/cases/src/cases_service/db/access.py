@@ -10,7 +10,7 @@ from cases_service.domain.access import Relation, Visibility
 from himaya.auth import NATIONAL
 
 
-def territory_clause(codes: tuple[str, ...], table: sa.Table = cases) -> ColumnElement[bool]:
+def territory_clause(codes: tuple[str, ...], table: sa.FromClause = cases) -> ColumnElement[bool]:
     """Rows of `table` whose commune lies inside one of `codes` (each uses an indexed column)."""
     parts: list[ColumnElement[bool]] = []
     for code in codes:
@@ -26,19 +26,19 @@ def territory_clause(codes: tuple[str, ...], table: sa.Table = cases) -> ColumnE
     return sa.or_(*parts) if parts else sa.false()
 
 
-def visible(v: Visibility) -> ColumnElement[bool]:
-    """The cases the caller may see: territory and relation."""
-    territory = territory_clause(v.territories)
+def visible(v: Visibility, table: sa.FromClause = cases) -> ColumnElement[bool]:
+    """The cases the caller may see: territory and relation (`table`: `cases` or an alias of it)."""
+    territory = territory_clause(v.territories, table)
     if v.relation == Relation.TERRITORIAL:
         return territory
     if v.organization_id is None:
         return sa.false()
     if v.relation == Relation.GRANT:
         g = case_access_grants
-        related = sa.exists().where(g.c.case_id == cases.c.id, g.c.organization_id == v.organization_id,
+        related = sa.exists().where(g.c.case_id == table.c.id, g.c.organization_id == v.organization_id,
                                     g.c.revoked_at.is_(None))
     else:
         p = placements
-        related = sa.exists().where(p.c.case_id == cases.c.id, p.c.organization_id == v.organization_id,
+        related = sa.exists().where(p.c.case_id == table.c.id, p.c.organization_id == v.organization_id,
                                     p.c.ended_at.is_(None))
     return sa.and_(territory, related)

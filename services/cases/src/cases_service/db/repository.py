@@ -177,6 +177,18 @@ async def get_case(session: AsyncSession, case_id: uuid.UUID, v: Visibility, *, 
     return (await session.execute(stmt)).mappings().one_or_none()
 
 
+async def get_case_with_siblings(session: AsyncSession, case_id: uuid.UUID, v: Visibility) -> RowMapping | None:
+    """A case with its child and intake, if the caller may see it, and (`sibling_ids`) the other visible cases
+    its intake opened, by case number: one statement for a read."""
+    other = cases.alias("sibling")
+    siblings = sa.func.array(
+        sa.select(other.c.id).where(other.c.intake_id == cases.c.intake_id, other.c.id != cases.c.id,
+                                    visible(v, other))
+        .order_by(other.c.case_number).scalar_subquery())
+    stmt = _case_select(v).add_columns(siblings.label("sibling_ids")).where(cases.c.id == case_id)
+    return (await session.execute(stmt)).mappings().one_or_none()
+
+
 async def case_exists_visible(session: AsyncSession, case_id: uuid.UUID, v: Visibility, *,
                               lock: bool = False) -> RowMapping | None:
     """The case's id, status and version, if the caller may see it (optionally locked)."""

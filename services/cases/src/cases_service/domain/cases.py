@@ -291,10 +291,10 @@ def _child_read_fields(ctx: Context) -> list[str]:
 async def get_case(*, ctx: Context, case_id: uuid.UUID) -> CaseRead:
     """A case the caller may see (404 otherwise), with its child and intake; the read is audited."""
     v = ctx.visibility
-    row = await repo.get_case(ctx.session, case_id, v)
+    row = await repo.get_case_with_siblings(ctx.session, case_id, v)
     if row is None:
         raise _not_found()
-    siblings = await repo.sibling_case_ids(ctx.session, intake_id=row["intake_id"], case_id=case_id, v=v)
+    siblings = list(row["sibling_ids"])
     await ctx.audit([AuditEntry(action="case.read", object_type="case", object_id=str(case_id), case_id=case_id,
                                 fields=["case", *_child_read_fields(ctx)])])
     return _case_read(ctx, row, siblings)
