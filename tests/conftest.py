@@ -1,6 +1,5 @@
 """Cross-service fixtures: the four real processes on a fresh database, reached through the gateway."""
 
-import secrets
 import socket
 import sys
 import time
@@ -11,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from himaya.devstack import SERVICES, Stack, StackConfig, migrate
+from himaya.devstack import SERVICES, Stack, StackConfig, migrate, random_secrets
 
 # Helpers of the cross-service suites (tests/authz) are imported by name, as tests run in importlib mode.
 sys.path.insert(0, str(Path(__file__).parent))
@@ -32,9 +31,7 @@ def free_port() -> int:
 @pytest.fixture(scope="session")
 def stack_config(test_database_url: str, session_tag: str) -> StackConfig:
     """Ports, secrets and database of this session's stack (roles suffixed so they never clash)."""
-    generated = {name: secrets.token_urlsafe(24) for name in (
-        "identity_db_password", "cases_db_password", "referrals_db_password", "admin_password",
-        "key_encryption_key", "events_secret", "field_key", "blind_index_key", "referrals_field_key")}
+    generated = random_secrets()
     config = StackConfig(admin_url=test_database_url, ports={s.name: free_port() for s in SERVICES},
                          secrets=generated, role_suffix=f"_t{session_tag}",
                          extra=dict(TEST_STACK_LIMITS))

@@ -71,9 +71,7 @@ class World:
         server = server_admin_url()
         self.server = server
         self.names = (f"himaya_backup_{tag}", f"himaya_restored_{tag}")
-        generated = {name: secrets.token_urlsafe(24) for name in (
-            "identity_db_password", "cases_db_password", "referrals_db_password", "admin_password",
-            "key_encryption_key", "events_secret", "field_key", "blind_index_key")}
+        generated = devstack.random_secrets()
         ports = {s.name: _free_port() for s in devstack.SERVICES}
         self.original = devstack.StackConfig(admin_url=_replace_db(server, self.names[0]), ports=ports,
                                              secrets=generated, role_suffix=f"_b{tag}")

@@ -57,22 +57,30 @@ SERVICES = (
 DB_SERVICES = tuple(s for s in SERVICES if s.schema)
 
 
+SECRET_SIZES: dict[str, int] = {
+    **{f"{s.name}_db_password": 24 for s in DB_SERVICES},
+    "admin_password": 12,
+    "key_encryption_key": 32,
+    "events_secret": 32,
+    "field_key": 32,
+    "blind_index_key": 32,
+    "referrals_field_key": 32,
+}
+"""Every secret a running stack needs, by name, with its size in random bytes."""
+
+
+def random_secrets() -> dict[str, str]:
+    """A fresh value for every secret of SECRET_SIZES (test stacks)."""
+    return {name: secrets.token_urlsafe(size) for name, size in SECRET_SIZES.items()}
+
+
 def dev_secrets(data_dir: Path = DATA_DIR) -> dict[str, str]:
     """Development secrets, generated once per checkout and kept in the git-ignored data folder."""
     path = data_dir / "dev-secrets.json"
     data_dir.mkdir(parents=True, exist_ok=True)
     existing: dict[str, str] = json.loads(path.read_text()) if path.exists() else {}
-    wanted = {
-        **{f"{s.name}_db_password": 24 for s in DB_SERVICES},
-        "admin_password": 12,
-        "key_encryption_key": 32,
-        "events_secret": 32,
-        "field_key": 32,
-        "blind_index_key": 32,
-        "referrals_field_key": 32,
-    }
     changed = False
-    for name, size in wanted.items():
+    for name, size in SECRET_SIZES.items():
         if name not in existing:
             existing[name] = secrets.token_urlsafe(size)
             changed = True

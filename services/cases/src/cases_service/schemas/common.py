@@ -6,6 +6,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from himaya.text import NO_NUL
+
 Sex = Literal["female", "male"]
 Nationality = Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")]
 Schooling = Literal["never_enrolled", "dropped_out", "preschool", "primary", "secondary", "vocational", "unknown"]
@@ -30,8 +32,6 @@ DecisionType = Literal["return_to_family", "emergency_placement", "placement_tru
                        "dna_expertise_order", "open_investigation", "prosecute_adult", "no_further_action_adult",
                        "refer_trafficking_mechanism"]
 TerritoryCode = Annotated[str, StringConstraints(pattern=r"^(MA|\d{2}(\.\d{3}(\.\d{2}(\.\d{2})?)?)?)$")]
-# No NUL characters: Postgres cannot store them in text, and encrypted fields would carry them to every reader.
-NO_NUL = r"^[^\x00]*$"
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100, pattern=NO_NUL)]
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=5000, pattern=NO_NUL)]
 ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200, pattern=NO_NUL)]

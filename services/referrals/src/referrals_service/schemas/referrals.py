@@ -8,6 +8,7 @@ from typing import Annotated
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
 
+from himaya.text import NO_NUL
 from referrals_service.domain.vocabulary import (
     Concerns,
     DecisionType,
@@ -18,8 +19,8 @@ from referrals_service.domain.vocabulary import (
     Urgency,
 )
 
-ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
-Reference = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000, pattern=NO_NUL)]
+Reference = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100, pattern=NO_NUL)]
 
 
 class RequestModel(BaseModel):
@@ -70,7 +71,7 @@ class DecisionCreate(RequestModel):
     type: DecisionType
     concerns: Concerns
     adult_id: uuid.UUID | None = Field(default=None, description="The case's adult; required when concerns=adult.")
-    legal_basis: Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)] | None = None
+    legal_basis: Annotated[str, StringConstraints(strip_whitespace=True, max_length=500, pattern=NO_NUL)] | None = None
     decided_at: AwareDatetime
     notes: ShortText | None = None
 
