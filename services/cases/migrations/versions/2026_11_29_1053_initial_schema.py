@@ -10,6 +10,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
+
 revision: str = '20261129105306'
 down_revision: str | None = None
 branch_labels: str | Sequence[str] | None = None
