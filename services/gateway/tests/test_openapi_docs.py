@@ -85,3 +85,31 @@ class TestDocsUI:
         assert "oauth2RedirectUrl" in html and "/docs/oauth2-redirect" in html
         assets = await gw.get("/docs/assets/swagger-ui-bundle.js")
         assert assets.status_code == 200 and len(assets.content) > 500_000
+
+
+class TestIncompleteDocumentAtStartup:
+    async def test_a_service_that_was_down_at_startup_appears_on_the_next_read(self, monkeypatch):
+        """Services start beside the gateway: a reader must not keep getting a document without them."""
+        import orjson
+
+        from gateway_service import openapi as openapi_module
+        from gateway_service.openapi import MergedOpenAPI
+
+        up = {"cases": False}
+        cases_doc = {"openapi": "3.1.0", "info": {"title": "c", "version": "1"},
+                     "paths": {"/v1/cases": {"get": {"responses": {"200": {"description": "ok"}}}}}}
+
+        def handler(request: httpx.Request) -> httpx.Response:
+            return httpx.Response(200, json=cases_doc) if up["cases"] else httpx.Response(503)
+
+        clock = [100.0]
+        monkeypatch.setattr(openapi_module.time, "monotonic", lambda: clock[0])
+        merged = MergedOpenAPI({"cases": "http://cases"}, own=lambda: {"paths": {}},
+                               owns_path=lambda svc, path: True, refresh_seconds=300, title="t", version="1",
+                               description="d")
+        async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as client:
+            assert orjson.loads(await merged.body(client))["paths"] == {}
+            up["cases"] = True
+            clock[0] += 2
+            assert "/v1/cases" in orjson.loads(await merged.body(client))["paths"]
+            assert merged.missing == []

@@ -171,13 +171,12 @@ class MergedOpenAPI:
             self._built_at = time.monotonic()
 
     async def body(self, client: httpx.AsyncClient) -> bytes:
-        """The document's bytes: built now if never built; rebuilt in the background when stale."""
-        if self._body is None:
+        """The document's bytes: built now if never built or missing a service (at most once a second, so a
+        reader right after start-up gets every operation); otherwise rebuilt in the background when stale."""
+        if self._body is None or (self.missing and time.monotonic() - self._built_at > 1.0):
             await self.refresh(client)
-        else:
-            stale_after = self._refresh_seconds if not self.missing else min(self._refresh_seconds, 5.0)
-            if time.monotonic() - self._built_at > stale_after and (self._task is None or self._task.done()):
-                self._task = asyncio.create_task(self.refresh(client))
+        elif time.monotonic() - self._built_at > self._refresh_seconds and (self._task is None or self._task.done()):
+            self._task = asyncio.create_task(self.refresh(client))
         assert self._body is not None
         return self._body
 
