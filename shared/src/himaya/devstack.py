@@ -128,12 +128,17 @@ def ensure_database(admin_url: str) -> None:
     asyncio.run(create())
 
 
+def default_ports() -> dict[str, int]:
+    """Each service's port: `<SERVICE>_PORT` from the environment, or its default (8000–8003)."""
+    return {s.name: int(os.environ.get(s.prefix + "PORT", s.default_port)) for s in SERVICES}
+
+
 @dataclass
 class StackConfig:
     """Everything the processes of one running system need to find each other and the database."""
 
     admin_url: str
-    ports: dict[str, int] = field(default_factory=lambda: {s.name: s.default_port for s in SERVICES})
+    ports: dict[str, int] = field(default_factory=lambda: default_ports())
     secrets: dict[str, str] = field(default_factory=dev_secrets)
     environment: str = "local"
     role_suffix: str = ""
@@ -308,8 +313,25 @@ def running_stack(config: StackConfig, *, log_dir: Path | None = None) -> Iterat
         stack.stop_all()
 
 
+def ports_in_use(config: StackConfig) -> list[str]:
+    """The services whose port something already listens on (another `make run`, say)."""
+    import socket
+
+    busy = []
+    for name, port in config.ports.items():
+        with socket.socket() as sock:
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                busy.append(f"{name} ({port})")
+    return busy
+
+
 def _cmd_run(args: argparse.Namespace) -> int:
     started = time.monotonic()
+    busy = ports_in_use(StackConfig(admin_url="postgresql://unused@127.0.0.1/unused", secrets={}))
+    if busy:
+        print(f"Ports already in use: {', '.join(busy)}. Is Himaya already running? Stop it first, or set "
+              "IDENTITY_PORT, CASES_PORT, REFERRALS_PORT and GATEWAY_PORT.", file=sys.stderr)
+        return 1
     admin_url, pg = admin_database_url()
     ensure_database(admin_url)
     config = StackConfig(admin_url=admin_url)
