@@ -40,6 +40,8 @@ class TestOrganizations:
         second = await client.post("/v1/organizations", headers=headers, json=body)
         assert first.status_code == second.status_code == 201
         assert first.json()["id"] == second.json()["id"]
+        assert first.content == second.content  # byte-identical, as for every other service
+        assert first.headers["etag"] == second.headers["etag"]
         assert second.headers["idempotent-replayed"] == "true"
 
     async def test_update_needs_if_match(self, client, admin, make_org):

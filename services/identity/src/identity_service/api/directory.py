@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response
+from pydantic import BaseModel
 
 from himaya.auth import Principal
 from himaya.db import SessionDep
@@ -58,8 +60,19 @@ def _etag(response: Response, row: Any) -> None:
     response.headers["ETag"] = make_etag(row["version"])
 
 
-async def _replay_or_none(idem: Idempotency, session: SessionDep, principal: Principal, body: Any) -> Response | None:
-    return await idem.begin(session, caller=principal.actor, body=body)
+async def _create(idem: Idempotency, session: SessionDep, principal: Principal, body: Any,
+                  create: Callable[[], Awaitable[Any]], read: Callable[[Any], BaseModel]) -> Response:
+    """Create once per Idempotency-Key: `create` returns the new row, `read` its response model. First answers
+    and replays are the same bytes and carry the row's ETag."""
+    etag: dict[str, str] = {}
+
+    async def produce() -> BaseModel:
+        row = await create()
+        etag["ETag"] = make_etag(row["version"])
+        return read(row)
+
+    return await idem.run(session, caller=principal.actor, request_body=body, produce=produce,
+                          headers=lambda _: etag)
 
 
 # ---- organisations --------------------------------------------------------------------------------------
@@ -67,16 +80,11 @@ async def _replay_or_none(idem: Idempotency, session: SessionDep, principal: Pri
 @router.post("/v1/organizations", status_code=201, response_model=OrganizationRead, tags=["organizations"],
              responses=problem_responses(401, 403, 409, 422))
 async def create_organization(body: OrganizationCreate, session: SessionDep, principal: ActivePrincipal,
-                              idem: IdempotencyDep, response: Response) -> Any:
+                              idem: IdempotencyDep) -> Any:
     """Create an organisation (admin)."""
-    if (replay := await _replay_or_none(idem, session, principal, body)) is not None:
-        return replay
-    row = await directory.create_organization(session, principal=principal, name=body.name, type_=body.type,
-                                              territory_code=body.territory_code, court_code=body.court_code)
-    result = OrganizationRead.model_validate(dict(row))
-    _etag(response, row)
-    await idem.complete(session, status_code=201, body=result, headers={"ETag": make_etag(row["version"])})
-    return result
+    return await _create(idem, session, principal, body, lambda: directory.create_organization(
+        session, principal=principal, name=body.name, type_=body.type, territory_code=body.territory_code,
+        court_code=body.court_code), lambda row: OrganizationRead.model_validate(dict(row)))
 
 
 @router.get("/v1/organizations", response_model=Page[OrganizationRead], tags=["organizations"],
@@ -118,21 +126,15 @@ async def update_organization(organization_id: uuid.UUID, body: OrganizationUpda
 
 @router.post("/v1/users", status_code=201, response_model=UserRead, tags=["users"],
              responses=problem_responses(401, 403, 409, 422))
-async def create_user(body: UserCreate, session: SessionDep, principal: ActivePrincipal, idem: IdempotencyDep,
-                      response: Response) -> Any:
+async def create_user(body: UserCreate, session: SessionDep, principal: ActivePrincipal, idem: IdempotencyDep) -> Any:
     """Create a user (admin, or an organisation administrator within their organisation and territories)."""
     # The fingerprint leaves the password out: a fast hash of it must never be stored.
-    if (replay := await _replay_or_none(idem, session, principal, body.model_dump(mode="json",
-                                                                                  exclude={"password"}))):
-        return replay
-    row = await directory.create_user(session, principal=principal, username=body.username,
-                                      full_name=body.full_name, email=body.email,
-                                      organization_id=body.organization_id, role=body.role,
-                                      territories=body.territories, password=body.password)
-    result = UserRead.model_validate(dict(row))
-    _etag(response, row)
-    await idem.complete(session, status_code=201, body=result, headers={"ETag": make_etag(row["version"])})
-    return result
+    return await _create(idem, session, principal, body.model_dump(mode="json", exclude={"password"}),
+                         lambda: directory.create_user(
+                             session, principal=principal, username=body.username, full_name=body.full_name,
+                             email=body.email, organization_id=body.organization_id, role=body.role,
+                             territories=body.territories, password=body.password),
+                         lambda row: UserRead.model_validate(dict(row)))
 
 
 @router.get("/v1/users", response_model=Page[UserRead], tags=["users"], responses=READ_ERRORS)
@@ -241,16 +243,11 @@ async def rotate_client_secret(client_id: uuid.UUID, session: SessionDep, princi
 @router.post("/v1/field-teams", status_code=201, response_model=FieldTeamRead, tags=["field teams"],
              responses=problem_responses(401, 403, 404, 409, 422))
 async def create_field_team(body: FieldTeamCreate, session: SessionDep, principal: ActivePrincipal,
-                            idem: IdempotencyDep, response: Response) -> Any:
+                            idem: IdempotencyDep) -> Any:
     """Create a prefecture's field team (admin, or a team coordinator in their territories)."""
-    if (replay := await _replay_or_none(idem, session, principal, body)) is not None:
-        return replay
-    team = await directory.create_field_team(session, principal=principal, territory_code=body.territory_code,
-                                             name=body.name, member_ids=body.members)
-    result = FieldTeamRead.model_validate(team)
-    _etag(response, team)
-    await idem.complete(session, status_code=201, body=result, headers={"ETag": make_etag(team["version"])})
-    return result
+    return await _create(idem, session, principal, body, lambda: directory.create_field_team(
+        session, principal=principal, territory_code=body.territory_code, name=body.name,
+        member_ids=body.members), FieldTeamRead.model_validate)
 
 
 @router.get("/v1/field-teams", response_model=Page[FieldTeamRead], tags=["field teams"], responses=READ_ERRORS)
