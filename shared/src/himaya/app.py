@@ -18,7 +18,7 @@ from himaya.db import create_database, database_ready
 from himaya.errors import Problem, install_problem_handlers
 from himaya.logging import configure_logging
 from himaya.middleware import Metrics, RequestContextMiddleware
-from himaya.migrations import head_revision
+from himaya.revisions import head_revision
 from himaya.settings import ServiceSettings
 
 Lifespan = Callable[[FastAPI], contextlib.AbstractAsyncContextManager[None]]
@@ -47,7 +47,7 @@ def create_service_app(spec: ServiceSpec, settings: ServiceSettings, *, jwks: JW
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         configure_logging(service=spec.name, level=settings.log_level, json=settings.log_json)
         app.state.settings = settings
-        app.state.expected_head = head_revision(spec.migrations_dir, schema=spec.schema)
+        app.state.expected_head = head_revision(spec.migrations_dir)
         if getattr(app.state, "db", None) is None:  # a test may have provided its own
             app.state.db = create_database(settings, application_name=f"himaya-{spec.name}")
         http = httpx.AsyncClient(timeout=httpx.Timeout(5.0, connect=2.0))

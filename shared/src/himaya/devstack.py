@@ -191,9 +191,9 @@ def _schema_at_head(admin_url: str, svc: ServiceDef) -> bool:
 
     import asyncpg
 
-    from himaya.migrations import head_revision
+    from himaya.revisions import head_revision
 
-    head = head_revision(ROOT / "services" / svc.name / "migrations", schema=str(svc.schema))
+    head = head_revision(ROOT / "services" / svc.name / "migrations")
 
     async def current() -> str | None:
         conn = await asyncpg.connect(admin_url)

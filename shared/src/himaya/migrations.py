@@ -15,7 +15,6 @@ from urllib.parse import unquote, urlsplit
 import sqlalchemy as sa
 from alembic import command, context
 from alembic.config import Config
-from alembic.script import ScriptDirectory
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from himaya.settings import to_asyncpg_url
@@ -32,11 +31,6 @@ def alembic_config(migrations_dir: Path, *, url: str | None = None, schema: str)
     if url is not None:
         cfg.set_main_option("sqlalchemy.url", to_asyncpg_url(url).replace("%", "%%"))
     return cfg
-
-
-def head_revision(migrations_dir: Path, *, schema: str) -> str | None:
-    """The head revision of a service's migrations (what /readyz expects the database to be at)."""
-    return ScriptDirectory.from_config(alembic_config(migrations_dir, schema=schema)).get_current_head()
 
 
 HAND_MAINTAINED = "maintained by hand"
