@@ -1,7 +1,7 @@
 """The baseline of "GET a case": a bare Starlette + asyncpg handler running the SQL the cases service runs.
 
-Same statements, same database, one transaction: the case with its child and intake under the caller's
-visibility clause, its sibling cases, and the audit append (chain lock, last hash, insert). No token
+Same statements, same database, one transaction: the case with its child, intake and sibling cases under
+the caller's visibility clause (one statement), and the audit append (chain lock, last hash, insert). No token
 check, no decryption, no pydantic, no middleware: what is left of the service's cost when Python does
 nothing but the SQL and a JSON encoding of the row. The SQL is compiled from the service's own
 repository statements at startup, so it cannot drift from what the service sends.
@@ -28,7 +28,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from cases_service.db import repository
-from cases_service.db.tables import audit_events, cases
+from cases_service.db.tables import audit_events
 from cases_service.domain.access import Relation, Visibility
 from himaya.audit import CHAINS, _lock_key
 
@@ -42,13 +42,9 @@ def _compile(stmt: sa.ClauseElement) -> tuple[str, list[str], dict[str, Any]]:
 def statements(territories: tuple[str, ...]) -> dict[str, tuple[str, list[str], dict[str, Any]]]:
     """The service's SQL for GET /v1/cases/{id} by a territorial caller of `territories`."""
     v = Visibility(territories=territories, relation=Relation.TERRITORIAL, organization_id=None)
-    case = repository._case_select(v).where(cases.c.id == sa.bindparam("case_id"))
-    siblings = (sa.select(cases.c.id).where(cases.c.intake_id == sa.bindparam("intake_id"),
-                                            cases.c.id != sa.bindparam("case_id"),
-                                            repository.visible(v)).order_by(cases.c.case_number))
     last = (sa.select(audit_events.c.hash).where(audit_events.c.chain == sa.bindparam("chain"))
             .order_by(audit_events.c.id.desc()).limit(1))
-    return {"case": _compile(case), "siblings": _compile(siblings), "last_hash": _compile(last)}
+    return {"case": _compile(repository._case_with_siblings_select(v)), "last_hash": _compile(last)}
 
 
 def _args(statement: tuple[str, list[str], dict[str, Any]], **values: Any) -> list[Any]:
@@ -72,7 +68,6 @@ def create_app() -> Starlette:
             row = await conn.fetchrow(sql["case"][0], *_args(sql["case"], case_id=case_id))
             if row is None:
                 return Response(b'{"status":404}', status_code=404, media_type="application/json")
-            await conn.fetch(sql["siblings"][0], *_args(sql["siblings"], case_id=case_id, intake_id=row["intake_id"]))
             chain = hash(case_id) % CHAINS
             await conn.execute("SELECT pg_advisory_xact_lock($1, $2)", lock_key, chain)
             prev = await conn.fetchval(sql["last_hash"][0], *_args(sql["last_hash"], chain=chain)) or b"\x00" * 32
