@@ -198,7 +198,7 @@ INTAKE_LUA = """
 local names = {"Yassine","Salma","Amine","Khadija","Omar","Imane","Hamza","Aya","Ilyas","Hiba","Anas","Rania"}
 local communes = {COMMUNES_LIST}
 local n = 0
-local run = math.random(1, 1000000000)
+local run = RUN_ID
 request = function()
   n = n + 1
   local body = string.format('{"reported_at":"2026-03-02T21:30:00Z","source":"field_patrol","commune_code":"%s",'
@@ -220,7 +220,9 @@ def intakes_per_second(gw: str, headers: dict[str, str], wrk: str | None, second
     if not wrk:
         return {"error": "wrk is needed for the intake rate"}
     script = RESULTS / "logs" / "intake.lua"
-    script.write_text(INTAKE_LUA)
+    # A new run id for every run: wrk's unseeded math.random gave every run the same one, so a second run
+    # on one database replayed the first run's Idempotency-Keys instead of creating intakes.
+    script.write_text(INTAKE_LUA.replace("RUN_ID", str(secrets.randbelow(10**9))))
     cmd = [wrk, "-t1", f"-c{connections}", f"-d{max(1, round(seconds))}s", "--latency", "--timeout", "10s",
            "-s", str(script), "-H", f"Authorization: {headers['Authorization']}", gw + "/v1/intakes"]
     out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout  # noqa: S603
