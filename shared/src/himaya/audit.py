@@ -3,6 +3,8 @@
 Each service has its own `audit_events` table. Rows are spread over a few independent chains so that
 concurrent requests do not all queue behind one lock; each chain is a SHA-256 hash chain, appended
 under a transaction-scoped advisory lock, so editing or deleting a row breaks the chain at that row.
+A transaction appends to one chain only, however often it records: holding two chain locks, taken in
+random order, would let two transactions each wait for the other (a deadlock, and a failed request).
 Sensitive values are never written here: only field names.
 """
 
@@ -11,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import random
 import uuid
+import weakref
 import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -73,6 +76,22 @@ def _lock_key(schema: str) -> int:
     return zlib.crc32(f"{schema}.audit".encode()) & 0x7FFFFFFF
 
 
+_CHAIN = "himaya.audit.chain"
+
+
+def _chain(session: AsyncSession | AsyncConnection) -> int:
+    """The chain this transaction appends to: a random one on its first record, the same one after."""
+    sync = session.sync_session if isinstance(session, AsyncSession) else session.sync_connection
+    transaction = sync.get_transaction() if sync is not None else None
+    held = session.info.get(_CHAIN)
+    if transaction is not None and held is not None and held[0]() is transaction:
+        return int(held[1])
+    chain = random.randrange(CHAINS)  # noqa: S311
+    if transaction is not None:
+        session.info[_CHAIN] = (weakref.ref(transaction), chain)
+    return chain
+
+
 @dataclass(frozen=True)
 class AuditEntry:
     """What one audit event says; values of sensitive fields are never part of it."""
@@ -89,7 +108,7 @@ async def record(session: AsyncSession | AsyncConnection, table: sa.Table, entry
                  principal: Principal | None = None, actor: str | None = None, source_ip: str | None = None,
                  organization_id: uuid.UUID | None = None) -> None:
     """Append an event in the caller's transaction (it is kept only if the transaction commits)."""
-    chain = random.randrange(CHAINS)  # noqa: S311
+    chain = _chain(session)
     await session.execute(sa.select(sa.func.pg_advisory_xact_lock(_lock_key(table.schema or ""), chain)))
     prev = (await session.execute(
         sa.select(table.c.hash).where(table.c.chain == chain).order_by(table.c.id.desc()).limit(1)
@@ -119,7 +138,7 @@ async def record_many(session: AsyncSession | AsyncConnection, table: sa.Table, 
     """Append several events (e.g. one per case of a listed page) to one chain in three statements."""
     if not entries:
         return
-    chain = random.randrange(CHAINS)  # noqa: S311
+    chain = _chain(session)
     await session.execute(sa.select(sa.func.pg_advisory_xact_lock(_lock_key(table.schema or ""), chain)))
     prev = (await session.execute(
         sa.select(table.c.hash).where(table.c.chain == chain).order_by(table.c.id.desc()).limit(1)
