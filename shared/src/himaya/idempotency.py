@@ -93,16 +93,19 @@ class Idempotency:
         self._caller, self._hash = caller, request_fingerprint(self.method, self.path, body)
         lock_id = int.from_bytes(hashlib.sha256(f"{caller}\x00{self.key}".encode()).digest()[:8], "big",
                                  signed=True)
-        try:
-            async with session.begin_nested():
-                await session.execute(sa.text(f"SET LOCAL lock_timeout = '{WAIT_FOR_IN_FLIGHT}'"))
-                await session.execute(sa.select(sa.func.pg_advisory_xact_lock(lock_id)))
-        except DBAPIError as exc:
-            if "lock timeout" in str(exc).lower() or "LockNotAvailable" in type(exc.orig).__name__:
-                raise IdempotencyInFlight("Retry when the first request has finished.",
-                                          headers={"Retry-After": "2"}) from exc
-            raise
-        await session.execute(sa.text("SET LOCAL lock_timeout = '0'"))
+        # Almost always the key is free: one statement. A retry of a request still running waits for it, with
+        # a timeout, in a savepoint (the timeout's error must not abort the request's transaction).
+        if not (await session.execute(sa.select(sa.func.pg_try_advisory_xact_lock(lock_id)))).scalar_one():
+            try:
+                async with session.begin_nested():
+                    await session.execute(sa.text(f"SET LOCAL lock_timeout = '{WAIT_FOR_IN_FLIGHT}'"))
+                    await session.execute(sa.select(sa.func.pg_advisory_xact_lock(lock_id)))
+            except DBAPIError as exc:
+                if "lock timeout" in str(exc).lower() or "LockNotAvailable" in type(exc.orig).__name__:
+                    raise IdempotencyInFlight("Retry when the first request has finished.",
+                                              headers={"Retry-After": "2"}) from exc
+                raise
+            await session.execute(sa.text("SET LOCAL lock_timeout = '0'"))
         t = self.table
         row = (await session.execute(sa.select(t).where(t.c.caller == caller, t.c.key == self.key,
                                                         t.c.created_at > datetime.now(UTC) - RETENTION))
