@@ -51,6 +51,24 @@ class TestAcrossCities:
         assert set(candidate) == {"view", "child_id", "score", "evidence", "sex", "age_band", "cases"}
         assert "Alaoui" not in side.text and "Mohamed" not in side.text and "Fatima" not in side.text
 
+    async def test_the_intakes_adults_count_as_evidence_when_it_proposes_candidates(self, api, as_, client):
+        # The intake searches before writing its cases: its adults are passed in, and weigh as they do later.
+        mother = {"first_name": "Fatima", "cnie": "AB123456", "claimed_relationship": "mother"}
+        rabat_case, _ = await record(api, as_, territories=[api.RABAT], commune=api.RABAT_COMMUNE,
+                                     child=RABAT_CHILD, adults=[mother])
+        older = {**MARRAKECH_CHILD, "estimated_age_years": 8}  # ages apart: the score stays below 1
+        with_mother, marrakech = await record(api, as_, territories=[MARRAKECH], commune=api.MARRAKECH_COMMUNE,
+                                              child=older, adults=[{**mother, "cnie": "ab-123 456"}])
+        without, _ = await record(api, as_, territories=[MARRAKECH], commune=api.MARRAKECH_COMMUNE, child=older)
+
+        def score(case):
+            return next(c["score"] for c in case["duplicate_candidates"] if c["child_id"] == rabat_case["child_id"])
+
+        assert score(with_mother) > score(without)
+        later = (await client.get(f"/v1/children/{with_mother['child_id']}/duplicates", headers=marrakech)).json()
+        assert score(with_mother) == next(c["score"] for c in later["candidates"]
+                                          if c["child_id"] == rabat_case["child_id"])
+
     async def test_a_national_reviewer_sees_both_children_with_names(self, api, as_, client):
         rabat_case, _ = await record(api, as_, territories=[api.RABAT], commune=api.RABAT_COMMUNE, child=RABAT_CHILD)
         marrakech_case, _ = await record(api, as_, territories=[MARRAKECH], commune=api.MARRAKECH_COMMUNE,

@@ -173,6 +173,14 @@ async def create_intake(*, ctx: Context, data: IntakeCreate) -> IntakeRead:
         adult_rows.append(_adult_row(ctx, adult, intake_id=intake_id))
     await repo.insert_adults(session, adult_rows)
 
+    sexes = {cid: child.sex for cid, child in zip(child_ids, data.children, strict=True)}
+    candidates, proposed = await duplicates.propose_at_intake(ctx, children=[
+        (cid, new_tokens[cid], new_keys[cid], str(sexes[cid]), ref)
+        for cid, ref in zip(child_ids, child_refs, strict=True) if new_tokens.get(cid)],
+        adults=[(a["cnie_index"], a["name_tokens"]) for a in adult_rows], exclude=child_ids)
+
+    # The prefecture's counter row stays locked until COMMIT: take it after the reads and the search for
+    # duplicates, so concurrent intakes of one prefecture queue only behind the last few statements.
     first = await repo.allocate_case_numbers(session, prefecture_code=place.prefecture_code, year=opened_at.year,
                                              count=len(child_ids))
     case_rows: list[dict[str, Any]] = []
@@ -200,10 +208,6 @@ async def create_intake(*, ctx: Context, data: IntakeCreate) -> IntakeRead:
             await repo.insert_grant(session, case_id=case["id"], organization_id=principal.organization_id,
                                     source_id=intake_id, kind="reporter")
 
-    sexes = {cid: child.sex for cid, child in zip(child_ids, data.children, strict=True)}
-    candidates = await duplicates.propose_at_intake(ctx, children=[
-        (cid, new_tokens[cid], new_keys[cid], str(sexes[cid]), ref)
-        for cid, ref in zip(child_ids, child_refs, strict=True) if new_tokens.get(cid)], exclude=child_ids)
     await repo.add_events(session, [
         {"case_id": case["id"], "actor": principal.actor, "actor_organization_id": principal.organization_id,
          "event_type": "case.opened", "from_status": None, "to_status": Status.REPORTED.value,
@@ -212,7 +216,8 @@ async def create_intake(*, ctx: Context, data: IntakeCreate) -> IntakeRead:
                   "sibling_case_ids": [str(o["id"]) for o in case_rows if o["id"] != case["id"]],
                   "duplicate_candidates": len(candidates.get(case["child_id"], []))}}
         for case in case_rows])
-    await ctx.audit([
+    # One audit write, the last but the stored idempotent answer: the chain lock is held from here to COMMIT.
+    await ctx.audit(proposed + [
         AuditEntry(action="intake.create", object_type="case", object_id=str(case["id"]), case_id=case["id"],
                    fields=_written_fields(data, case["child_id"] in new_tokens or case["child_id"] not in known))
         for case in case_rows])

@@ -212,23 +212,25 @@ def audit_entries(action: str, views: Sequence[AnyCandidate], matches: Sequence[
 
 async def propose_at_intake(ctx: Context, *,
                             children: Sequence[tuple[uuid.UUID, list[str], list[str], str, date]],
-                            exclude: Sequence[uuid.UUID]) -> dict[uuid.UUID, list[DuplicateCandidate]]:
-    """Candidates for each new child of an intake (id, name tokens, key tokens, sex, reference birth date; its
-    adults count as evidence); audited."""
-    adults = await _adults_by_child(ctx, [c[0] for c in children])
+                            adults: Sequence[AdultKey], exclude: Sequence[uuid.UUID],
+                            ) -> tuple[dict[uuid.UUID, list[DuplicateCandidate]], list[AuditEntry]]:
+    """Candidates for each new child of an intake (id, name tokens, key tokens, sex, reference birth date), and
+    the audit entries of what they show, which the caller records with its own (one audit write per intake).
+
+    The intake's adults (CNIE index, name tokens) count as evidence: a new child has no other case, so they are
+    all the adults it was met with; they are passed in, as the intake's cases are not written yet.
+    """
     out: dict[uuid.UUID, list[DuplicateCandidate]] = {}
     entries: list[AuditEntry] = []
     today = now().date()
     for child_id, tokens, keys, sex, ref in children:
         matches = await find_matches(ctx, tokens=tokens, symmetric=True, subject_id=child_id, exclude=exclude,
-                                     sex=sex, reference_birth_date=ref, subject_adults=adults.get(child_id, []),
-                                     key_tokens=keys)
+                                     sex=sex, reference_birth_date=ref, subject_adults=adults, key_tokens=keys)
         out[child_id] = [DuplicateCandidate(child_id=m.row["id"], score=m.score, case_ids=m.visible_case_ids)
                          for m in matches]
         entries += audit_entries("child.duplicates.proposed", [candidate_view(ctx, m, today) for m in matches],
                                  matches)
-    await ctx.audit(entries)
-    return out
+    return out, entries
 
 
 async def search_children(*, ctx: Context, q: str, sex: str | None, age: float | None) -> list[AnyCandidate]:
