@@ -69,6 +69,25 @@ class TestAcrossCities:
         assert score(with_mother) == next(c["score"] for c in later["candidates"]
                                           if c["child_id"] == rabat_case["child_id"])
 
+    async def test_a_shared_adult_lifts_a_candidate_into_the_ten_proposed(self, api, as_):
+        # Eleven namesakes: nine of the same age (0.9), one six months apart (0.867), one nine months apart but
+        # met with the same mother (0.85 + 0.1). Only rows that a shared adult could lift into the ten have their
+        # adults read: cutting to ten before reading them would keep the first and drop the second.
+        child = {"first_name": "Zakaria", "last_name": "Bennani", "sex": "male", "estimated_age_years": 6}
+        mother = {"first_name": "Naima", "cnie": "CD765432", "claimed_relationship": "mother"}
+        for _ in range(9):
+            await record(api, as_, territories=[api.RABAT], commune=api.RABAT_COMMUNE, child=child)
+        lifted, _ = await record(api, as_, territories=[api.RABAT], commune=api.RABAT_COMMUNE,
+                                 child={**child, "estimated_age_years": 6.75}, adults=[mother])
+        left, _ = await record(api, as_, territories=[api.RABAT], commune=api.RABAT_COMMUNE,
+                               child={**child, "estimated_age_years": 6.5})
+        subject, _ = await record(api, as_, territories=[api.RABAT], commune=api.RABAT_COMMUNE, child=child,
+                                  adults=[mother])
+        proposed = {c["child_id"]: c["score"] for c in subject["duplicate_candidates"]}
+        assert len(proposed) == 10
+        assert proposed[lifted["child_id"]] > max(s for c, s in proposed.items() if c != lifted["child_id"])
+        assert left["child_id"] not in proposed
+
     async def test_a_national_reviewer_sees_both_children_with_names(self, api, as_, client):
         rabat_case, _ = await record(api, as_, territories=[api.RABAT], commune=api.RABAT_COMMUNE, child=RABAT_CHILD)
         marrakech_case, _ = await record(api, as_, territories=[MARRAKECH], commune=api.MARRAKECH_COMMUNE,

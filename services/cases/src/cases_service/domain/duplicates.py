@@ -9,6 +9,7 @@ decides `same` (the newer record is merged into the older, its cases move, repea
 
 from __future__ import annotations
 
+import functools
 import itertools
 import uuid
 from collections.abc import Mapping, Sequence
@@ -123,23 +124,26 @@ async def find_matches(ctx: Context, *, tokens: list[str], symmetric: bool, subj
                        subject_adults: Sequence[AdultKey] = (), key_tokens: Sequence[str] = ()) -> list[Match]:
     """The best candidates for a name (a record's tokens, `symmetric`, or a search query's), best first.
 
-    With the name's phonetic-key tokens (`key_tokens`), candidates are first those sharing a key: a few
-    hundred rows even for the commonest names, where any shared bigram selects most children. Every token is
-    searched only when that finds fewer than MAX_CANDIDATES matches, so a record misspelt in every word (no
-    key shared) is found for rarer names but not behind ten key-sharing matches (decision 0090).
+    With the name's phonetic-key tokens (`key_tokens`), candidates are first those sharing every key (the
+    GIN index intersects the lists: a few hundred rows at a million children even for "Mohamed Alaoui", whose
+    keys each select tens of thousands), then those sharing any key, and every token only when the keys find
+    fewer than MAX_CANDIDATES matches. A tier is searched only when the one before found fewer than
+    MAX_CANDIDATES, so a record misspelt in every word (no key shared) is found for rarer names but not behind
+    ten key-sharing matches (decision 0090).
     """
     if not tokens:
         return []
     keys = sorted(set(key_tokens) & set(tokens))
-    if keys:
-        matches = await _matches(ctx, tokens=tokens, select_by=keys, symmetric=symmetric, subject_id=subject_id,
-                                 exclude=exclude, sex=sex, reference_birth_date=reference_birth_date,
-                                 subject_adults=subject_adults)
+    search = functools.partial(_matches, ctx, tokens=tokens, symmetric=symmetric, subject_id=subject_id,
+                               exclude=exclude, sex=sex, reference_birth_date=reference_birth_date,
+                               subject_adults=subject_adults)
+    tiers = ([{"select_by": keys, "select_all": keys}] if len(keys) > 1 else []) + (
+        [{"select_by": keys}] if keys else [])
+    for tier in tiers:
+        matches = await search(**tier)
         if len(matches) >= MAX_CANDIDATES:
             return _best(matches)
-    return _best(await _matches(ctx, tokens=tokens, select_by=None, symmetric=symmetric, subject_id=subject_id,
-                                exclude=exclude, sex=sex, reference_birth_date=reference_birth_date,
-                                subject_adults=subject_adults))
+    return _best(await search(select_by=None))
 
 
 def _best(matches: list[Match]) -> list[Match]:
@@ -149,16 +153,17 @@ def _best(matches: list[Match]) -> list[Match]:
 
 async def _matches(ctx: Context, *, tokens: list[str], select_by: list[str] | None, symmetric: bool,
                    subject_id: uuid.UUID | None, exclude: Sequence[uuid.UUID], sex: str | None,
-                   reference_birth_date: date | None, subject_adults: Sequence[AdultKey]) -> list[Match]:
+                   reference_birth_date: date | None, subject_adults: Sequence[AdultKey],
+                   select_all: list[str] | None = None) -> list[Match]:
     window = timedelta(days=round(AGE_WINDOW_YEARS * DAYS_PER_YEAR))
     rows = await dup.candidate_children(
         ctx.session, tokens=tokens, select_by=select_by, min_score=UNRELATED_SCORE - SCORE_TOLERANCE,
         symmetric=symmetric, extra_weight=STORED_EXTRA_WEIGHT, v=ctx.visibility,
         national=may_search_nationally(ctx), subject_id=subject_id, exclude=exclude, sex=sex,
         born_from=reference_birth_date - window if reference_birth_date else None,
-        born_to=reference_birth_date + window if reference_birth_date else None, limit=CANDIDATE_ROWS)
-    adults = await _adults_by_child(ctx, [r["id"] for r in rows]) if subject_adults and rows else {}
-    out = []
+        born_to=reference_birth_date + window if reference_birth_date else None, select_all=select_all,
+        limit=CANDIDATE_ROWS)
+    scored = []
     for row in rows:
         stored = list(row["name_tokens"])
         name = BlindIndex.score(tokens, stored)
@@ -168,6 +173,21 @@ async def _matches(ctx: Context, *, tokens: list[str], select_by: list[str] | No
             continue
         diff = (abs((row["reference_birth_date"] - reference_birth_date).days) / DAYS_PER_YEAR
                 if reference_birth_date else 0.0)
+        scored.append((row, name, diff))
+    adults: dict[uuid.UUID, list[AdultKey]] = {}
+    if subject_adults and scored:
+        # A shared adult adds at most ADULT_WEIGHT: a row whose score with one stays below the MAX_CANDIDATES-th
+        # best score without one has ten better rows whatever the adults, and _best drops it. Only the others
+        # are returned and have their adults looked up (the query and the comparisons were most of the
+        # search's cost at intake, for the 200 rows the SQL ranks).
+        without = sorted((overall_score(name_score=n, age_difference_years=d, shared_adult=False)
+                          for _, n, d in scored), reverse=True)
+        floor = without[MAX_CANDIDATES - 1] if len(without) >= MAX_CANDIDATES else 0.0
+        scored = [(r, n, d) for r, n, d in scored
+                  if overall_score(name_score=n, age_difference_years=d, shared_adult=True) >= floor]
+        adults = await _adults_by_child(ctx, [r["id"] for r, _, _ in scored])
+    out = []
+    for row, name, diff in scored:
         shared = _shared_adult(subject_adults, adults.get(row["id"], []))
         out.append(Match(row=row, name_score=round(name, 3), age_difference_years=round(diff, 1),
                          shared_adult=shared, score=overall_score(name_score=name, age_difference_years=diff,
