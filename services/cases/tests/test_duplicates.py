@@ -215,6 +215,23 @@ class TestCandidateSelection:
         assert found[0]["child_id"] == target["child_id"]
         assert found[0]["score"] > found[1]["score"]
 
+    async def test_a_full_name_shared_by_ten_children_fills_the_list_and_a_rarer_one_still_finds_its_own(
+            self, api, as_, client):
+        # Ten children share every key of "Youssef Alaoui": the first tier (every key) is enough. "Youssef
+        # Bennani" shares every key with only three, so the next tier (any key) runs and ranks them first.
+        alaoui, bennani = [], []
+        for family, out in (("Alaoui", alaoui),) * 10 + (("Bennani", bennani),) * 3:
+            case, _ = await record(api, as_, territories=[api.RABAT], commune=api.RABAT_COMMUNE,
+                                   child={"first_name": "Youssef", "last_name": family, "sex": "male",
+                                          "estimated_age_years": 9})
+            out.append(case["child_id"])
+        headers = as_("case_manager")
+        found = (await client.get("/v1/children", params={"q": "Youssef Alaoui"}, headers=headers)).json()
+        assert sorted(c["child_id"] for c in found) == sorted(alaoui)
+        found = (await client.get("/v1/children", params={"q": "Youssef Bennani"}, headers=headers)).json()
+        assert sorted(c["child_id"] for c in found[:3]) == sorted(bennani)
+        assert {c["child_id"] for c in found[3:]} <= set(alaoui) and found[2]["score"] > found[3]["score"]
+
     async def test_a_name_misspelt_in_every_word_is_still_found_when_few_share_a_key(self, api, as_, client):
         target, _ = await record(api, as_, territories=[api.RABAT], commune=api.RABAT_COMMUNE,
                                  child={"first_name": "Hicham", "last_name": "Kettani", "sex": "male",

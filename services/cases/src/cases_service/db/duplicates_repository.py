@@ -34,24 +34,24 @@ async def candidate_children(session: AsyncSession, *, tokens: list[str], select
                              min_score: float, symmetric: bool, extra_weight: float, v: Visibility,
                              national: bool, subject_id: uuid.UUID | None, exclude: Sequence[uuid.UUID],
                              sex: str | None, born_from: date | None, born_to: date | None,
-                             limit: int = 200) -> Sequence[RowMapping]:
+                             select_all: list[str] | None = None, limit: int = 200) -> Sequence[RowMapping]:
     """Children (not merged away) whose name score against `tokens` reaches `min_score`, best first.
 
-    Candidates are those holding one of `select_by` (default: any of `tokens`; a few rare tokens keep the GIN
-    lookup small), scored in SQL with `BlindIndex.score` (both ways when `symmetric`), filtered, ranked and
-    limited before the visibility and case lookups. The candidates are MATERIALIZED: inlined, the CTE had
-    its shared-token count evaluated again for each of its six uses (filter, score, order); materialised, an
-    intake's query at 20k cases runs in about half the time. `national` searches every territory (the caller gets a
-    minimal view of what it may not see); otherwise only children with a case the caller may see. Pairs
-    already reviewed with `subject_id` are left out.
+    Candidates are those holding every token of `select_all` when given (the GIN index intersects the lists), else
+    one of `select_by` (default: any of `tokens`; a few rare tokens keep the GIN lookup small), scored in SQL with
+    `BlindIndex.score` (both ways when `symmetric`), filtered, ranked and limited before the visibility and case
+    lookups. The candidates are MATERIALIZED: inlined, the CTE had its shared-token count evaluated again for each
+    of its six uses (filter, score, order); materialised, an intake's query at 20k cases runs in about half the
+    time. `national` searches every territory (the caller gets a minimal view of what it may not see); otherwise
+    only children with a case the caller may see. Pairs already reviewed with `subject_id` are left out.
     """
     query = sa.cast(tokens, ARRAY(sa.Text))
     n_query = len(set(tokens))
     shared = (sa.select(sa.func.count()).select_from(sa.func.unnest(children.c.name_tokens).alias("t"))
               .where(sa.literal_column("t").op("=")(sa.func.any(query))).correlate(children).scalar_subquery())
-    conditions: list[sa.ColumnElement[bool]] = [
-        children.c.name_tokens.overlap(sa.cast(select_by if select_by is not None else tokens, ARRAY(sa.Text))),
-        children.c.merged_into_id.is_(None)]
+    selected = (children.c.name_tokens.contains(sa.cast(select_all, ARRAY(sa.Text))) if select_all else
+                children.c.name_tokens.overlap(sa.cast(select_by if select_by is not None else tokens, ARRAY(sa.Text))))
+    conditions: list[sa.ColumnElement[bool]] = [selected, children.c.merged_into_id.is_(None)]
     if exclude:
         conditions.append(children.c.id.not_in(list(exclude)))
     if sex is not None:
