@@ -10,6 +10,7 @@ Sensitive values are never written here: only field names.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import random
 import uuid
@@ -26,6 +27,7 @@ from sqlalchemy.dialects.postgresql import ARRAY, BYTEA, UUID
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from himaya.auth import Principal
+from himaya.db import execute_many_prepared, fetch_prepared
 from himaya.logging import request_id_var
 
 CHAINS = 8
@@ -108,41 +110,34 @@ async def record(session: AsyncSession | AsyncConnection, table: sa.Table, entry
                  principal: Principal | None = None, actor: str | None = None, source_ip: str | None = None,
                  organization_id: uuid.UUID | None = None) -> None:
     """Append an event in the caller's transaction (it is kept only if the transaction commits)."""
-    chain = _chain(session)
-    await session.execute(sa.select(sa.func.pg_advisory_xact_lock(_lock_key(table.schema or ""), chain)))
-    prev = (await session.execute(
-        sa.select(table.c.hash).where(table.c.chain == chain).order_by(table.c.id.desc()).limit(1)
-    )).scalar_one_or_none() or GENESIS
-    row: dict[str, Any] = {
-        "chain": chain,
-        "occurred_at": datetime.now(UTC),
-        "actor": actor or (principal.actor if principal else "anonymous"),
-        "actor_organization_id": organization_id or (principal.organization_id if principal else None),
-        "action": entry.action,
-        "object_type": entry.object_type,
-        "object_id": entry.object_id,
-        "case_id": entry.case_id,
-        "fields": sorted(entry.fields),
-        "outcome": entry.outcome,
-        "request_id": request_id_var.get(),
-        "source_ip": source_ip,
-    }
-    row["prev_hash"] = prev
-    row["hash"] = row_hash(prev, row)
-    await session.execute(sa.insert(table).values(**row))
+    await record_many(session, table, [entry], principal=principal, actor=actor, source_ip=source_ip,
+                      organization_id=organization_id)
+
+
+@functools.lru_cache(maxsize=16)
+def _statements(table: sa.Table) -> tuple[sa.Select[Any], sa.Select[Any], sa.Insert]:
+    """The chain lock, the chain head and the insert of an audit table, built once (run as prepared statements:
+    they are most of what reading a case costs beyond its own query)."""
+    lock = sa.select(sa.func.pg_advisory_xact_lock(sa.bindparam("key", type_=sa.Integer),
+                                                   sa.bindparam("chain", type_=sa.Integer)))
+    head = (sa.select(table.c.hash).where(table.c.chain == sa.bindparam("chain", type_=sa.Integer))
+            .order_by(table.c.id.desc()).limit(1))
+    insert = sa.insert(table).values({c.name: sa.bindparam(c.name, type_=c.type) for c in table.c if c.name != "id"})
+    return lock, head, insert
 
 
 async def record_many(session: AsyncSession | AsyncConnection, table: sa.Table, entries: Sequence[AuditEntry], *,
                       principal: Principal | None = None, actor: str | None = None,
                       source_ip: str | None = None, organization_id: uuid.UUID | None = None) -> None:
-    """Append several events (e.g. one per case of a listed page) to one chain in three statements."""
+    """Append events (e.g. one per case of a listed page) to one chain in three statements: the chain's lock,
+    its head read after the lock, and the rows."""
     if not entries:
         return
     chain = _chain(session)
-    await session.execute(sa.select(sa.func.pg_advisory_xact_lock(_lock_key(table.schema or ""), chain)))
-    prev = (await session.execute(
-        sa.select(table.c.hash).where(table.c.chain == chain).order_by(table.c.id.desc()).limit(1)
-    )).scalar_one_or_none() or GENESIS
+    lock, head, insert = _statements(table)
+    await fetch_prepared(session, lock, {"key": _lock_key(table.schema or ""), "chain": chain})
+    last = await fetch_prepared(session, head, {"chain": chain})
+    prev = bytes(last[0]["hash"]) if last else GENESIS
     now = datetime.now(UTC)
     rows: list[dict[str, Any]] = []
     for entry in entries:
@@ -157,9 +152,8 @@ async def record_many(session: AsyncSession | AsyncConnection, table: sa.Table, 
         row["prev_hash"] = prev
         row["hash"] = prev = row_hash(prev, row)
         rows.append(row)
-    # One cached statement executed for each row in order (a multi-row VALUES would be compiled afresh for
-    # every request); identity values follow that order, so the chain order is the insertion order.
-    await session.execute(sa.insert(table), rows)
+    # Executed for each row in order: identity values follow that order, so the chain order is the insertion order.
+    await execute_many_prepared(session, insert, rows)
 
 
 @dataclass(frozen=True)
