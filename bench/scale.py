@@ -107,14 +107,17 @@ def measure_make_run() -> dict[str, float]:
 class Loaded:
     """A scratch database with N cases and the four processes on free ports."""
 
-    def __init__(self, cases: int) -> None:
+    def __init__(self, cases: int, *, database: str | None = None) -> None:
         self.cases = cases
         server = server_admin_url()
         self.server = server
-        self.name = "himaya_bench_" + secrets.token_hex(4)
+        self.name = database or "himaya_bench_" + secrets.token_hex(4)
+        self.reuse = database is not None
         self.admin_url = _replace_db(server, self.name)
+        # Tokens live an hour: at a million cases a run outlasts the default ten minutes.
         self.config = devstack.StackConfig(admin_url=self.admin_url,
-                                           ports={s.name: free_port() for s in devstack.SERVICES}, extra=NO_LIMITS)
+                                           ports={s.name: free_port() for s in devstack.SERVICES},
+                                           extra={**NO_LIMITS, "IDENTITY_ACCESS_TOKEN_TTL": "3600"})
         self.stack = devstack.Stack(self.config, log_dir=RESULTS / "logs")
         self.load_report: dict[str, Any] = {}
 
@@ -123,20 +126,28 @@ class Loaded:
         from cases_service.scale.__main__ import _protector
         from cases_service.scale.loader import load
 
+        existing = self.reuse and asyncio.run(_count_cases(self.server, self.name))
         devstack.ensure_database(self.admin_url)
         devstack.migrate(self.config)
-        print(f"bench: loading {self.cases:,} cases into {self.name}…", flush=True)
-        report = asyncio.run(load(admin_url=self.admin_url, cases=self.cases, protector=_protector(self.config.env()),
-                                  reference=ReferenceData.load()))
-        self.load_report = {"cases": report.cases, "seconds": report.total_seconds, "phases": report.seconds,
-                            "rows": report.rows}
-        print(f"bench: loaded in {report.total_seconds} s {report.seconds}", flush=True)
+        if existing:
+            self.cases = existing
+            self.load_report = {"cases": existing, "seconds": None, "reused_database": self.name}
+            print(f"bench: reusing {self.name} ({existing:,} cases)", flush=True)
+        else:
+            print(f"bench: loading {self.cases:,} cases into {self.name}…", flush=True)
+            report = asyncio.run(load(admin_url=self.admin_url, cases=self.cases,
+                                      protector=_protector(self.config.env()), reference=ReferenceData.load()))
+            self.load_report = {"cases": report.cases, "seconds": report.total_seconds, "phases": report.seconds,
+                                "rows": report.rows}
+            print(f"bench: loaded in {report.total_seconds} s {report.seconds}", flush=True)
         self.stack.start_all()
         self.stack.wait_ready(timeout=300)
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.stack.stop_all()
+        if self.reuse:
+            return  # kept for the next run
 
         async def drop() -> None:
             conn = await asyncpg.connect(_replace_db(self.server, "postgres"))
@@ -154,6 +165,22 @@ class Loaded:
     def pid(self, service: str) -> int:
         """Process id of a running service."""
         return self.stack.procs[service].pid
+
+
+async def _count_cases(server: str, name: str) -> int:
+    """Cases already in database `name` (0 when it does not exist or holds none)."""
+    conn = await asyncpg.connect(_replace_db(server, "postgres"))
+    try:
+        if not await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name):
+            return 0
+    finally:
+        await conn.close()
+    conn = await asyncpg.connect(_replace_db(server, name))
+    try:
+        return int(await conn.fetchval("SELECT CASE WHEN to_regclass('cases.cases') IS NULL THEN 0 "
+                                       "ELSE (SELECT count(*) FROM cases.cases) END"))
+    finally:
+        await conn.close()
 
 
 def provision(gw: str, admin_password: str) -> dict[str, dict[str, str]]:
@@ -295,7 +322,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         print("bench: timing make run…", flush=True)
         details["make_run"] = measure_make_run()
         figures["make_run_seconds"] = details["make_run"]["installed_checkout_s"]
-    with Loaded(args.cases) as env:
+    with Loaded(args.cases, database=args.database) as env:
+        details["cases_loaded"] = env.cases
         details["load"] = env.load_report
         gw, direct = env.url("gateway"), env.url("cases")
         details["rss_mb_after_start"] = {s.name: rss_mb(env.pid(s.name)) for s in devstack.SERVICES}
@@ -394,13 +422,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--intake-connections", type=int, default=32)
     parser.add_argument("--samples", type=int, default=60)
     parser.add_argument("--skip-make-run", action="store_true")
+    parser.add_argument("--database", help="keep the loaded data in this database: load it on the first run, "
+                                           "reuse it (migrated to head) on the next ones")
     args = parser.parse_args(argv)
     if args.million:
         args.cases = 1_000_000
     report = run(args)
     figures = report["figures"]
-    print(f"\nQUALITY.md performance figures — {args.cases:,} cases loaded "
-          f"(load {report['details']['load']['seconds']} s), {os.cpu_count()} cores\n")
+    load = report["details"]["load"]
+    loaded = f"load {load['seconds']} s" if load.get("seconds") is not None else f"reused {load['reused_database']}"
+    print(f"\nQUALITY.md performance figures — {report['details']['cases_loaded']:,} cases loaded "
+          f"({loaded}), {os.cpu_count()} cores\n")
     print(f"{'figure':<28}{'measured':>11}  {'target':<9}{'verdict':<14}baseline")
     for name, (op, target) in TARGETS.items():
         value = figures.get(name)
