@@ -232,6 +232,22 @@ class TestCandidateSelection:
         assert sorted(c["child_id"] for c in found[:3]) == sorted(bennani)
         assert {c["child_id"] for c in found[3:]} <= set(alaoui) and found[2]["score"] > found[3]["score"]
 
+    async def test_the_bounded_last_tier_keeps_what_the_keys_found(self, api, as_, client, monkeypatch):
+        from cases_service.domain import duplicates
+
+        ids = []
+        for family in ("Kettani", "Kettani", "Bennani"):
+            case, _ = await record(api, as_, territories=[api.RABAT], commune=api.RABAT_COMMUNE,
+                                   child={"first_name": "Hicham", "last_name": family, "sex": "male",
+                                          "estimated_age_years": 9})
+            ids.append(case["child_id"])
+        monkeypatch.setattr(duplicates, "FALLBACK_SCAN_ROWS", 1)
+        found = (await client.get("/v1/children", params={"q": "Hicham Kettani"},
+                                  headers=as_("case_manager"))).json()
+        # Fewer than ten share a key, so the last tier ran, scoring a single row: the key matches stay.
+        assert {c["child_id"] for c in found} == set(ids)
+        assert {c["child_id"] for c in found[:2]} == set(ids[:2])
+
     async def test_a_name_misspelt_in_every_word_is_still_found_when_few_share_a_key(self, api, as_, client):
         target, _ = await record(api, as_, territories=[api.RABAT], commune=api.RABAT_COMMUNE,
                                  child={"first_name": "Hicham", "last_name": "Kettani", "sex": "male",

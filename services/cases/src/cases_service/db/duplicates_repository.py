@@ -34,7 +34,8 @@ async def candidate_children(session: AsyncSession, *, tokens: list[str], select
                              min_score: float, symmetric: bool, extra_weight: float, v: Visibility,
                              national: bool, subject_id: uuid.UUID | None, exclude: Sequence[uuid.UUID],
                              sex: str | None, born_from: date | None, born_to: date | None,
-                             select_all: list[str] | None = None, limit: int = 200) -> Sequence[RowMapping]:
+                             select_all: list[str] | None = None, scan_limit: int | None = None,
+                             limit: int = 200) -> Sequence[RowMapping]:
     """Children (not merged away) whose name score against `tokens` reaches `min_score`, best first.
 
     Candidates are those holding every token of `select_all` when given (the GIN index intersects the lists), else
@@ -43,7 +44,9 @@ async def candidate_children(session: AsyncSession, *, tokens: list[str], select
     lookups. The candidates are MATERIALIZED: inlined, the CTE had its shared-token count evaluated again for each
     of its six uses (filter, score, order); materialised, an intake's query at 20k cases runs in about half the
     time. `national` searches every territory (the caller gets a minimal view of what it may not see); otherwise
-    only children with a case the caller may see. Pairs already reviewed with `subject_id` are left out.
+    only children with a case the caller may see. Pairs already reviewed with `subject_id` are left out. With
+    `scan_limit`, at most that many selected rows are scored (in no particular order): a bound on the cost of a
+    selection that may hold most children.
     """
     query = sa.cast(tokens, ARRAY(sa.Text))
     n_query = len(set(tokens))
@@ -63,7 +66,7 @@ async def candidate_children(session: AsyncSession, *, tokens: list[str], select
     matched = (sa.select(children.c.id, children.c.sex, children.c.reference_birth_date, children.c.name_tokens,
                          *(children.c[c] for c in NAME_COLUMNS), shared.label("shared"),
                          sa.func.cardinality(children.c.name_tokens).label("stored"))
-               .where(*conditions).cte("matched").prefix_with("MATERIALIZED"))
+               .where(*conditions).limit(scan_limit).cte("matched").prefix_with("MATERIALIZED"))
     hits = sa.cast(matched.c.shared, sa.Float)
     score: sa.ColumnElement[Any] = hits / (n_query + extra_weight * (matched.c.stored - matched.c.shared))
     if symmetric:
