@@ -265,6 +265,39 @@ def intakes_per_second(gw: str, headers: dict[str, str], wrk: str | None, second
             "p50": p50.group(1) if p50 else None}
 
 
+def wait_idle(pid: int, *, below: float = 0.05, timeout: float = 120.0) -> float:
+    """Seconds until the process uses less than `below` of a core over half a second."""
+    began = time.monotonic()
+    while time.monotonic() - began < timeout:
+        used = cpu_seconds(pid)
+        time.sleep(0.5)
+        if cpu_seconds(pid) - used < below * 0.5:
+            break
+    return round(time.monotonic() - began, 1)
+
+
+def postgres_cpu_seconds() -> float:
+    """CPU time of the database server's processes on this machine (its backends come and go: a lower bound)."""
+    import psutil
+
+    total = 0.0
+    for proc in psutil.process_iter(["name"]):
+        if proc.info["name"] in ("postgres", "postmaster"):
+            with contextlib.suppress(psutil.Error):
+                times = proc.cpu_times()
+                total += times.user + times.system
+    return total
+
+
+async def count_intakes(admin_url: str) -> int:
+    """Intakes in the loaded database."""
+    conn = await asyncpg.connect(admin_url)
+    try:
+        return int(await conn.fetchval("SELECT count(*) FROM cases.intakes"))
+    finally:
+        await conn.close()
+
+
 def ratio_runs(urls: dict[str, str], headers: dict[str, str], wrk: str | None, *, seconds: float, rounds: int,
                connections: int, pids: dict[str, int]) -> dict[str, Any]:
     """Alternating wrk runs against each url; requests per second per side and CPU per request."""
@@ -356,8 +389,21 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             figures["get_case_vs_bare_ratio"] = round(get["direct"]["rps"] / get["bare"]["rps"], 3)
 
             print("bench: intakes through the gateway…", flush=True)
+            intakes_before = asyncio.run(count_intakes(env.admin_url))
+            pids = {name: env.pid(name) for name in ("gateway", "cases")}
+            before = {name: cpu_seconds(pid) for name, pid in pids.items()}
+            pg_before = postgres_cpu_seconds()
             details["intakes"] = intakes_per_second(gw, manager, wrk, args.seconds, args.intake_connections)
             figures["intakes_per_second"] = details["intakes"].get("rps")
+            # Requests wrk left in flight are still being served: the next figures wait until cases is idle,
+            # and the CPU per intake counts that work too (divided over every intake made, answered or not).
+            details["intakes"]["drained_s"] = wait_idle(pids["cases"])
+            made = asyncio.run(count_intakes(env.admin_url)) - intakes_before
+            details["intakes"]["created"] = made
+            per_intake = {name: cpu_seconds(pid) - before[name] for name, pid in pids.items()}
+            per_intake["postgres (every server process here)"] = postgres_cpu_seconds() - pg_before
+            details["intakes"]["cpu_ms_per_intake"] = {k: round(v / max(1, made) * 1000, 1)
+                                                       for k, v in per_intake.items()}
 
             print("bench: lists, statistics, search…", flush=True)
             first = f"{gw}/v1/cases?territory_code=04.421&status=closed&limit=50"
@@ -442,6 +488,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\nGET a case req/s: gateway {get['gateway']['rps']}, direct {get['direct']['rps']}, bare "
           f"{get['bare']['rps']}; CPU µs/request: gateway {get['gateway']['cpu_us_per_request']}, cases "
           f"{get['direct']['cpu_us_per_request']}, bare {get['bare']['cpu_us_per_request']}")
+    intakes = report["details"]["intakes"]
+    print(f"intakes: {intakes.get('created')} made, {intakes.get('errors')} errors, p50 {intakes.get('p50')}; "
+          f"CPU ms per intake {intakes.get('cpu_ms_per_intake')}")
     lists = report["details"]["list"]
     print(f"list p50/p95 ms: first {lists['first_page']['p50_ms']}/{lists['first_page']['p95_ms']}, deep "
           f"{lists['deep_page_90pct']['p50_ms']}/{lists['deep_page_90pct']['p95_ms']} "
