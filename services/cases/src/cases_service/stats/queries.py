@@ -15,6 +15,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -265,7 +266,7 @@ async def cube_summary_rows(session: AsyncSession, *, names: Sequence[str], terr
         where = (*scope.where(facts), sa.not_(single))
         cell = dims(facts)
         pairs = (sa.select(*cell, entity.label("entity")).where(*where)
-                 .distinct(entity, *cell).order_by(entity, *cell).subquery())
+                 .ext(distinct_on(entity, *cell)).order_by(entity, *cell).subquery())
         keys = [pairs.c[n] for n in names]
         rest.append(sa.select(*keys, sa.literal(measure).label("measure"), sa.literal(False).label("is_total"),
                                sa.func.count().label("n")).group_by(*keys))
