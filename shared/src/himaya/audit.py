@@ -14,7 +14,6 @@ import functools
 import hashlib
 import random
 import uuid
-import weakref
 import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -27,7 +26,7 @@ from sqlalchemy.dialects.postgresql import ARRAY, BYTEA, UUID
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from himaya.auth import Principal
-from himaya.db import execute_many_prepared, fetch_prepared
+from himaya.db import execute_many_prepared, fetch_prepared, remember_for_transaction, transaction_memo
 from himaya.logging import request_id_var
 
 CHAINS = 8
@@ -83,15 +82,11 @@ _CHAIN = "himaya.audit.chain"
 
 def _chain(session: AsyncSession | AsyncConnection) -> int:
     """The chain this transaction appends to: a random one on its first record, the same one after."""
-    sync = session.sync_session if isinstance(session, AsyncSession) else session.sync_connection
-    transaction = sync.get_transaction() if sync is not None else None
-    held = session.info.get(_CHAIN)
-    if transaction is not None and held is not None and held[0]() is transaction:
-        return int(held[1])
-    chain = random.randrange(CHAINS)  # noqa: S311
-    if transaction is not None:
-        session.info[_CHAIN] = (weakref.ref(transaction), chain)
-    return chain
+    chain = transaction_memo(session, _CHAIN)
+    if chain is None:
+        chain = random.randrange(CHAINS)  # noqa: S311
+        remember_for_transaction(session, _CHAIN, chain)
+    return int(chain)
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import time
+import weakref
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any
@@ -117,12 +118,44 @@ def _arguments(c: _Compiled, params: dict[str, Any]) -> list[Any]:
     return args
 
 
+def _transaction(target: AsyncSession | AsyncConnection) -> object | None:
+    sync = target.sync_session if isinstance(target, AsyncSession) else target.sync_connection
+    return sync.get_transaction() if sync is not None else None
+
+
+def transaction_memo(target: AsyncSession | AsyncConnection, key: str) -> Any:
+    """What `remember_for_transaction` stored under `key` for the target's current transaction, else None."""
+    held = target.info.get(key)
+    if held is not None and held[0]() is _transaction(target) is not None:
+        return held[1]
+    return None
+
+
+def remember_for_transaction(target: AsyncSession | AsyncConnection, key: str, value: Any) -> None:
+    """Keep `value` for the target's current transaction only (a later transaction starts without it)."""
+    transaction = _transaction(target)
+    if transaction is not None:
+        target.info[key] = (weakref.ref(transaction), value)
+
+
+_RAW = "himaya.db.raw_connection"
+
+
+async def _raw(target: AsyncSession | AsyncConnection) -> tuple[AsyncConnection, Any]:
+    # The connection and its asyncpg adapter, looked up once per transaction (each lookup is a greenlet switch).
+    held = transaction_memo(target, _RAW)
+    if held is not None:
+        return held  # type: ignore[no-any-return]
+    conn = target if isinstance(target, AsyncConnection) else await target.connection()
+    adapted = (await conn.get_raw_connection()).dbapi_connection
+    assert adapted is not None
+    remember_for_transaction(target, _RAW, (conn, adapted))
+    return conn, adapted
+
+
 async def _prepared(target: AsyncSession | AsyncConnection, stmt: sa.Executable,
                     params: Sequence[dict[str, Any]], *, many: bool) -> list[Any]:
-    conn = target if isinstance(target, AsyncConnection) else await target.connection()
-    raw = await conn.get_raw_connection()
-    adapted = raw.dbapi_connection
-    assert adapted is not None
+    conn, adapted = await _raw(target)
     c = _compile(stmt, conn.dialect)
     try:
         async with adapted._execute_mutex:
