@@ -36,14 +36,16 @@ async def candidate_children(session: AsyncSession, *, tokens: list[str], select
                              sex: str | None, born_from: date | None, born_to: date | None,
                              select_all: list[str] | None = None, scan_limit: int | None = None,
                              limit: int = 200) -> Sequence[RowMapping]:
-    """Children (not merged away) whose name score against `tokens` reaches `min_score`, best first.
+    """Children (not merged away) whose name score against `tokens` reaches `min_score`, best first: their id,
+    reference birth date, `shared` (distinct tokens in common; stored tokens are a set) and `stored` (their
+    token count), from which the caller computes the exact score; `child_details` reads the few it shows.
 
     Candidates are those holding every token of `select_all` when given (the GIN index intersects the lists), else
     one of `select_by` (default: any of `tokens`; a few rare tokens keep the GIN lookup small), scored in SQL with
-    `BlindIndex.score` (both ways when `symmetric`), filtered, ranked and limited before the visibility and case
-    lookups. The candidates are MATERIALIZED: inlined, the CTE had its shared-token count evaluated again for each
-    of its six uses (filter, score, order); materialised, an intake's query at 20k cases runs in about half the
-    time. `national` searches every territory (the caller gets a minimal view of what it may not see); otherwise
+    `BlindIndex.score` (both ways when `symmetric`), filtered, ranked and limited before the visibility lookup.
+    The candidates are MATERIALIZED: inlined, the CTE had its shared-token count evaluated again for each of its
+    six uses (filter, score, order); materialised, an intake's query at 20k cases runs in about half the time.
+    `national` searches every territory (the caller gets a minimal view of what it may not see); otherwise
     only children with a case the caller may see. Pairs already reviewed with `subject_id` are left out. With
     `scan_limit`, at most that many selected rows are scored (in no particular order): a bound on the cost of a
     selection that may hold most children.
@@ -63,8 +65,9 @@ async def candidate_children(session: AsyncSession, *, tokens: list[str], select
         conditions.append(children.c.reference_birth_date >= born_from)
     if born_to is not None:
         conditions.append(children.c.reference_birth_date <= born_to)
-    matched = (sa.select(children.c.id, children.c.sex, children.c.reference_birth_date, children.c.name_tokens,
-                         *(children.c[c] for c in NAME_COLUMNS), shared.label("shared"),
+    # Only what ranking needs: the names, tokens and cases of thousands of scored rows were copied into the
+    # CTE, and those of the 200 ranked sent to the service, which shows ten.
+    matched = (sa.select(children.c.id, children.c.reference_birth_date, shared.label("shared"),
                          sa.func.cardinality(children.c.name_tokens).label("stored"))
                .where(*conditions).limit(scan_limit).cte("matched").prefix_with("MATERIALIZED"))
     hits = sa.cast(matched.c.shared, sa.Float)
@@ -79,10 +82,17 @@ async def candidate_children(session: AsyncSession, *, tokens: list[str], select
         outer.append(~sa.exists().where(
             r.c.child_low_id == sa.func.least(matched.c.id, subject_id),
             r.c.child_high_id == sa.func.greatest(matched.c.id, subject_id)))
-    ranked = (sa.select(matched, score.label("name_score")).where(*outer)
-              .order_by(score.desc(), matched.c.id).limit(limit).subquery("ranked"))
-    stmt = (sa.select(ranked, _case_refs(v, ranked.c.id).label("cases"))
-            .order_by(ranked.c.name_score.desc(), ranked.c.id))
+    stmt = sa.select(matched).where(*outer).order_by(score.desc(), matched.c.id).limit(limit)
+    return (await session.execute(stmt)).mappings().all()
+
+
+async def child_details(session: AsyncSession, child_ids: Sequence[uuid.UUID], v: Visibility) -> Sequence[RowMapping]:
+    """The sex, reference birth date, encrypted names and every case (as JSON) of some candidate children."""
+    if not child_ids:
+        return []
+    stmt = (sa.select(children.c.id, children.c.sex, children.c.reference_birth_date,
+                      *(children.c[c] for c in NAME_COLUMNS), _case_refs(v).label("cases"))
+            .where(children.c.id.in_(list(child_ids))))
     return (await session.execute(stmt)).mappings().all()
 
 

@@ -9,6 +9,7 @@ decides `same` (the newer record is merged into the older, its cases move, repea
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import itertools
 import uuid
@@ -50,7 +51,7 @@ CANDIDATE_ROWS = 200
 # The rows the last tier (any shared sound bigram) may score. At a million cases it selected most children:
 # 2.4 s per intake without a bound (decision 0090).
 FALLBACK_SCAN_ROWS = 2000
-SCORE_TOLERANCE = 1e-9  # the SQL's float score against Python's: Python's exact filter decides
+SCORE_TOLERANCE = 1e-9  # the SQL's float score against Python's: Python's exact filter decides (`_name_score`)
 # The overall score ranks candidates; proposing needs a name score of at least UNRELATED_SCORE, the same sex
 # and an age within the window (himaya.crypto's thresholds; docs/privacy.md).
 NAME_WEIGHT, AGE_WEIGHT, ADULT_WEIGHT = 0.7, 0.2, 0.1
@@ -82,7 +83,7 @@ def may_search_nationally(ctx: Context) -> bool:
 
 @dataclass(frozen=True)
 class Match:
-    """A proposed child with its evidence."""
+    """A proposed child with its evidence; `row` holds its names and cases once `find_matches` returns it."""
 
     row: RowMapping
     name_score: float
@@ -148,14 +149,33 @@ async def find_matches(ctx: Context, *, tokens: list[str], symmetric: bool, subj
     for tier in tiers:
         found = await search(**tier)
         if len(found) >= MAX_CANDIDATES:
-            return _best(found)
+            return await _with_details(ctx, _best(found))
     fallback = await search(select_by=None, scan_limit=FALLBACK_SCAN_ROWS)
-    return _best(list({m.row["id"]: m for m in [*fallback, *found]}.values()))
+    return await _with_details(ctx, _best(list({m.row["id"]: m for m in [*fallback, *found]}.values())))
 
 
 def _best(matches: list[Match]) -> list[Match]:
     matches.sort(key=lambda m: (-m.score, str(m.row["id"])))
     return matches[:MAX_CANDIDATES]
+
+
+async def _with_details(ctx: Context, matches: list[Match]) -> list[Match]:
+    """The matches with their names and cases, read for these few only (the tiers rank up to CANDIDATE_ROWS
+    rows each: reading and decoding every one's names and cases was a third of an intake's search)."""
+    details = {r["id"]: r for r in await dup.child_details(ctx.session, [m.row["id"] for m in matches],
+                                                           ctx.visibility)}
+    return [dataclasses.replace(m, row=details[m.row["id"]]) for m in matches if m.row["id"] in details]
+
+
+def _name_score(shared: int, stored: int, n_query: int, *, symmetric: bool) -> float:
+    """`BlindIndex.score` (both ways when `symmetric`) from the counts the SQL returns: the same arithmetic on
+    the sizes of the token sets (stored tokens are a set: `BlindIndex.name_tokens`, merges), so exact."""
+    if not shared:
+        return 0.0
+    score = shared / (n_query + STORED_EXTRA_WEIGHT * (stored - shared))
+    if symmetric:
+        score = max(score, shared / (stored + STORED_EXTRA_WEIGHT * (n_query - shared)))
+    return score
 
 
 async def _matches(ctx: Context, *, tokens: list[str], select_by: list[str] | None, symmetric: bool,
@@ -171,11 +191,9 @@ async def _matches(ctx: Context, *, tokens: list[str], select_by: list[str] | No
         born_to=reference_birth_date + window if reference_birth_date else None, select_all=select_all,
         scan_limit=scan_limit, limit=CANDIDATE_ROWS)
     scored = []
+    n_query = len(set(tokens))
     for row in rows:
-        stored = list(row["name_tokens"])
-        name = BlindIndex.score(tokens, stored)
-        if symmetric:
-            name = max(name, BlindIndex.score(stored, tokens))
+        name = _name_score(row["shared"], row["stored"], n_query, symmetric=symmetric)
         if name < UNRELATED_SCORE:
             continue
         diff = (abs((row["reference_birth_date"] - reference_birth_date).days) / DAYS_PER_YEAR
