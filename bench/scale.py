@@ -277,15 +277,19 @@ def wait_idle(pid: int, *, below: float = 0.05, timeout: float = 120.0) -> float
 
 
 def postgres_cpu_seconds() -> float:
-    """CPU time of the database server's processes on this machine (its backends come and go: a lower bound)."""
+    """CPU time of the database servers' processes on this machine, the backends that exited included (their
+    time is the postmaster's children's: a pool's overflow connections come and go during a run)."""
     import psutil
 
     total = 0.0
-    for proc in psutil.process_iter(["name"]):
-        if proc.info["name"] in ("postgres", "postmaster"):
-            with contextlib.suppress(psutil.Error):
-                times = proc.cpu_times()
-                total += times.user + times.system
+    for proc in psutil.process_iter(["name", "ppid"]):
+        if proc.info["name"] not in ("postgres", "postmaster"):
+            continue
+        with contextlib.suppress(psutil.Error):
+            times = proc.cpu_times()
+            total += times.user + times.system
+            if psutil.Process(proc.info["ppid"]).name() not in ("postgres", "postmaster"):
+                total += times.children_user + times.children_system
     return total
 
 
