@@ -230,14 +230,15 @@ class BlindIndex:
         Every query token missing from the person counts fully; the person's other tokens (other names,
         the other script's spelling) count a quarter, so "Mohamed" still finds "Mohamed Amine Benali".
         """
-        query = set(query_tokens)
-        if not query or not stored_tokens:
-            return 0.0
-        stored = set(stored_tokens)
-        shared = len(query & stored)
+        query, stored = set(query_tokens), set(stored_tokens)
+        return BlindIndex.score_counts(shared=len(query & stored), query=len(query), stored=len(stored))
+
+    @staticmethod
+    def score_counts(*, shared: int, query: int, stored: int) -> float:
+        """`score` from the sizes of the two token sets and of their intersection (what SQL can count)."""
         if not shared:
             return 0.0
-        return shared / (len(query) + STORED_EXTRA_WEIGHT * (len(stored) - shared))
+        return shared / (query + STORED_EXTRA_WEIGHT * (stored - shared))
 
     def _compute_word_tokens(self, word: str) -> tuple[str, ...]:
         # Keyed BLAKE2b (a PRF like HMAC-SHA256, RFC 7693) is about twice as fast here, and a bulk load

@@ -168,13 +168,11 @@ async def _with_details(ctx: Context, matches: list[Match]) -> list[Match]:
 
 
 def _name_score(shared: int, stored: int, n_query: int, *, symmetric: bool) -> float:
-    """`BlindIndex.score` (both ways when `symmetric`) from the counts the SQL returns: the same arithmetic on
-    the sizes of the token sets (stored tokens are a set: `BlindIndex.name_tokens`, merges), so exact."""
-    if not shared:
-        return 0.0
-    score = shared / (n_query + STORED_EXTRA_WEIGHT * (stored - shared))
+    """`BlindIndex.score` (both ways when `symmetric`) from the counts the SQL returns: exact, since stored
+    tokens are a set (`BlindIndex.name_tokens`, merges)."""
+    score = BlindIndex.score_counts(shared=shared, query=n_query, stored=stored)
     if symmetric:
-        score = max(score, shared / (stored + STORED_EXTRA_WEIGHT * (n_query - shared)))
+        score = max(score, BlindIndex.score_counts(shared=shared, query=stored, stored=n_query))
     return score
 
 
