@@ -259,9 +259,12 @@ class Stack:
                                             stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
 
     def start_all(self) -> None:
-        """Start every service."""
-        for svc in SERVICES:
+        """Start every service, the gateway once the services behind it answer (its merged OpenAPI document
+        is then complete from its first read)."""
+        for svc in DB_SERVICES:
             self.start(svc.name)
+        self.wait_ready(tuple(svc.name for svc in DB_SERVICES))
+        self.start("gateway")
 
     def stop(self, name: str, *, sig: int = signal.SIGTERM, timeout: float = 25.0) -> None:
         """Stop one service (SIGTERM, then SIGKILL after `timeout`)."""
