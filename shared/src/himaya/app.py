@@ -16,6 +16,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from himaya.auth import JWKSCache, TokenVerifier
 from himaya.db import create_database, database_ready
 from himaya.errors import Problem, install_problem_handlers
+from himaya.forwarded import TrustedProxies
 from himaya.logging import configure_logging
 from himaya.middleware import Metrics, RequestContextMiddleware
 from himaya.revisions import head_revision
@@ -79,7 +80,8 @@ def create_service_app(spec: ServiceSpec, settings: ServiceSettings, *, jwks: JW
     install_problem_handlers(app)
     metrics = Metrics(spec.name)
     app.state.metrics = metrics
-    app.add_middleware(RequestContextMiddleware, metrics=metrics, quiet_paths=QUIET_PATHS)
+    app.add_middleware(RequestContextMiddleware, metrics=metrics, quiet_paths=QUIET_PATHS,
+                       trusted_proxies=TrustedProxies(settings.trusted_proxies))
 
     ops = APIRouter(tags=["operations"])
 

@@ -14,9 +14,10 @@ from typing import Any
 
 import orjson
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from himaya.audit import verify_chains
+from himaya.db import create_engine
 from himaya.settings import to_asyncpg_url
 
 
@@ -33,7 +34,7 @@ async def verify_report(engine: AsyncEngine, table: sa.Table, *, service: str) -
 def main(*, service: str, database_url: str, table: sa.Table) -> None:
     """Print the report of one service's log; exit status 1 if any chain is broken."""
     async def run() -> dict[str, Any]:
-        engine = create_async_engine(to_asyncpg_url(database_url))
+        engine = create_engine(to_asyncpg_url(database_url))
         try:
             return await verify_report(engine, table, service=service)
         finally:

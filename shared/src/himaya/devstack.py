@@ -248,6 +248,8 @@ class Stack:
         svc = next(s for s in SERVICES if s.name == name)
         cmd = [sys.executable, "-m", "uvicorn", f"{svc.module}.main:create_app", "--factory",
                "--host", "127.0.0.1", "--port", str(self.config.ports[name]), "--no-access-log",
+               # The client's address is computed by himaya.forwarded from the trusted proxies, not by uvicorn.
+               "--no-proxy-headers",
                "--timeout-graceful-shutdown", "20", "--log-level", "warning"]
         if self.workers > 1:
             cmd += ["--workers", str(self.workers)]

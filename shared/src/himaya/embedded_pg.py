@@ -117,7 +117,8 @@ def ensure_running(data_dir: Path, port: int) -> EmbeddedPostgres:
     _make_accessible(log, user)
     subprocess.run(  # noqa: S603
         [str(bins / "pg_ctl"), "-D", str(pgdata), "-l", str(log), "-w", "-t", "60",
-         "-o", f"-p {port} -k {sockets} -h 127.0.0.1", "start"],
+         # Terse error lines: the server log never gets an error's DETAIL (the values of a key or failing row).
+         "-o", f"-p {port} -k {sockets} -h 127.0.0.1 -c log_error_verbosity=terse", "start"],
         check=True, capture_output=True, **user)  # type: ignore[call-overload]
     deadline = time.monotonic() + 30
     while not _port_open(port):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Any, ClassVar
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, IPvAnyNetwork, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PLACEHOLDER_MARKERS = ("changeme", "change-me", "placeholder", "secret", "password", "xxx", "todo")
@@ -41,6 +41,9 @@ class ServiceSettings(BaseSettings):
     db_max_overflow: int = 10
     log_level: str = "INFO"
     log_json: bool = True
+    # Proxies (CIDR ranges) whose X-Forwarded-For is believed when computing the client's address
+    # (himaya.forwarded): the gateway's address for a service, a load balancer's for the gateway.
+    trusted_proxies: tuple[IPvAnyNetwork, ...] = ("127.0.0.1/32", "::1/128")  # type: ignore[assignment]
 
     # Token verification (every service verifies tokens itself against identity's JWKS).
     jwks_url: str = "http://127.0.0.1:8001/.well-known/jwks.json"

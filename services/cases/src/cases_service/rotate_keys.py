@@ -8,11 +8,10 @@ from __future__ import annotations
 
 import asyncio
 
-from sqlalchemy.ext.asyncio import create_async_engine
-
 from cases_service.config import Settings
 from cases_service.domain.rotation import rotate_field_keys
 from himaya.crypto import FieldCipher
+from himaya.db import create_engine
 from himaya.settings import to_asyncpg_url
 
 
@@ -22,7 +21,7 @@ async def _run(settings: Settings) -> dict[str, int]:
     keys = settings.field_key_map()
     if not keys:
         raise SystemExit("CASES_FIELD_KEYS is required")
-    engine = create_async_engine(to_asyncpg_url(settings.migration_database_url.get_secret_value()))
+    engine = create_engine(to_asyncpg_url(settings.migration_database_url.get_secret_value()))
     try:
         return await rotate_field_keys(engine=engine, cipher=FieldCipher.from_secrets(keys,
                                                                                       settings.field_active_key))

@@ -44,8 +44,6 @@ class Settings(ServiceSettings):
     source_failure_threshold: int = Field(default=30, ge=1)
     source_window_seconds: int = Field(default=300, ge=1)
     source_block_seconds: int = Field(default=300, ge=1)
-    # Peers whose X-Forwarded-For is believed (the gateway); everyone else is identified by their own address.
-    trusted_proxies: tuple[str, ...] = ("127.0.0.1", "::1")
 
     @property
     def kek(self) -> str:
