@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from himaya.crypto import FieldCipher
 from himaya.db import Database, SessionDep
 from himaya.errors import install_problem_handlers
-from himaya.idempotency import Idempotency, IdempotencyProtection, idempotency_dependency
+from himaya.idempotency import Idempotency, IdempotencyProtection, idempotency_dependency, reseal_answers
 
 PROTECTION = IdempotencyProtection.from_secret(FieldCipher.from_secrets({"k1": "library-test-field-key-0001"}),
                                                "library-test-fingerprint-secret", service="libtest")
@@ -137,3 +137,15 @@ class TestStoredAnswers:
         other = IdempotencyProtection.from_secret(PROTECTION.cipher, "another-fingerprint-secret", service="libtest")
         assert PROTECTION.mac(b"request", b"body") != other.mac(b"request", b"body")
         assert PROTECTION.mac(b"ab", b"c") != PROTECTION.mac(b"a", b"bc")
+
+    async def test_rotation_reseals_stored_answers_under_the_new_key(self, clean, tables):
+        old = PROTECTION
+        app = build_app(clean, tables)
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c:
+            first = await c.post("/widgets", json={"name": "rotated"}, headers={"Idempotency-Key": "rot"})
+            both = FieldCipher.from_secrets({"k1": "library-test-field-key-0001", "k2": "library-test-field-key-0002"})
+            assert await reseal_answers(clean, tables.tables["libtest.idempotency_keys"], both) == 1
+            only_new = FieldCipher.from_secrets({"k2": "library-test-field-key-0002"})
+            app.state.idempotency = IdempotencyProtection(only_new, old.fingerprint_key, old.retention)
+            replay = await c.post("/widgets", json={"name": "rotated"}, headers={"Idempotency-Key": "rot"})
+        assert replay.content == first.content and replay.headers["idempotent-replayed"] == "true"

@@ -28,7 +28,7 @@ from fastapi import Depends, Header, Request, Response
 from pydantic import BaseModel
 from sqlalchemy.dialects.postgresql import BYTEA, JSONB
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from himaya.crypto import FieldCipher, derive_key
 from himaya.errors import Conflict, InvalidInput
@@ -222,6 +222,29 @@ def json_response(body: Any, status_code: int, headers: dict[str, str] | None = 
     """A JSON response with sorted keys (the bytes the idempotency store keeps for a replay)."""
     content = orjson.dumps(body, option=orjson.OPT_SORT_KEYS) if body is not None else b""
     return Response(content=content, status_code=status_code, headers=headers, media_type="application/json")
+
+
+async def reseal_answers(engine: AsyncEngine, table: sa.Table, cipher: FieldCipher, *, batch: int = 500) -> int:
+    """Re-seal stored answers still under an old field key (part of a service's key rotation); returns how many.
+
+    Each batch locks the rows it rewrites, so a replay never reads a row half rotated.
+    """
+    t, total = table, 0
+    kid = sa.func.substring(t.c.response_sealed, 3, sa.func.get_byte(t.c.response_sealed, 1))
+    stale = (sa.select(t.c.caller, t.c.key, t.c.response_sealed)
+             .where(t.c.response_sealed.is_not(None), kid != cipher.active_kid.encode())
+             .limit(batch).with_for_update(skip_locked=True))
+    while True:
+        async with engine.begin() as conn:
+            rows = (await conn.execute(stale)).mappings().all()
+            for row in rows:
+                sealed = cipher.reencrypt(row["response_sealed"], table=SEALED_TABLE, column=SEALED_COLUMN,
+                                          row_id=f"{row['caller']}\n{row['key']}")
+                await conn.execute(sa.update(t).where(t.c.caller == row["caller"], t.c.key == row["key"])
+                                   .values(response_sealed=sealed))
+        total += len(rows)
+        if len(rows) < batch:
+            return total
 
 
 def get_protection(request: Request) -> IdempotencyProtection:
