@@ -19,8 +19,9 @@ from himaya.errors import Problem, install_problem_handlers
 from himaya.forwarded import TrustedProxies
 from himaya.logging import configure_logging
 from himaya.middleware import Metrics, RequestContextMiddleware
+from himaya.retention import Purger, PurgeRule
 from himaya.revisions import head_revision
-from himaya.settings import ServiceSettings
+from himaya.settings import DataServiceSettings, ServiceSettings
 
 Lifespan = Callable[[FastAPI], contextlib.AbstractAsyncContextManager[None]]
 QUIET_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
@@ -39,6 +40,8 @@ class ServiceSpec:
     version: str = "1.0.0"
     lifespan: Lifespan | None = None
     openapi_tags: list[dict[str, Any]] = field(default_factory=list)
+    # Technical rows the service purges itself on a schedule (needs DataServiceSettings).
+    purge_rules: Sequence[PurgeRule] = ()
 
 
 def create_service_app(spec: ServiceSpec, settings: ServiceSettings, *, jwks: JWKSCache | None = None) -> FastAPI:
@@ -58,6 +61,12 @@ def create_service_app(spec: ServiceSpec, settings: ServiceSettings, *, jwks: JW
             app.state.token_verifier = TokenVerifier(cache, issuer=settings.token_issuer,
                                                      audience=settings.token_audience,
                                                      algorithms=settings.token_algorithms)
+        purger = None
+        if spec.purge_rules and isinstance(settings, DataServiceSettings):
+            purger = Purger(app.state.db.engine, spec.purge_rules, interval_seconds=settings.purge_interval_seconds,
+                            batch_size=settings.purge_batch_size, max_batches=settings.purge_max_batches)
+            purger.start()
+        app.state.purger = purger
         try:
             if spec.lifespan is not None:
                 async with spec.lifespan(app):
@@ -65,6 +74,8 @@ def create_service_app(spec: ServiceSpec, settings: ServiceSettings, *, jwks: JW
             else:
                 yield
         finally:
+            if purger is not None:
+                await purger.stop()
             await http.aclose()
             await app.state.db.dispose()
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from enum import StrEnum
 from typing import Any, ClassVar
 
@@ -81,3 +82,29 @@ def to_asyncpg_url(url: str) -> str:
         if url.startswith(prefix):
             return "postgresql+asyncpg://" + url[len(prefix):]
     raise ValueError("database URL must start with postgresql://")
+
+
+class DataServiceSettings(ServiceSettings):
+    """Settings of a service that owns a schema: how long its technical stores keep rows (decision 0104).
+
+    The service purges them itself, in the background, every `purge_interval_seconds` (0 turns it off).
+    """
+
+    # Answers kept for Idempotency-Key replays (the API promises at least 24 hours).
+    idempotency_retention_hours: int = Field(default=48, ge=24, le=24 * 30)
+    # Outbox events delivered to their destination; undelivered (pending or dead) ones are never purged.
+    outbox_retention_days: int = Field(default=7, ge=1)
+    purge_interval_seconds: float = Field(default=3600.0, ge=0)
+    # Rows deleted per statement; each table gets at most `purge_max_batches` statements per run.
+    purge_batch_size: int = Field(default=1000, ge=1, le=100_000)
+    purge_max_batches: int = Field(default=100, ge=1)
+
+    @property
+    def idempotency_retention(self) -> timedelta:
+        """How long answers are kept for replays."""
+        return timedelta(hours=self.idempotency_retention_hours)
+
+    @property
+    def outbox_retention(self) -> timedelta:
+        """How long delivered outbox events are kept."""
+        return timedelta(days=self.outbox_retention_days)

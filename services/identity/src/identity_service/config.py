@@ -7,14 +7,14 @@ from typing import ClassVar
 from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
-from himaya.settings import Environment, ServiceSettings
+from himaya.settings import DataServiceSettings, Environment
 
 # Only ever used when HIMAYA_ENV is local or test and no key was given; the validator of ServiceSettings
 # refuses a missing key anywhere else.
 LOCAL_DEVELOPMENT_KEK = "himaya-local-development-key-encryption-key"
 
 
-class Settings(ServiceSettings):
+class Settings(DataServiceSettings):
     """Configuration of the identity service, read from `IDENTITY_*` environment variables."""
 
     model_config = SettingsConfigDict(env_prefix="IDENTITY_", extra="ignore", frozen=True)
