@@ -3,6 +3,7 @@ to the very address that was checked (a name is resolved once), and failures rea
 fixed sentences. The rebinding tests use a resolver seam and real sockets."""
 
 import asyncio
+import contextlib
 import uuid
 from datetime import UTC, datetime
 
@@ -21,7 +22,7 @@ from referrals_service.domain.delivery import (
     WebhookFailure,
     webhook_http_client,
 )
-from referrals_service.domain.urlguard import UnsafeWebhookUrl, check_webhook_url, url_guard
+from referrals_service.domain.urlguard import UnsafeWebhookUrl, check_webhook_url, system_resolver, url_guard
 from referrals_service.domain.webhooks import GENERIC_DELIVERY_ERROR, public_error
 
 from .conftest import free_port
@@ -150,6 +151,18 @@ async def subscription(harness, actors):
                            .values(active=False))
 
 
+@contextlib.asynccontextmanager
+async def delivery_to(harness, resolver=system_resolver):
+    """The webhook delivery as the dispatcher runs it, allowing only 127.0.0.1 (where the receivers listen)."""
+    http = webhook_http_client(5.0)
+    try:
+        yield WebhookDelivery(http, harness.engine, cipher=harness.app.state.field_cipher,
+                              guard=url_guard(allow_private=False, allowed_networks=["127.0.0.1/32"],
+                                              resolver=resolver))
+    finally:
+        await http.aclose()
+
+
 def event_for(sid, org, *, data=None):
     payload = {"id": str(uuid.uuid4()), "type": "referral.sent", "referral_id": str(uuid.uuid4()),
                "data": {"sender_organization_id": str(uuid.uuid4()), "target_organization_id": str(org),
@@ -165,11 +178,7 @@ class TestDeliveryConnectsToTheCheckedAddress:
         async with Receiver() as receiver:
             resolver = FlippingResolver("127.0.0.1", "10.20.30.40")
             sid = await subscription(f"http://rebind.invalid:{receiver.port}/hook")
-            http = webhook_http_client(5.0)
-            delivery = WebhookDelivery(http, harness.engine, cipher=harness.app.state.field_cipher,
-                                       guard=url_guard(allow_private=False, allowed_networks=["127.0.0.1/32"],
-                                                       resolver=resolver))
-            try:
+            async with delivery_to(harness, resolver) as delivery:
                 await delivery(event_for(sid, actors.prosecution_org))
                 # `rebind.invalid` does not resolve anywhere: the request reached the receiver only because the
                 # client connected to the checked address, with the registered name as Host.
@@ -179,68 +188,46 @@ class TestDeliveryConnectsToTheCheckedAddress:
                     await delivery(event_for(sid, actors.prosecution_org))
                 assert str(refused.value) == ADDRESS_REFUSED
                 assert resolver.calls == 2 and len(receiver.requests) == 1
-            finally:
-                await http.aclose()
 
     async def test_redirects_are_not_followed(self, harness, actors, subscription):
         async with Receiver() as inside, Receiver(status=302, headers={"Location": "http://127.0.0.1:1/"}) as hook:
             inside_url = f"http://127.0.0.1:{inside.port}/metadata"
             hook.headers["Location"] = inside_url
             sid = await subscription(f"http://127.0.0.1:{hook.port}/hook")
-            http = webhook_http_client(5.0)
-            delivery = WebhookDelivery(http, harness.engine, cipher=harness.app.state.field_cipher,
-                                       guard=url_guard(allow_private=False, allowed_networks=["127.0.0.1/32"]))
-            try:
+            async with delivery_to(harness) as delivery:
                 with pytest.raises(PermanentDeliveryError) as refused:
                     await delivery(event_for(sid, actors.prosecution_org))
-            finally:
-                await http.aclose()
             assert str(refused.value) == REDIRECTED
             assert len(hook.requests) == 1 and inside.requests == []
 
     async def test_an_unreachable_subscriber_fails_with_a_generic_sentence(self, harness, actors, subscription):
         port = free_port()
         sid = await subscription(f"http://127.0.0.1:{port}/hook")
-        http = webhook_http_client(5.0)
-        delivery = WebhookDelivery(http, harness.engine, cipher=harness.app.state.field_cipher,
-                                   guard=url_guard(allow_private=False, allowed_networks=["127.0.0.1/32"]))
-        try:
+        async with delivery_to(harness) as delivery:
             with pytest.raises(WebhookFailure) as failed:
                 await delivery(event_for(sid, actors.prosecution_org))
-        finally:
-            await http.aclose()
         assert str(failed.value) == UNREACHABLE and "127.0.0.1" not in str(failed.value)
 
     async def test_an_event_of_another_organisation_is_not_delivered(self, harness, actors, subscription):
         async with Receiver() as receiver:
             sid = await subscription(f"http://127.0.0.1:{receiver.port}/hook")
-            http = webhook_http_client(5.0)
-            delivery = WebhookDelivery(http, harness.engine, cipher=harness.app.state.field_cipher,
-                                       guard=url_guard(allow_private=False, allowed_networks=["127.0.0.1/32"]))
-            try:
+            async with delivery_to(harness) as delivery:
                 with pytest.raises(PermanentDeliveryError) as refused:
                     await delivery(event_for(sid, actors.ngo_org))
-            finally:
-                await http.aclose()
             assert str(refused.value) == NOT_ENTITLED and receiver.requests == []
 
     async def test_a_decision_about_an_adult_reaches_a_subscriber_without_offences_without_its_details(
             self, harness, actors, subscription):
         async with Receiver() as receiver:
             sid = await subscription(f"http://127.0.0.1:{receiver.port}/hook")
-            http = webhook_http_client(5.0)
-            delivery = WebhookDelivery(http, harness.engine, cipher=harness.app.state.field_cipher,
-                                       guard=url_guard(allow_private=False, allowed_networks=["127.0.0.1/32"]))
             adult = str(uuid.uuid4())
             event = event_for(sid, actors.prosecution_org, data={
                 "status": "decided", "decision_id": str(uuid.uuid4()), "type": "prosecute_adult",
                 "concerns": "adult", "adult_id": adult, "legal_basis": "Basis-secret art. 327",
                 "decided_at": datetime.now(UTC).isoformat()})
             event.payload["type"] = "referral.decision_recorded"
-            try:
+            async with delivery_to(harness) as delivery:
                 await delivery(event)
-            finally:
-                await http.aclose()
             body = receiver.requests[0][1]
             data = orjson.loads(body)["data"]
             assert data["status"] == "decided"
