@@ -19,7 +19,10 @@ from authz.provision import Directory
 # The scenario and the matrix log in dozens of actors and send thousands of requests from one address:
 # the gateway's limits (decision 0020) are raised for this test stack rather than slowing the tests down.
 TEST_STACK_LIMITS = {"GATEWAY_RATE_LIMIT_TOKEN_ENDPOINT": "100000", "GATEWAY_RATE_LIMIT_PER_IP": "1000000",
-                     "GATEWAY_RATE_LIMIT_PER_CLIENT": "1000000"}
+                     "GATEWAY_RATE_LIMIT_PER_CLIENT": "1000000",
+                     # Webhook receivers of the tests listen on 127.0.0.1 only; every other private address
+                     # stays refused (tests/test_referrals_security.py).
+                     "REFERRALS_WEBHOOK_ALLOWED_NETWORKS": '["127.0.0.1/32"]'}
 
 
 def free_port() -> int:

@@ -23,6 +23,7 @@ from authz.provision import (
     MARRAKECH,
     MARRAKECH_COMMUNE,
     NATIONAL,
+    PARTNER_SCOPES,
     RABAT,
     RABAT_COMMUNE,
     Actor,
@@ -162,8 +163,9 @@ def cast(directory: Directory) -> dict[str, Actor]:
                              territories=[MARRAKECH]),
         "prosecutor_rabat": d.user("prosecutor-rabat@story", role="prosecutor", org="prosecution-rabat",
                                    territories=[RABAT]),
+        # The office's system reads back the decisions it records, those about the adult included.
         "prosecution_system": d.client("prosecution-system@story", org="prosecution-marrakech",
-                                       territories=[MARRAKECH]),
+                                       territories=[MARRAKECH], scopes=[*PARTNER_SCOPES, "offences:read"]),
         "steering": d.user("steering@story", role="steering_viewer", org="ministry", territories=[MARRAKECH]),
         "auditor": d.user("auditor@story", role="auditor", org="ministry", territories=[NATIONAL]),
     }

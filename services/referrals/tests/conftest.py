@@ -165,6 +165,12 @@ class Actors:
         return self.tokens.headers(role=Role.NGO_WORKER, scopes=list(ROLE_SCOPES[Role.NGO_WORKER]),
                                    territories=("04.421",), org=self.ngo_org, org_type="ngo")
 
+    def partner_system(self, org: uuid.UUID, scopes: tuple[str, ...] | None = None) -> dict[str, str]:
+        """Another organisation's machine client (every partner scope unless `scopes` is given)."""
+        return self.tokens.headers(role=Role.PARTNER_SYSTEM,
+                                   scopes=list(scopes if scopes is not None else ROLE_SCOPES[Role.PARTNER_SYSTEM]),
+                                   territories=("04",), org=org, org_type="ngo", sub_type="client")
+
     def org_admin(self, org: uuid.UUID) -> dict[str, str]:
         """An organisation administrator (manages its webhooks)."""
         return self.tokens.headers(role=Role.ORG_ADMIN, scopes=list(ROLE_SCOPES[Role.ORG_ADMIN]),

@@ -158,7 +158,7 @@ def free_port():
 class TestWebhooks:
     async def test_signed_webhook_is_received_and_verifies(self, live, actors, until):
         port = free_port()
-        admin = actors.org_admin(actors.prosecution_org)
+        admin = actors.prosecution_system()
         created = await live.post("/v1/webhook-subscriptions", headers=admin, json={
             "url": f"http://127.0.0.1:{port}/hooks/himaya", "events": ["referral.sent", "referral.cancelled"]})
         assert created.status_code == 201, created.text
@@ -188,7 +188,7 @@ class TestWebhooks:
 
     async def test_failed_deliveries_are_retried_and_logged(self, live, actors, until):
         port = free_port()
-        admin = actors.org_admin(actors.prosecution_org)
+        admin = actors.prosecution_system()
         sub = (await live.post("/v1/webhook-subscriptions", headers=admin, json={
             "url": f"http://127.0.0.1:{port}/hooks/himaya", "events": ["referral.sent"]})).json()
         async with Receiver(port, status=503) as receiver:
@@ -197,7 +197,7 @@ class TestWebhooks:
             log = (await live.get(f"/v1/webhook-subscriptions/{sub['id']}/deliveries", headers=admin)).json()
             assert log["items"][0]["status"] == "pending"
             assert log["items"][0]["attempts"] >= 1
-            assert "503" in log["items"][0]["last_error"]
+            assert log["items"][0]["last_error"] == "the subscriber answered HTTP 503"
             receiver.status = 200
             async with asyncio.timeout(15):
                 while log["items"][0]["status"] != "delivered":
@@ -207,13 +207,16 @@ class TestWebhooks:
             assert log["items"][0]["attempts"] >= 3
 
     async def test_other_organisation_cannot_see_subscription(self, live, actors):
-        admin = actors.org_admin(actors.prosecution_org)
-        sub = (await live.post("/v1/webhook-subscriptions", headers=admin, json={
+        sub = (await live.post("/v1/webhook-subscriptions", headers=actors.prosecution_system(), json={
             "url": "http://127.0.0.1:9/hooks", "events": ["referral.sent"]})).json()
-        other = actors.org_admin(actors.ngo_org)
+        other = actors.partner_system(actors.ngo_org)
         assert (await live.get(f"/v1/webhook-subscriptions/{sub['id']}", headers=other)).status_code == 404
         assert (await live.get(f"/v1/webhook-subscriptions/{sub['id']}/deliveries",
                                headers=other)).status_code == 404
+        # The organisation's administrator oversees its subscriptions (it cannot create one: no read scope).
+        admin = actors.org_admin(actors.prosecution_org)
+        assert (await live.post("/v1/webhook-subscriptions", headers=admin, json={
+            "url": "http://127.0.0.1:9/hooks", "events": ["referral.sent"]})).status_code == 403
         assert (await live.delete(f"/v1/webhook-subscriptions/{sub['id']}", headers=admin)).status_code == 204
 
 

@@ -81,8 +81,10 @@ ROLE_SCOPES: dict[Role, frozenset[Scope]] = {
                                 S.REFERRALS_READ, S.REFERRALS_RECEIVE}),
     Role.STEERING_VIEWER: frozenset({S.DIRECTORY_READ, S.STATS_READ}),
     Role.AUDITOR: frozenset({S.DIRECTORY_READ, S.AUDIT_READ}),
+    # A prosecution office's system may be granted offences:read to read back the decisions it records
+    # (legal bases, decisions about adults); other clients are created without it.
     Role.PARTNER_SYSTEM: frozenset({S.DIRECTORY_READ, S.CASES_READ, S.REFERRALS_READ, S.REFERRALS_RECEIVE,
-                                    S.DECISIONS_WRITE, S.WEBHOOKS_MANAGE}),
+                                    S.DECISIONS_WRITE, S.WEBHOOKS_MANAGE, S.OFFENCES_READ}),
 }
 """Scopes per role. A machine client's scopes must be a subset of PARTNER_SYSTEM's."""
 

@@ -30,6 +30,9 @@ class Settings(DataServiceSettings):
     # Webhook URLs resolving to private, loopback or link-local addresses (and plain http) are refused
     # unless this is true: for local development and tests only.
     webhook_allow_private: bool = False
+    # CIDR ranges where a webhook receiver may be although they are not public (a partner reached over a
+    # VPN, a test receiver on 127.0.0.1/32); plain http is accepted towards them. Empty: public https only.
+    webhook_allowed_networks: tuple[str, ...] = ()
     webhook_timeout_seconds: float = 10.0
     # Outbox dispatcher: started with the app unless disabled (e.g. a replica dedicated to the API).
     dispatcher_enabled: bool = True

@@ -20,7 +20,8 @@ from referrals_service.api.webhooks import router as webhooks_router
 from referrals_service.clients.directory import CasesClient, IdentityClient
 from referrals_service.config import Settings
 from referrals_service.db.tables import MIGRATIONS_DIR, SCHEMA, idempotency_keys, outbox_events
-from referrals_service.domain.delivery import CasesDelivery, OrderedDispatcher, WebhookDelivery
+from referrals_service.domain.delivery import CasesDelivery, OrderedDispatcher, WebhookDelivery, webhook_http_client
+from referrals_service.domain.urlguard import url_guard
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -43,6 +44,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.identity_client = IdentityClient(settings.identity_url)
         delivery_http = httpx.AsyncClient(timeout=httpx.Timeout(settings.webhook_timeout_seconds, connect=5.0),
                                           follow_redirects=False)
+        webhook_http = webhook_http_client(settings.webhook_timeout_seconds)
+        guard = url_guard(allow_private=settings.webhook_allow_private,
+                          allowed_networks=settings.webhook_allowed_networks)
+        app.state.url_guard = guard
         dispatcher = None
         if settings.dispatcher_enabled:
             secret = settings.events_secret.get_secret_value().encode() if settings.events_secret else b""
@@ -50,8 +55,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 app.state.db.engine, outbox_events,
                 {"cases": CasesDelivery(delivery_http, cases_url=settings.cases_url, secret=secret,
                                             cipher=cipher),
-                 "webhook": WebhookDelivery(delivery_http, app.state.db.engine,
-                                            allow_private=settings.webhook_allow_private, cipher=cipher)},
+                 "webhook": WebhookDelivery(webhook_http, app.state.db.engine, guard=guard, cipher=cipher)},
                 listen_dsn=settings.dsn, base_backoff=settings.outbox_base_backoff_seconds,
                 max_backoff=settings.outbox_max_backoff_seconds, poll_interval=settings.outbox_poll_interval_seconds,
                 max_attempts=settings.outbox_max_attempts)
@@ -63,6 +67,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             if dispatcher is not None:
                 await dispatcher.stop()
             await delivery_http.aclose()
+            await webhook_http.aclose()
             await app.state.cases_client.aclose()
             await app.state.identity_client.aclose()
 

@@ -21,7 +21,7 @@ Password = Annotated[str, StringConstraints(min_length=1, max_length=256)]
 UserRole = Literal["admin", "org_admin", "police_officer", "prosecutor", "court_social_worker", "case_manager",
                    "team_coordinator", "focal_point", "eps_staff", "ngo_worker", "steering_viewer", "auditor"]
 ClientScope = Literal["directory:read", "cases:read", "referrals:read", "referrals:receive", "decisions:write",
-                      "webhooks:manage"]
+                      "webhooks:manage", "offences:read"]
 Territories = Annotated[list[TerritoryCode], Field(min_length=1, max_length=50)]
 
 

@@ -16,6 +16,7 @@ from himaya.scopes import Scope
 from referrals_service.clients.directory import CasesClient, IdentityClient
 from referrals_service.config import Settings
 from referrals_service.db.tables import idempotency_keys
+from referrals_service.domain.urlguard import UrlGuard
 
 
 def get_settings(request: Request) -> Settings:
@@ -42,6 +43,12 @@ def get_cipher(request: Request) -> FieldCipher:
     return cipher
 
 
+def get_url_guard(request: Request) -> UrlGuard:
+    """The SSRF guard of webhook URLs, with the deployment's settings (built in the lifespan)."""
+    guard: UrlGuard = request.app.state.url_guard
+    return guard
+
+
 def caller_authorization(request: Request) -> str:
     """The caller's own Authorization header, forwarded to the services we check with."""
     return request.headers.get("authorization", "")
@@ -51,6 +58,7 @@ SettingsDep = Annotated[Settings, Depends(get_settings)]
 CasesDep = Annotated[CasesClient, Depends(get_cases_client)]
 IdentityDep = Annotated[IdentityClient, Depends(get_identity_client)]
 CipherDep = Annotated[FieldCipher, Depends(get_cipher)]
+UrlGuardDep = Annotated[UrlGuard, Depends(get_url_guard)]
 AuthorizationDep = Annotated[str, Depends(caller_authorization)]
 IdempotencyDep = Annotated[Idempotency, idempotency_dependency(idempotency_keys)]
 IdempotencyRequiredDep = Annotated[Idempotency, idempotency_dependency(idempotency_keys, required=True)]
@@ -60,6 +68,8 @@ Sender = Annotated[Principal, Depends(require_scopes(Scope.REFERRALS_WRITE))]
 Receiver = Annotated[Principal, Depends(require_scopes(Scope.REFERRALS_RECEIVE))]
 Decider = Annotated[Principal, Depends(require_scopes(Scope.DECISIONS_WRITE))]
 WebhookManager = Annotated[Principal, Depends(require_scopes(Scope.WEBHOOKS_MANAGE))]
+# Creating a subscription, reading its deliveries and redelivering receive referral data: read scope too.
+WebhookReceiver = Annotated[Principal, Depends(require_scopes(Scope.WEBHOOKS_MANAGE, Scope.REFERRALS_READ))]
 Administrator = Annotated[Principal, Depends(require_scopes(Scope.IDENTITY_ADMIN))]
 
 

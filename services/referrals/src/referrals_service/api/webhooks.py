@@ -9,7 +9,14 @@ from fastapi import APIRouter, Response
 from himaya.db import SessionDep
 from himaya.errors import problem_responses
 from himaya.pagination import PageDep
-from referrals_service.api.deps import Administrator, IdempotencyDep, SettingsDep, WebhookManager, idempotent
+from referrals_service.api.deps import (
+    Administrator,
+    IdempotencyDep,
+    UrlGuardDep,
+    WebhookManager,
+    WebhookReceiver,
+    idempotent,
+)
 from referrals_service.domain import webhooks as service
 from referrals_service.schemas.webhooks import (
     DeadLetterPage,
@@ -29,13 +36,13 @@ admin_router = APIRouter(prefix="/v1/dead-letters", tags=["webhooks"])
 @router.post("", status_code=201, response_model=WebhookSubscriptionCreated,
              responses=problem_responses(401, 403, 409, 422))
 async def create_webhook_subscription(payload: WebhookSubscriptionCreate, session: SessionDep,
-                                      principal: WebhookManager, settings: SettingsDep,
+                                      principal: WebhookReceiver, guard: UrlGuardDep,
                                       idem: IdempotencyDep) -> Response:
-    """Subscribe the caller's organisation to referral events; the signing secret is shown only here."""
+    """Subscribe the caller's organisation to referral events it may read; the secret is shown only here."""
 
     async def produce() -> WebhookSubscriptionCreated:
         created = await service.create_subscription(session=session, principal=principal, data=payload,
-                                                    allow_private=settings.webhook_allow_private)
+                                                    guard=guard)
         return WebhookSubscriptionCreated.model_validate({**dict(created.subscription), "secret": created.secret})
 
     return await idempotent(idem, session=session, principal=principal, request_body=payload,
@@ -72,9 +79,9 @@ async def delete_webhook_subscription(subscription_id: uuid.UUID, session: Sessi
 
 @router.get("/{subscription_id}/deliveries", response_model=DeliveryPage,
             responses=problem_responses(401, 403, 404, 422))
-async def list_webhook_deliveries(subscription_id: uuid.UUID, session: SessionDep, principal: WebhookManager,
+async def list_webhook_deliveries(subscription_id: uuid.UUID, session: SessionDep, principal: WebhookReceiver,
                                   page: PageDep) -> DeliveryPage:
-    """The delivery log of a subscription, newest first: status, attempts, last error."""
+    """The delivery log of a subscription, newest first: status, attempts, a generic last error."""
     rows, cursor = await service.list_deliveries(session=session, principal=principal,
                                                  subscription_id=subscription_id, cursor=page.cursor,
                                                  limit=page.limit)
@@ -85,7 +92,7 @@ async def list_webhook_deliveries(subscription_id: uuid.UUID, session: SessionDe
 @router.post("/{subscription_id}/deliveries/{delivery_id}/redeliver", status_code=202, response_model=DeliveryRead,
              responses=problem_responses(401, 403, 404, 409, 422))
 async def redeliver_webhook(subscription_id: uuid.UUID, delivery_id: uuid.UUID, session: SessionDep,
-                            principal: WebhookManager, idem: IdempotencyDep) -> Response:
+                            principal: WebhookReceiver, idem: IdempotencyDep) -> Response:
     """Deliver an event again, as a new delivery carrying the same event id."""
 
     async def produce() -> DeliveryRead:

@@ -14,7 +14,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import RowMapping
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from himaya.crypto import FieldCipher
 from himaya.outbox import DEAD, PENDING
@@ -173,13 +173,21 @@ async def deactivate_subscription(session: AsyncSession, subscription_id: uuid.U
     await session.execute(sa.update(w).where(w.c.id == subscription_id).values(active=False))
 
 
-async def subscriptions_for(session: AsyncSession, *, organization_ids: Iterable[uuid.UUID], event_type: str
-                            ) -> Sequence[RowMapping]:
-    """Active subscriptions of these organisations that want `event_type`."""
+async def subscriptions_for(session: AsyncSession, *, organization_ids: Iterable[uuid.UUID], event_type: str,
+                            read_scope: str) -> Sequence[RowMapping]:
+    """Active subscriptions of these organisations that want `event_type` and whose owner held `read_scope`."""
     w = webhook_subscriptions
     return (await session.execute(sa.select(w.c.id, w.c.organization_id).where(
         w.c.organization_id.in_(list(organization_ids)), w.c.active.is_(True),
-        sa.literal(event_type) == sa.any_(w.c.events)).order_by(w.c.created_at, w.c.id))).mappings().all()
+        sa.literal(event_type) == sa.any_(w.c.events), sa.literal(read_scope) == sa.any_(w.c.owner_scopes))
+        .order_by(w.c.created_at, w.c.id))).mappings().all()
+
+
+async def delivery_subscription(conn: AsyncConnection, subscription_id: uuid.UUID) -> RowMapping | None:
+    """What a delivery needs of a subscription: where, its secret, whether active, and its owner's rights."""
+    w = webhook_subscriptions
+    return (await conn.execute(sa.select(w.c.url, w.c.secret, w.c.active, w.c.organization_id, w.c.owner_scopes)
+                               .where(w.c.id == subscription_id))).mappings().one_or_none()
 
 
 async def list_deliveries(session: AsyncSession, *, destination: str, after: tuple[datetime, uuid.UUID] | None,

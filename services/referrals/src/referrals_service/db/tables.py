@@ -129,5 +129,8 @@ webhook_subscriptions = sa.Table(
     sa.Column("active", sa.Boolean, nullable=False, server_default=sa.true()),
     sa.Column("created_by", sa.Text, nullable=False),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    # What the creator could read when subscribing (referrals:read, offences:read): every event is filtered
+    # by it at delivery (decision 0105).
+    sa.Column("owner_scopes", ARRAY(sa.Text), nullable=False, server_default="{}"),
     sa.Index("ix_webhook_subscriptions_org", "organization_id", "created_at"),
 )

@@ -2,27 +2,45 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from typing import Any
 
 import httpx
 import orjson
 import sqlalchemy as sa
+import structlog
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from himaya import signing
 from himaya.crypto import FieldCipher
 from himaya.errors import InvalidInput
 from himaya.outbox import PENDING, OutboxDispatcher, OutboxEvent, PermanentDeliveryError
-from referrals_service.db.tables import webhook_subscriptions
+from himaya.scopes import Scope
+from referrals_service.db import repository as repo
+from referrals_service.domain.audience import event_view, scopes_may_see_offences
 from referrals_service.domain.events import open_event
-from referrals_service.domain.urlguard import check_webhook_url
+from referrals_service.domain.urlguard import UrlGuard
 
 # Answers that will never change on retry: dead-letter at once (decision 0004). Everything else
 # (5xx, timeouts, 401 from a secret being rotated, 404 from a receiver being deployed) is retried.
 PERMANENT_STATUSES = frozenset({400, 410, 413, 415, 422})
 DELIVERY_ID_HEADER = "Himaya-Delivery-Id"
 USER_AGENT = "Himaya-Webhooks/1"
+# The only texts a subscriber's delivery log shows of a failure (besides its own HTTP status).
+SUBSCRIPTION_DELETED = "the subscription was deleted"
+NOT_ENTITLED = "the subscription may not receive this event"
+ADDRESS_REFUSED = "the subscription's address was refused"
+UNREACHABLE = "the subscriber could not be reached"
+TIMED_OUT = "the subscriber did not answer in time"
+REDIRECTED = "the subscriber redirected; redirects are not followed"
+PUBLIC_DELIVERY_ERRORS = (SUBSCRIPTION_DELETED, NOT_ENTITLED, ADDRESS_REFUSED, UNREACHABLE, TIMED_OUT, REDIRECTED)
+SUBSCRIBER_STATUS = re.compile(r"the subscriber answered HTTP \d{3}$")
+log = structlog.get_logger(__name__)
+
+
+class WebhookFailure(RuntimeError):
+    """A delivery that failed for a reason worth retrying; its message is one of PUBLIC_DELIVERY_ERRORS."""
 
 
 class OrderedDispatcher(OutboxDispatcher):
@@ -53,11 +71,11 @@ class OrderedDispatcher(OutboxDispatcher):
                 return total
 
 
-def _check_answer(response: httpx.Response, what: str) -> None:
-    if 200 <= response.status_code < 300:
+def _check_status(status: int, what: str) -> None:
+    if 200 <= status < 300:
         return
-    message = f"{what} answered HTTP {response.status_code}"
-    if response.status_code in PERMANENT_STATUSES:
+    message = f"{what} answered HTTP {status}"
+    if status in PERMANENT_STATUSES:
         raise PermanentDeliveryError(message)
     raise RuntimeError(message)
 
@@ -76,35 +94,67 @@ class CasesDelivery:
         body = orjson.dumps(open_event(self.cipher, event.payload))
         headers = {"Content-Type": "application/json", signing.EVENT_ID_HEADER: str(event.payload.get("id")),
                    signing.EVENT_TYPE_HEADER: event.event_type, **signing.signed_headers(self.secret, body)}
-        _check_answer(await self.http.post(self.url, content=body, headers=headers), "cases")
+        _check_status((await self.http.post(self.url, content=body, headers=headers)).status_code, "cases")
 
 
 class WebhookDelivery:
-    """POSTs events to a subscription's URL, signed with the subscription's own secret."""
+    """POSTs events to a subscription's URL, signed with the subscription's own secret.
 
-    def __init__(self, http: httpx.AsyncClient, engine: AsyncEngine, *, allow_private: bool,
-                 cipher: FieldCipher) -> None:
+    Each event is re-checked against what the subscription's owner could read when subscribing (its
+    organisation must be a party to the referral, `referrals:read` is needed, offence fields need
+    `offences:read`); the URL is resolved and checked once, and the request goes to that checked address
+    with the registered name as Host and TLS server name. What the subscriber's delivery log shows of a
+    failure is one of PUBLIC_DELIVERY_ERRORS; the detail goes to our log only (decision 0105).
+    """
+
+    def __init__(self, http: httpx.AsyncClient, engine: AsyncEngine, *, guard: UrlGuard, cipher: FieldCipher) -> None:
         self.http = http
         self.cipher = cipher
         self.engine = engine
-        self.allow_private = allow_private
+        self.guard = guard
 
     async def __call__(self, event: OutboxEvent) -> None:
         """Deliver one event; raise to retry, PermanentDeliveryError to dead-letter."""
         subscription_id = uuid.UUID(event.destination.split(":", 1)[1])
-        w = webhook_subscriptions
         async with self.engine.connect() as conn:
-            sub = (await conn.execute(sa.select(w.c.url, w.c.secret, w.c.active).where(w.c.id == subscription_id))
-                   ).mappings().one_or_none()
+            sub = await repo.delivery_subscription(conn, subscription_id)
         if sub is None or not sub["active"]:
-            raise PermanentDeliveryError("the subscription was deleted")
+            raise PermanentDeliveryError(SUBSCRIPTION_DELETED)
+        scopes = frozenset(sub["owner_scopes"] or ())
+        data = event.payload.get("data") or {}
+        parties = {data.get("sender_organization_id"), data.get("target_organization_id")}
+        if str(Scope.REFERRALS_READ) not in scopes or str(sub["organization_id"]) not in parties:
+            log.warning("webhook_not_entitled", subscription_id=str(subscription_id), event_id=str(event.id))
+            raise PermanentDeliveryError(NOT_ENTITLED)
         try:
-            # Checked again at delivery: the host may resolve elsewhere now than when it was registered.
-            await check_webhook_url(sub["url"], allow_private=self.allow_private)
+            target = await self.guard(sub["url"])
         except InvalidInput as exc:
-            raise PermanentDeliveryError(exc.detail or "unsafe URL") from exc
-        body = orjson.dumps(open_event(self.cipher, event.payload))
-        headers = {"Content-Type": "application/json", "User-Agent": USER_AGENT,
+            log.warning("webhook_address_refused", subscription_id=str(subscription_id), detail=exc.detail)
+            raise PermanentDeliveryError(ADDRESS_REFUSED) from exc
+        body = orjson.dumps(event_view(open_event(self.cipher, event.payload),
+                                       offences=scopes_may_see_offences(scopes)))
+        headers = {"Content-Type": "application/json", "User-Agent": USER_AGENT, "Host": target.host_header,
                    signing.EVENT_ID_HEADER: str(event.payload.get("id")), signing.EVENT_TYPE_HEADER: event.event_type,
                    DELIVERY_ID_HEADER: str(event.id), **signing.signed_headers(sub["secret"].encode(), body)}
-        _check_answer(await self.http.post(sub["url"], content=body, headers=headers), "the subscriber")
+        extensions = {"sni_hostname": target.hostname} if target.scheme == "https" else {}
+        try:
+            async with self.http.stream("POST", target.connect_url, content=body, headers=headers,
+                                        extensions=extensions) as response:
+                status = response.status_code
+        except httpx.TimeoutException as exc:
+            log.warning("webhook_timeout", subscription_id=str(subscription_id), error=type(exc).__name__)
+            raise WebhookFailure(TIMED_OUT) from exc
+        except httpx.HTTPError as exc:
+            log.warning("webhook_unreachable", subscription_id=str(subscription_id),
+                        error=f"{type(exc).__name__}: {exc}"[:300])
+            raise WebhookFailure(UNREACHABLE) from exc
+        if 300 <= status < 400:
+            raise PermanentDeliveryError(REDIRECTED)
+        _check_status(status, "the subscriber")
+
+
+def webhook_http_client(timeout_seconds: float) -> httpx.AsyncClient:
+    """The HTTP client of webhook deliveries: no redirects, no proxy from the environment (it would resolve
+    the name again), and no kept-alive connection (one TLS session never serves another subscription's name)."""
+    return httpx.AsyncClient(timeout=httpx.Timeout(timeout_seconds, connect=5.0), follow_redirects=False,
+                             trust_env=False, limits=httpx.Limits(max_keepalive_connections=0))

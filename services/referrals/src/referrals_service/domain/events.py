@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from himaya.auth import Principal
 from himaya.crypto import FieldCipher
 from himaya.outbox import enqueue
+from himaya.scopes import Scope
 from referrals_service.db import repository as repo
 from referrals_service.db.tables import outbox_events
 from referrals_service.domain.vocabulary import OPEN_STATUSES, EventType
@@ -90,7 +91,7 @@ async def emit(session: AsyncSession, cipher: FieldCipher, *, referral: Mapping[
                   payload=body, aggregate_id=referral["id"], event_id=event_id)
     subscribers = await repo.subscriptions_for(
         session, organization_ids={referral["sender_organization_id"], referral["target_organization_id"]},
-        event_type=str(event_type))
+        event_type=str(event_type), read_scope=str(Scope.REFERRALS_READ))
     for sub in subscribers:
         await enqueue(session, outbox_events, event_type=str(event_type),
                       destination=webhook_destination(sub["id"]), payload=body, aggregate_id=referral["id"])

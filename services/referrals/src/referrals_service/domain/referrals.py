@@ -18,6 +18,7 @@ from himaya.pagination import build_page, decode_cursor, encode_cursor
 from referrals_service.clients.directory import CasesClient, IdentityClient
 from referrals_service.db import repository as repo
 from referrals_service.db.tables import audit_events
+from referrals_service.domain.audience import decision_view, history_view, may_see_offences, visible_decisions
 from referrals_service.domain.events import emit
 from referrals_service.domain.snapshot import case_snapshot
 from referrals_service.domain.vocabulary import (
@@ -244,7 +245,8 @@ async def record_decision(*, session: AsyncSession, cipher: FieldCipher, princip
     await _change(session, cipher, principal, referral, to=S.DECIDED, event_type=EventType.DECISION_RECORDED,
                   values={}, note=str(data.type), event_data=details,
                   audit_fields=("decision.type", "decision.concerns", "decision.legal_basis"))
-    return decision
+    # The decider's own answer echoes what it sent, but legal basis and notes only with the offence scope.
+    return decision_view(decision, offences=may_see_offences(principal))
 
 
 @dataclass(frozen=True)
@@ -258,14 +260,18 @@ class ReferralDetails:
 
 async def get_referral(*, session: AsyncSession, cipher: FieldCipher,
                        principal: Principal, referral_id: uuid.UUID) -> ReferralDetails:
-    """A referral the caller's organisation sent or received, with decisions and history (audited)."""
+    """A referral the caller's organisation sent or received, with decisions and history (audited); decisions
+    about adults, legal bases and notes only for callers holding the offence scope."""
     _own_org(principal)
     referral = await repo.get_referral(session, cipher, referral_id)
     if referral is None or not _visible(principal, referral):
         raise NotFound("No such referral.")
-    await _audit(session, principal, "referral.read", referral, fields=("snapshot",))
-    return ReferralDetails(referral, await repo.list_decisions(session, cipher, referral_id),
-                           await repo.list_history(session, cipher, referral_id))
+    offences = may_see_offences(principal)
+    await _audit(session, principal, "referral.read", referral,
+                 fields=("snapshot", "decisions", *(("decisions.offences",) if offences else ())))
+    decisions = visible_decisions(await repo.list_decisions(session, cipher, referral_id), offences=offences)
+    history = history_view(await repo.list_history(session, cipher, referral_id), offences=offences)
+    return ReferralDetails(referral, decisions, history)
 
 
 @dataclass(frozen=True)

@@ -16,11 +16,19 @@ from himaya.auth import Principal
 from himaya.errors import Conflict, Forbidden, InvalidInput, NotFound
 from himaya.outbox import DEAD, enqueue
 from himaya.pagination import build_page, decode_cursor
+from himaya.scopes import Scope
 from referrals_service.db import repository as repo
 from referrals_service.db.tables import audit_events, outbox_events
+from referrals_service.domain.delivery import PUBLIC_DELIVERY_ERRORS, SUBSCRIBER_STATUS
 from referrals_service.domain.events import webhook_destination
-from referrals_service.domain.urlguard import check_webhook_url
+from referrals_service.domain.urlguard import UrlGuard
 from referrals_service.schemas.webhooks import WebhookSubscriptionCreate
+
+# The scopes of a subscription's owner that decide what it receives.
+RECEIVING_SCOPES = (Scope.REFERRALS_READ, Scope.OFFENCES_READ)
+# What a subscriber may read of a failed delivery: these fixed sentences (and the subscriber's own HTTP
+# status), never an exception's text, which could name addresses of our network (decision 0105).
+GENERIC_DELIVERY_ERROR = "delivery failed"
 
 
 def _org(principal: Principal) -> uuid.UUID:
@@ -53,17 +61,25 @@ class CreatedSubscription:
     secret: str
 
 
+def owner_scopes(principal: Principal) -> list[str]:
+    """The creator's scopes that decide what a subscription receives, as stored with it."""
+    return sorted(str(s) for s in RECEIVING_SCOPES if principal.has_scope(s))
+
+
 async def create_subscription(*, session: AsyncSession, principal: Principal, data: WebhookSubscriptionCreate,
-                              allow_private: bool) -> CreatedSubscription:
-    """Subscribe the caller's organisation to events at a URL that passes the SSRF guard."""
+                              guard: UrlGuard) -> CreatedSubscription:
+    """Subscribe the caller's organisation to events at a URL that passes the SSRF guard; the subscription
+    keeps the caller's organisation and read scopes, and receives only what they allow (decision 0105)."""
     org = _org(principal)
+    if not principal.has_scope(Scope.REFERRALS_READ):
+        raise Forbidden("Subscribing to referral events requires the referrals:read scope.")
     url = str(data.url)
-    await check_webhook_url(url, allow_private=allow_private)
+    await guard(url)
     secret = "whsec_" + secrets.token_urlsafe(32)
     row = await repo.insert_subscription(session, {
         "id": uuid.uuid4(), "organization_id": org, "url": url, "events": sorted({str(e) for e in data.events}),
         "secret": secret, "description": data.description, "active": True, "created_by": principal.actor,
-        "created_at": datetime.now(UTC),
+        "created_at": datetime.now(UTC), "owner_scopes": owner_scopes(principal),
     })
     await _audit(session, principal, "webhook_subscription.create", "webhook_subscription", row["id"],
                  ("url", "events"))
@@ -147,10 +163,23 @@ def delivery_view(row: RowMapping) -> dict[str, Any]:
     return {
         "id": row["id"], "subscription_id": row["destination"].split(":", 1)[1],
         "event_id": payload.get("id"), "event_type": row["event_type"], "referral_id": row["aggregate_id"],
-        "status": row["status"], "attempts": row["attempts"], "last_error": row["last_error"],
+        "status": row["status"], "attempts": row["attempts"], "last_error": public_error(row["last_error"]),
         "next_attempt_at": row["next_attempt_at"] if row["status"] == "pending" else None,
         "created_at": row["created_at"], "delivered_at": row["delivered_at"],
     }
+
+
+def public_error(stored: str | None) -> str | None:
+    """The error of a delivery as its subscriber sees it: one of the fixed public sentences, else a generic one."""
+    if stored is None:
+        return None
+    for sentence in PUBLIC_DELIVERY_ERRORS:
+        if stored.endswith(sentence):
+            return sentence
+    answered = SUBSCRIBER_STATUS.search(stored)
+    if answered:
+        return answered.group(0)
+    return GENERIC_DELIVERY_ERROR
 
 
 def dead_letter_view(row: RowMapping) -> dict[str, Any]:

@@ -1,0 +1,74 @@
+"""What of a referral each audience may see: offence data only with `offences:read`, as cases shows it.
+
+Prosecutor decisions about an adult (prosecute, no further action, an investigation or a trafficking
+referral concerning the adult) are offence data: cases hides them, with their timeline events, from callers
+without `offences:read`, and keeps legal bases and notes for no one else. The same rule applies here to every
+way a referral leaves the service: the detail (decisions and history), a decision just recorded, and the
+events delivered to webhook subscribers (decision 0105). The polling feed and the snapshot carry no offence
+data at all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable, Mapping
+from typing import Any
+
+from himaya.auth import Principal
+from himaya.scopes import Scope
+from referrals_service.domain.vocabulary import Concerns, EventType
+
+# Fields of a decision, and of a `referral.decision_recorded` event's data, that are offence data for any
+# decision; the decision's own identity (type, whom, when) is offence data when it concerns an adult.
+OFFENCE_TEXT_FIELDS = ("legal_basis", "notes")
+ADULT_DECISION_EVENT_FIELDS = ("decision_id", "type", "concerns", "adult_id", "decided_at", "legal_basis")
+
+
+def may_see_offences(principal: Principal) -> bool:
+    """Offence-related data: police and prosecution (and clients granted the scope)."""
+    return principal.has_scope(Scope.OFFENCES_READ)
+
+
+def scopes_may_see_offences(scopes: Collection[str]) -> bool:
+    """The same rule for scopes captured earlier (a webhook subscription's owner)."""
+    return str(Scope.OFFENCES_READ) in scopes
+
+
+def decision_view(decision: Mapping[str, Any], *, offences: bool) -> dict[str, Any]:
+    """A decision as its audience sees it: legal basis and notes only with the offence scope."""
+    view = dict(decision)
+    if not offences:
+        for field in OFFENCE_TEXT_FIELDS:
+            view[field] = None
+    return view
+
+
+def visible_decisions(decisions: Iterable[Mapping[str, Any]], *, offences: bool) -> list[dict[str, Any]]:
+    """The decisions an audience sees: those about an adult only with the offence scope."""
+    return [decision_view(d, offences=offences) for d in decisions
+            if offences or d["concerns"] != Concerns.ADULT]
+
+
+def history_view(entries: Iterable[Mapping[str, Any]], *, offences: bool) -> list[dict[str, Any]]:
+    """A referral's history: the note of a decision step (its type) only with the offence scope."""
+    out = []
+    for entry in entries:
+        view = dict(entry)
+        if not offences and view["event_type"] == EventType.DECISION_RECORDED:
+            view["note"] = None
+        out.append(view)
+    return out
+
+
+def event_view(event: Mapping[str, Any], *, offences: bool) -> dict[str, Any]:
+    """An event as a subscriber sees it: without the offence fields of a decision it may not read.
+
+    The step itself (the referral became `decided`) stays, as in the polling feed; a decision about an adult
+    keeps nothing of the decision, one about the child loses its legal basis.
+    """
+    if offences or event.get("type") != EventType.DECISION_RECORDED:
+        return dict(event)
+    data = dict(event.get("data") or {})
+    about_adult = data.get("concerns") != Concerns.CHILD
+    for field in ADULT_DECISION_EVENT_FIELDS if about_adult else OFFENCE_TEXT_FIELDS:
+        data.pop(field, None)
+    return {**event, "data": data}
