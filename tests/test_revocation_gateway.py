@@ -19,8 +19,8 @@ from typing import Any
 
 import httpx
 import pytest
-
 from authz.provision import PARTNER_SCOPES, RABAT, SALE, expect, wait_for
+
 from tests.faults_support import IsolatedStack, isolated_stack
 
 # Read endpoints of each service that these callers may use; what a refusal must never carry.
