@@ -101,6 +101,11 @@ def test_deactivated_user_is_refused_everywhere(env: IsolatedStack, gw: httpx.Cl
     user, password = new_user(gw, admin, role="case_manager", org_type="cape", territories=[RABAT])
     tokens = login(gw, user["username"], password)
     assert_works(env, tokens["access_token"])
+    # Every process keeps its list current, and says how old it is.
+    for service in ("gateway", "identity", "cases", "referrals"):
+        gauge = next(line for line in httpx.get(env.url(service) + "/metrics").text.splitlines()
+                     if line.startswith("himaya_revocations_staleness_seconds "))
+        assert float(gauge.split()[1]) >= 0, (service, gauge)
 
     current = gw.get(f"/v1/users/{user['id']}", headers=bearer(admin))
     expect(gw.patch(f"/v1/users/{user['id']}", headers={**bearer(admin), "If-Match": current.headers["etag"]},
@@ -199,3 +204,30 @@ def test_emergency_key_revocation(env: IsolatedStack, gw: httpx.Client) -> None:
     admin_again = admin_token(env, gw)
     expect(gw.post(f"/v1/signing-keys/{kid}/revoke", headers=bearer(admin_again)), 409)
     assert uuid.UUID(user["id"])  # the user was never touched: only the key was
+
+
+def test_emergency_key_revocation_from_the_command_line(env: IsolatedStack, gw: httpx.Client,
+                                                        monkeypatch: pytest.MonkeyPatch,
+                                                        capsys: pytest.CaptureFixture[str]) -> None:
+    """For when no administrator can log in: the command withdraws the key the same way."""
+    from identity_service import revoke_key
+
+    admin = admin_token(env, gw)
+    user, password = new_user(gw, admin, role="case_manager", org_type="cape", territories=[RABAT])
+    before = login(gw, user["username"], password)["access_token"]
+    wait_for(lambda: all(r.status_code == 200 for r in answers(env, before).values()),
+             what="the user's token to be accepted everywhere", timeout=40.0, interval=0.3)
+    for name, value in env.config.env().items():
+        if name.startswith("IDENTITY_") or name == "HIMAYA_ENV":
+            monkeypatch.setenv(name, value)
+    assert revoke_key.main([]) == 0
+    kid = next(line.split()[0] for line in capsys.readouterr().out.splitlines() if " signing " in line)
+    assert revoke_key.main([kid]) == 0
+    assert kid in capsys.readouterr().out
+
+    assert_refused_everywhere(env, before, what="tokens of the key withdrawn from the command line to be refused")
+    assert kid not in {k["kid"] for k in expect(gw.get("/.well-known/jwks.json"), 200)["keys"]}
+    assert revoke_key.main([kid]) == 1  # already revoked
+    fresh = login(gw, user["username"], password)["access_token"]
+    wait_for(lambda: all(r.status_code == 200 for r in answers(env, fresh).values()),
+             what="a token of the new key to be accepted everywhere", timeout=40.0, interval=0.3)

@@ -65,6 +65,8 @@ def create_service_app(spec: ServiceSpec, settings: ServiceSettings, *, jwks: JW
                                                      audience=settings.token_audience,
                                                      algorithms=settings.token_algorithms,
                                                      revocations=sync.revocations)
+            revocations = sync.revocations
+            metrics.revocations_staleness.set_function(lambda: revocations.staleness)
             await sync.start()
         try:
             if spec.lifespan is not None:

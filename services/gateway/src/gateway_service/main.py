@@ -188,6 +188,8 @@ def create_app(settings: Settings | None = None, *, verifier: TokenVerifier | No
             audience=settings.token_audience, algorithms=settings.token_algorithms,
             revocations=sync.revocations if sync is not None else None)
         if sync is not None:
+            revocations = sync.revocations
+            metrics.revocations_staleness.set_function(lambda: revocations.staleness)
             await sync.start()
         app.state.authenticator = EdgeAuthenticator(token_verifier, cache_size=settings.token_cache_size)
         limiter: Limiter = RedisLimiter(settings.redis_url) if settings.redis_url else LocalLimiter()
