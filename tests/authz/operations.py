@@ -173,6 +173,17 @@ def _(w: World, role: str, relation: str) -> Call:
     return Call("POST", "/v1/signing-keys/rotate")
 
 
+@op("POST /v1/signing-keys/{kid}/revoke")
+def _(w: World, role: str, relation: str) -> Call:
+    # The administrator's call really withdraws the key: aim it at a key published by a rotation and not
+    # signing yet, so the tokens the session's actors hold stay valid (their key only retires).
+    if role == "admin":
+        w.call("admin", "POST", "/v1/signing-keys/rotate", 201, 409)
+    states = w.call("admin", "GET", "/v1/signing-keys")
+    pending = [k["kid"] for k in states if k["state"] == "pending"]
+    return Call("POST", f"/v1/signing-keys/{pending[0] if pending else states[0]['kid']}/revoke")
+
+
 # ---- cases: outings, intakes, lists ------------------------------------------------------------------------
 
 @op("POST /v1/outings")

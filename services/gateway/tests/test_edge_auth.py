@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import time
+import uuid
+
 import httpx
 import jwt
 import pytest
 
 from gateway_service.edge_auth import EdgeAuthenticator
-from himaya.auth import Principal, TokenVerifier
+from himaya.auth import JWKSCache, Principal, TokenVerifier
 from himaya.errors import Unauthorized
-from himaya.testing.plugin import TokenFactory
+from himaya.revocation import RevocationList
+from himaya.testing.plugin import AUDIENCE, ISSUER, TokenFactory
 
 
 class TestRefusedAtTheEdge:
@@ -97,6 +101,10 @@ class CountingVerifier:
         self.inner = inner
         self.calls = 0
 
+    @property
+    def revocation_generation(self) -> int:
+        return self.inner.revocation_generation
+
     async def verify(self, token: str) -> Principal:
         self.calls += 1
         return await self.inner.verify(token)
@@ -119,6 +127,22 @@ class TestVerifiedTokenCache:
         await edge.authenticate(token)
         await edge.authenticate(token)
         assert verifier.calls == 2
+
+    async def test_a_remembered_token_is_refused_once_its_subject_is_revoked(self, tokens: TokenFactory) -> None:
+        revocations = RevocationList()
+        revocations.mark_synced()
+        inner = TokenVerifier(JWKSCache.static(tokens.jwks), issuer=ISSUER, audience=AUDIENCE,
+                              revocations=revocations)
+        edge = EdgeAuthenticator(inner)
+        subject = uuid.uuid4()
+        token = tokens.token(sub=subject, sub_ver=3)
+        await edge.authenticate(token)
+        revocations.apply({"cursor": 1, "entries": [{"subject": f"user:{subject}", "min_version": 4,
+                                                     "expires_at": time.time() + 600}]})
+        with pytest.raises(Unauthorized, match="revoked"):
+            await edge.authenticate(token)
+        fresh = tokens.token(sub=subject, sub_ver=4)
+        assert (await edge.authenticate(fresh)).actor == f"user:{subject}"
 
     async def test_invalid_token_is_never_remembered(self, tokens: TokenFactory) -> None:
         edge = EdgeAuthenticator(tokens.verifier())

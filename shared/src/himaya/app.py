@@ -21,6 +21,7 @@ from himaya.logging import configure_logging
 from himaya.middleware import Metrics, RequestContextMiddleware
 from himaya.retention import Purger, PurgeRule
 from himaya.revisions import head_revision
+from himaya.revocation import FeedFetcher, RevocationList, RevocationSync, http_feed
 from himaya.settings import DataServiceSettings, ServiceSettings
 
 Lifespan = Callable[[FastAPI], contextlib.AbstractAsyncContextManager[None]]
@@ -44,8 +45,12 @@ class ServiceSpec:
     purge_rules: Sequence[PurgeRule] = ()
 
 
-def create_service_app(spec: ServiceSpec, settings: ServiceSettings, *, jwks: JWKSCache | None = None) -> FastAPI:
-    """Build a service's FastAPI app; every resource is created in the lifespan, nothing at import."""
+def create_service_app(spec: ServiceSpec, settings: ServiceSettings, *, jwks: JWKSCache | None = None,
+                       revocations_feed: FeedFetcher | None = None) -> FastAPI:
+    """Build a service's FastAPI app; every resource is created in the lifespan, nothing at import.
+
+    The token verifier checks identity's revocations, read with `revocations_feed` (identity reads its
+    own database) or else over HTTP from `settings.revocations_url`."""
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -56,11 +61,17 @@ def create_service_app(spec: ServiceSpec, settings: ServiceSettings, *, jwks: JW
             app.state.db = create_database(settings, application_name=f"himaya-{spec.name}")
         http = httpx.AsyncClient(timeout=httpx.Timeout(5.0, connect=2.0))
         app.state.http = http
+        sync: RevocationSync | None = None
         if getattr(app.state, "token_verifier", None) is None:
             cache = jwks or JWKSCache.from_url(settings.jwks_url, http)
+            sync = revocation_sync(settings, http, feed=revocations_feed)
             app.state.token_verifier = TokenVerifier(cache, issuer=settings.token_issuer,
                                                      audience=settings.token_audience,
-                                                     algorithms=settings.token_algorithms)
+                                                     algorithms=settings.token_algorithms,
+                                                     revocations=sync.revocations)
+            revocations = sync.revocations
+            metrics.revocations_staleness.set_function(lambda: revocations.staleness)
+            await sync.start()
         purger = None
         if spec.purge_rules and isinstance(settings, DataServiceSettings):
             purger = Purger(app.state.db.engine, spec.purge_rules, interval_seconds=settings.purge_interval_seconds,
@@ -76,6 +87,8 @@ def create_service_app(spec: ServiceSpec, settings: ServiceSettings, *, jwks: JW
         finally:
             if purger is not None:
                 await purger.stop()
+            if sync is not None:
+                await sync.stop()
             await http.aclose()
             await app.state.db.dispose()
 
@@ -119,6 +132,14 @@ def create_service_app(spec: ServiceSpec, settings: ServiceSettings, *, jwks: JW
         app.include_router(router)
     _register_problem_schema(app)
     return app
+
+
+def revocation_sync(settings: ServiceSettings, http: httpx.AsyncClient, *,
+                    feed: FeedFetcher | None = None) -> RevocationSync:
+    """The deny-list of a process's token verifier and the task that keeps it current (not started)."""
+    revocations = RevocationList(max_staleness_seconds=settings.revocations_max_staleness_seconds)
+    return RevocationSync(revocations, feed or http_feed(settings.revocations_url, http),
+                          interval=settings.revocations_refresh_seconds)
 
 
 def _register_problem_schema(app: FastAPI) -> None:

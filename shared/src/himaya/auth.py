@@ -15,6 +15,7 @@ from fastapi import Depends, Request
 from fastapi.security import OAuth2PasswordBearer
 
 from himaya.errors import Forbidden, Unauthorized
+from himaya.revocation import RevocationList
 
 NATIONAL = "MA"
 """The territory code of the whole country: a national scope is explicit, never implied."""
@@ -148,6 +149,12 @@ class JWKSCache:
                 if not self._keys:
                     raise
 
+    def forget(self, kid: str) -> None:
+        """Drop a withdrawn key at once, and let the next unknown kid be fetched without waiting for the
+        cooldown (its replacement is signing already)."""
+        self._keys.pop(kid, None)
+        self._fetched_at = 0.0 if not self._keys else self._fetched_at - self._cooldown
+
     def knows(self, kid: str) -> bool:
         """Whether `kid` is among the keys held now (no fetch)."""
         return kid in self._keys
@@ -170,10 +177,12 @@ class TokenVerifier:
     A verified token is remembered (up to `cache_size` tokens) until its `exp`, while its key is still in
     the JWKS: a client sends the same token for many requests, and parsing and checking the signature is
     most of the CPU of a small read. An expired, tampered or differently spelt token never hits the cache.
+    With `revocations`, every token (cached or not) is also checked against identity's deny-list.
     """
 
     def __init__(self, jwks: JWKSCache, *, issuer: str, audience: str, algorithms: Iterable[str] = ("EdDSA",),
-                 leeway_seconds: int = 30, cache_size: int = 4096) -> None:
+                 leeway_seconds: int = 30, cache_size: int = 4096,
+                 revocations: RevocationList | None = None) -> None:
         self.jwks = jwks
         self.issuer = issuer
         self.audience = audience
@@ -181,16 +190,29 @@ class TokenVerifier:
         self.leeway = leeway_seconds
         self.cache_size = cache_size
         self._verified: dict[str, tuple[float, str, Principal]] = {}
+        self.revocations = revocations
+        if revocations is not None:
+            revocations.on_key_revoked(jwks.forget)
+
+    @property
+    def revocation_generation(self) -> int:
+        """Changes whenever the deny-list gains entries: caches of verified tokens outside this verifier
+        forget what they hold then."""
+        return self.revocations.generation if self.revocations is not None else 0
 
     async def verify(self, token: str) -> Principal:
-        """Return the principal of a valid token or raise Unauthorized."""
+        """Return the principal of a valid, unrevoked token or raise Unauthorized."""
         cached = self._verified.get(token)
         if cached is not None:
             expires, kid, principal = cached
             if time.time() < expires and self.jwks.knows(kid):
+                if self.revocations is not None:
+                    self.revocations.check(principal.claims, kid)
                 return principal
             self._verified.pop(token, None)
         principal, kid, expires = await self._verify(token)
+        if self.revocations is not None:
+            self.revocations.check(principal.claims, kid)
         if self.cache_size > 0:
             if len(self._verified) >= self.cache_size:
                 now = time.time()
@@ -209,6 +231,8 @@ class TokenVerifier:
         alg, kid = header.get("alg"), header.get("kid")
         if alg not in self.algorithms or not isinstance(kid, str):
             raise Unauthorized("The token's algorithm or key id is not accepted.")
+        if self.revocations is not None and self.revocations.withdrawn(kid):
+            raise Unauthorized("The token's signing key has been revoked.")
         key = await self.jwks.get(kid)
         if key is None:
             raise Unauthorized("The token was signed by an unknown key.")

@@ -157,6 +157,7 @@ class StackConfig:
             p = svc.prefix
             env[p + "PORT"] = str(self.ports[svc.name])
             env[p + "JWKS_URL"] = self.base_url("identity") + "/.well-known/jwks.json"
+            env[p + "REVOCATIONS_URL"] = self.base_url("identity") + "/internal/v1/revocations"
             if svc.schema:
                 env[p + "DATABASE_URL"] = _with_db(
                     self.admin_url, database, user=f"himaya_{svc.name}{self.role_suffix}",

@@ -9,7 +9,7 @@ from typing import Any
 
 import orjson
 import structlog
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from himaya.errors import PROBLEM_MEDIA_TYPE, problem_body
@@ -40,6 +40,11 @@ class Metrics:
                                  ["service", "method", "route"], registry=self.registry,
                                  buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10))
         self.service = service
+        # Seconds since the token verifier's revocation list was last read in full (decision 0103); set by
+        # the lifespan that starts the list's refresh, -1 while the process has none.
+        self.revocations_staleness = Gauge("himaya_revocations_staleness_seconds",
+                                           "Age of the token verifier's revocation list", registry=self.registry)
+        self.revocations_staleness.set(-1)
 
 
 class RequestContextMiddleware:

@@ -51,6 +51,11 @@ class ServiceSettings(BaseSettings):
     token_issuer: str = "himaya-identity"
     token_audience: str = "himaya"
     token_algorithms: tuple[str, ...] = ("EdDSA",)
+    # Identity's revocation feed (decision 0103): polled every `revocations_refresh_seconds`; once the last
+    # good read is older than `revocations_max_staleness_seconds`, tokens are refused with 503 (0: never).
+    revocations_url: str = "http://127.0.0.1:8001/internal/v1/revocations"
+    revocations_refresh_seconds: float = Field(default=2.0, gt=0, le=60)
+    revocations_max_staleness_seconds: float = Field(default=60.0, ge=0)
 
     @model_validator(mode="after")
     def _refuse_missing_or_placeholder_secrets(self) -> ServiceSettings:

@@ -96,11 +96,15 @@ class EdgeAuthenticator:
         self.verifier = verifier
         self._cache: dict[str, Caller] = {}
         self._cache_size = cache_size
+        self._generation = verifier.revocation_generation
 
     async def authenticate(self, token: str | None) -> Caller:
         """The caller of a valid token; Unauthorized when it is missing or invalid."""
         if not token:
             raise Unauthorized("A bearer token is required.")
+        if self._generation != self.verifier.revocation_generation:  # a revocation arrived: re-verify all
+            self._cache.clear()
+            self._generation = self.verifier.revocation_generation
         cached = self._cache.get(token)
         now = time.time()
         if cached is not None:

@@ -31,6 +31,7 @@ from gateway_service.limits import Limit, Limiter, LocalLimiter, RedisLimiter, r
 from gateway_service.openapi import MergedOpenAPI
 from gateway_service.proxy import UpstreamMetrics, Upstreams, proxy, send_problem
 from gateway_service.routing import ROUTES, UPSTREAMS, route
+from himaya.app import revocation_sync
 from himaya.auth import JWKSCache, TokenVerifier
 from himaya.errors import DomainError, install_problem_handlers, problem_responses
 from himaya.forwarded import TrustedProxies
@@ -181,9 +182,15 @@ def create_app(settings: Settings | None = None, *, verifier: TokenVerifier | No
         configure_logging(service="gateway", level=settings.log_level, json=settings.log_json)
         http = httpx.AsyncClient(timeout=httpx.Timeout(5.0, connect=2.0))
         app.state.http = http
+        sync = None if verifier is not None else revocation_sync(settings, http)
         token_verifier = verifier or TokenVerifier(
             JWKSCache.from_url(settings.jwks_url, http, cooldown_seconds=30.0), issuer=settings.token_issuer,
-            audience=settings.token_audience, algorithms=settings.token_algorithms)
+            audience=settings.token_audience, algorithms=settings.token_algorithms,
+            revocations=sync.revocations if sync is not None else None)
+        if sync is not None:
+            revocations = sync.revocations
+            metrics.revocations_staleness.set_function(lambda: revocations.staleness)
+            await sync.start()
         app.state.authenticator = EdgeAuthenticator(token_verifier, cache_size=settings.token_cache_size)
         limiter: Limiter = RedisLimiter(settings.redis_url) if settings.redis_url else LocalLimiter()
         app.state.limiter = limiter
@@ -193,6 +200,8 @@ def create_app(settings: Settings | None = None, *, verifier: TokenVerifier | No
             yield
         finally:
             await asyncio.gather(prefetch, return_exceptions=True)
+            if sync is not None:
+                await sync.stop()
             await openapi.close()
             await upstreams.close()
             if isinstance(limiter, RedisLimiter):

@@ -15,10 +15,11 @@ from himaya.auth import JWKSCache
 from himaya.db import Database
 from himaya.idempotency import IdempotencyProtection
 from himaya.retention import delivered_outbox_rule, idempotency_rule
+from himaya.revocation import FeedFetcher
 from identity_service.api import auth, directory, reference
 from identity_service.config import Settings
 from identity_service.db.tables import MIGRATIONS_DIR, SCHEMA, idempotency_keys, outbox_events
-from identity_service.domain import keys
+from identity_service.domain import keys, revocations
 from identity_service.domain.crypto import KeyEncryption
 
 TAGS = [
@@ -46,6 +47,18 @@ def own_jwks_cache(database: Any) -> JWKSCache:
     return JWKSCache(fetch, cooldown_seconds=0.0, max_age_seconds=60.0)
 
 
+def own_revocations_feed(database: Any) -> FeedFetcher:
+    """Identity's verifier reads the revocation feed from its own database (never over HTTP to itself)."""
+
+    async def fetch(after: int | None) -> dict[str, Any]:
+        db: Database = database()
+        async with db.sessionmaker() as session:
+            return await revocations.feed(session, after=after, limit=revocations.FEED_PAGE_MAX,
+                                          now=datetime.now(UTC))
+
+    return fetch
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the identity app from settings (read from the environment when not given)."""
     settings = settings or Settings()
@@ -58,7 +71,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app: FastAPI | None = None
     jwks = own_jwks_cache(lambda: app.state.db if app is not None else None)
-    app = create_service_app(spec, settings, jwks=jwks)
+    feed = own_revocations_feed(lambda: app.state.db if app is not None else None)
+    app = create_service_app(spec, settings, jwks=jwks, revocations_feed=feed)
     app.state.own_jwks = jwks
     app.state.key_encryption = KeyEncryption(settings.kek)
     app.state.idempotency = IdempotencyProtection.from_own_secret(settings.kek, service="identity",

@@ -7,7 +7,7 @@ import binascii
 from typing import Annotated
 from urllib.parse import unquote_plus
 
-from fastapi import APIRouter, Form, Request, Response
+from fastapi import APIRouter, Form, Query, Request, Response
 
 from himaya.db import SessionDep
 from himaya.errors import problem_responses
@@ -19,9 +19,9 @@ from identity_service.api.deps import (
     TokenSessionDep,
     utc_now,
 )
-from identity_service.domain import directory, keys, tokens
+from identity_service.domain import directory, keys, revocations, tokens
 from identity_service.domain.errors import InvalidTokenRequest, UnsupportedGrantType
-from identity_service.schemas.auth import JWKS, TokenResponse
+from identity_service.schemas.auth import JWKS, RevocationFeed, TokenResponse
 from identity_service.schemas.directory import MeOrganization, MeRead
 
 router = APIRouter(tags=["authentication"])
@@ -108,6 +108,21 @@ async def get_jwks(session: SessionDep, response: Response) -> JWKS:
     until the last token they signed has expired."""
     response.headers["Cache-Control"] = "public, max-age=60"
     return JWKS(**await keys.jwks(session, now=utc_now()))
+
+
+@router.get("/internal/v1/revocations", response_model=RevocationFeed, tags=["authentication"],
+            summary="Revocations after a cursor (internal: the services' verifiers)",
+            responses=problem_responses(422))
+async def get_revocations(
+    session: SessionDep, response: Response,
+    after: Annotated[int | None, Query(ge=0, description="The cursor of the previous answer; none: from the start.")]
+    = None,
+    limit: Annotated[int, Query(ge=1, le=revocations.FEED_PAGE_MAX)] = revocations.FEED_PAGE_MAX,
+) -> RevocationFeed:
+    """The deny-list every verifier polls: entries name only user, client and key ids. Not routed by the
+    gateway; reachable on the internal network only (decision 0103)."""
+    response.headers["Cache-Control"] = "no-store"
+    return RevocationFeed(**await revocations.feed(session, after=after, limit=limit, now=utc_now()))
 
 
 @router.get("/v1/me", response_model=MeRead, summary="The caller",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Path, Query, Request
 
 from himaya.db import SessionDep
 from himaya.errors import problem_responses
@@ -60,4 +60,17 @@ async def rotate_signing_key(session: SessionDep, principal: ActivePrincipal, se
     states = await keys.rotate_signing_key(session, principal=principal, encryption=encryption, now=utc_now(),
                                            lead=timedelta(seconds=settings.signing_key_lead_seconds),
                                            access_ttl=timedelta(seconds=settings.access_token_ttl))
+    return [SigningKeyRead.model_validate(k) for k in states]
+
+
+@router.post("/v1/signing-keys/{kid}/revoke", response_model=list[SigningKeyRead], tags=["signing keys"],
+             responses=problem_responses(401, 403, 404, 409, 422))
+async def revoke_signing_key(
+    session: SessionDep, principal: ActivePrincipal, settings: SettingsDep, encryption: EncryptionDep,
+    kid: Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")],
+) -> list[SigningKeyRead]:
+    """Emergency revocation of a compromised signing key (national administrator): it leaves the JWKS at
+    once, every token it signed is refused by every service within seconds, and a new key signs at once."""
+    states = await keys.revoke_signing_key(session, principal=principal, kid=kid, encryption=encryption,
+                                           now=utc_now(), access_ttl=timedelta(seconds=settings.access_token_ttl))
     return [SigningKeyRead.model_validate(k) for k in states]

@@ -129,6 +129,27 @@ signing_keys = sa.Table(
     sa.Column("expires_at", sa.DateTime(timezone=True), nullable=True),
 )
 
+# The deny-list verifiers poll (decision 0103): a subject's tokens below `min_version`, or a key's tokens
+# (issued after `issued_after`, or all of them when it is null), are refused until `expires_at`.
+revocations = sa.Table(
+    "revocations", metadata,
+    sa.Column("id", sa.BigInteger, sa.Identity(always=True), primary_key=True),
+    sa.Column("subject", sa.Text, nullable=True),
+    sa.Column("min_version", sa.Integer, nullable=True),
+    sa.Column("kid", sa.Text, nullable=True),
+    sa.Column("issued_after", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=_now()),
+    sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+    sa.CheckConstraint(
+        "(subject IS NOT NULL AND min_version IS NOT NULL AND kid IS NULL AND issued_after IS NULL)"
+        " OR (subject IS NULL AND min_version IS NULL AND kid IS NOT NULL)", name="subject_or_key"),
+    sa.CheckConstraint("subject IS NULL OR subject ~ '^(user|client):[0-9a-f-]{36}$'", name="subject_form"),
+    sa.Index("ix_revocations_expires", "expires_at"),
+    sa.Index("ix_revocations_subject", "subject"),
+    sa.Index("ix_revocations_kid", "kid"),
+)
+
 refresh_tokens = sa.Table(
     "refresh_tokens", metadata,
     sa.Column("id", UUID(as_uuid=True), primary_key=True),

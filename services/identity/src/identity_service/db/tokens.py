@@ -31,17 +31,21 @@ async def insert_signing_key(session: AsyncSession, values: dict[str, Any]) -> N
 
 
 async def signing_key_at(session: AsyncSession, now: datetime) -> Row | None:
-    """The key that signs at `now`: the most recently activated one that has not retired."""
+    """The key that signs at `now`: the most recently activated one that has not retired (nor been withdrawn)."""
     q = (sa.select(signing_keys)
          .where(signing_keys.c.activates_at <= now,
-                sa.or_(signing_keys.c.retires_at.is_(None), signing_keys.c.retires_at > now))
+                sa.or_(signing_keys.c.retires_at.is_(None), signing_keys.c.retires_at > now),
+                sa.or_(signing_keys.c.expires_at.is_(None), signing_keys.c.expires_at > now))
          .order_by(signing_keys.c.activates_at.desc()).limit(1))
     return (await session.execute(q)).mappings().one_or_none()
 
 
 async def pending_keys(session: AsyncSession, now: datetime) -> Sequence[Row]:
-    """Keys published but not yet signing."""
-    q = sa.select(signing_keys).where(signing_keys.c.activates_at > now).order_by(signing_keys.c.activates_at)
+    """Keys published but not yet signing (a withdrawn one is no longer published)."""
+    q = (sa.select(signing_keys)
+         .where(signing_keys.c.activates_at > now,
+                sa.or_(signing_keys.c.expires_at.is_(None), signing_keys.c.expires_at > now))
+         .order_by(signing_keys.c.activates_at))
     return (await session.execute(q)).mappings().all()
 
 
@@ -50,6 +54,21 @@ async def retire_signing_key(session: AsyncSession, kid: str, *, retires_at: dat
     """Stop a key signing at `retires_at` and drop it from the JWKS at `expires_at`."""
     await session.execute(sa.update(signing_keys).where(signing_keys.c.kid == kid)
                           .values(retires_at=retires_at, expires_at=expires_at))
+
+
+async def signing_key(session: AsyncSession, kid: str, *, for_update: bool = False) -> Row | None:
+    """A key by id."""
+    q = sa.select(signing_keys).where(signing_keys.c.kid == kid)
+    if for_update:
+        q = q.with_for_update()
+    return (await session.execute(q)).mappings().one_or_none()
+
+
+async def withdraw_signing_key(session: AsyncSession, kid: str, *, at: datetime) -> None:
+    """Stop a key signing and drop it from the JWKS at `at` (an emergency revocation)."""
+    await session.execute(
+        sa.update(signing_keys).where(signing_keys.c.kid == kid)
+        .values(retires_at=sa.func.least(sa.func.coalesce(signing_keys.c.retires_at, at), at), expires_at=at))
 
 
 async def published_keys(session: AsyncSession, now: datetime) -> Sequence[Row]:

@@ -19,7 +19,7 @@ from himaya.scopes import Role
 from identity_service.db import directory as repo
 from identity_service.db import tokens as token_repo
 from identity_service.db.tables import audit_events
-from identity_service.domain import policy
+from identity_service.domain import policy, revocations
 from identity_service.domain.crypto import check_password_policy, hash_password, new_secret, secret_digest
 from identity_service.domain.policy import OrganizationType
 
@@ -207,6 +207,7 @@ async def update_user(session: AsyncSession, *, principal: Principal, user_id: u
     if values.get("active") is False or password is not None or "role" in values or "territories" in values:
         # Whatever a refresh token was issued for no longer holds: the next login picks up the new grants.
         await token_repo.revoke_user_tokens(session, user_id, at=now)
+    await revocations.revoke_user_if_needed(session, user_id=user_id, changes=changes, now=now)
     if values.get("active") is False or password is not None:
         await token_repo.clear_throttle(session, "user:" + user["username"].lower())
     action = "user.deactivate" if values.get("active") is False else "user.update"
@@ -288,6 +289,7 @@ async def update_client(session: AsyncSession, *, principal: Principal, client_i
         raise _retry_conflict(exc, "The client") from exc
     if not ok:
         raise PreconditionFailed("The client changed since you read it; read it again.")
+    await revocations.revoke_client_if_needed(session, client_id=client_id, changes=changes, now=now)
     action = "client.deactivate" if changes.get("active") is False else "client.update"
     await _audit(session, principal, action, "client", client_id, tuple(changes))
     return await repo.get_client(session, client_id)

@@ -15,10 +15,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from himaya.audit import AuditEntry, record
 from himaya.auth import Principal
-from himaya.errors import Conflict, Forbidden, ServiceUnavailable
+from himaya.errors import Conflict, Forbidden, NotFound, ServiceUnavailable
 from himaya.scopes import Scope
 from identity_service.db import tokens as repo
 from identity_service.db.tables import audit_events
+from identity_service.domain import revocations
 from identity_service.domain.crypto import KeyEncryption
 
 ALGORITHM = "EdDSA"
@@ -72,8 +73,46 @@ async def rotate_signing_key(session: AsyncSession, *, principal: Principal | No
     values = _new_key_values(encryption=encryption, activates_at=activates_at, now=now)
     await repo.insert_signing_key(session, values)
     if current is not None:
-        await repo.retire_signing_key(session, current["kid"], retires_at=activates_at,
-                                      expires_at=activates_at + access_ttl + VERIFIER_LEEWAY)
+        expires_at = activates_at + access_ttl + VERIFIER_LEEWAY
+        await repo.retire_signing_key(session, current["kid"], retires_at=activates_at, expires_at=expires_at)
+        await revocations.retire_key(session, kid=current["kid"], retires_at=activates_at, expires_at=expires_at,
+                                     now=now)
+    await record(session, audit_events, AuditEntry("signing_key.rotate", "signing_key", str(values["kid"])),
+                 principal=principal, actor=None if principal else "system:keys")
+    return await key_states(session, now=now)
+
+
+async def revoke_signing_key(session: AsyncSession, *, principal: Principal | None, kid: str,
+                             encryption: KeyEncryption, now: datetime,
+                             access_ttl: timedelta) -> list[dict[str, Any]]:
+    """Emergency revocation of a (compromised) key: it leaves the JWKS at once and every token it signed is
+    refused by every verifier within seconds; a new key signs at once. A key that was signing retires now
+    (its tokens stay valid until they expire) and a pending rotation is withdrawn, since the new key
+    replaces it. National administrators only; 404 for an unknown key, 409 when it is already revoked."""
+    if principal is not None and not (principal.has_scope(Scope.IDENTITY_ADMIN) and principal.is_national):
+        raise Forbidden("An emergency key revocation needs a national administrator.")
+    await repo.lock_key_rotation(session)
+    row = await repo.signing_key(session, kid, for_update=True)
+    if row is None:
+        raise NotFound("No such signing key.")
+    if await revocations.key_withdrawn(session, kid):
+        raise Conflict("This signing key has already been revoked.")
+    tokens_expire = now + access_ttl + VERIFIER_LEEWAY
+    for other in await repo.published_keys(session, now):
+        if other["kid"] == kid:
+            continue
+        if other["activates_at"] > now:  # a pending key never signed: withdraw it with the rotation
+            await repo.withdraw_signing_key(session, other["kid"], at=now)
+        elif other["retires_at"] is None or other["retires_at"] > now:
+            await repo.retire_signing_key(session, other["kid"], retires_at=now, expires_at=tokens_expire)
+            await revocations.retire_key(session, kid=other["kid"], retires_at=now, expires_at=tokens_expire,
+                                         now=now)
+    await repo.withdraw_signing_key(session, kid, at=now)
+    values = _new_key_values(encryption=encryption, activates_at=now, now=now)
+    await repo.insert_signing_key(session, values)
+    await revocations.withdraw_key(session, kid=kid, until=tokens_expire)
+    await record(session, audit_events, AuditEntry("signing_key.revoke", "signing_key", kid),
+                 principal=principal, actor=None if principal else "system:keys")
     await record(session, audit_events, AuditEntry("signing_key.rotate", "signing_key", str(values["kid"])),
                  principal=principal, actor=None if principal else "system:keys")
     return await key_states(session, now=now)

@@ -62,11 +62,13 @@ def user_scopes(role: str) -> list[str]:
     return sorted(s.value for s in ROLE_SCOPES[Role(role)])
 
 
-def _claims(*, policy: TokenPolicy, now: datetime, sub: str, role: str, scopes: list[str], org: uuid.UUID,
-            org_type: str, territories: list[str], username: str | None) -> dict[str, Any]:
+def _claims(*, policy: TokenPolicy, now: datetime, sub: str, version: int, role: str, scopes: list[str],
+            org: uuid.UUID, org_type: str, territories: list[str], username: str | None) -> dict[str, Any]:
     iat = int(now.timestamp())
     claims: dict[str, Any] = {
-        "iss": policy.issuer, "aud": policy.audience, "sub": sub, "iat": iat,
+        # `sub_ver`: the version of the user's or client's record the grants were read from; a revocation
+        # refuses the versions before a change (decision 0103).
+        "iss": policy.issuer, "aud": policy.audience, "sub": sub, "sub_ver": int(version), "iat": iat,
         "exp": iat + int(policy.access_ttl.total_seconds()), "jti": uuid.uuid4().hex, "typ": "access",
         "scope": " ".join(scopes), "role": role, "org": str(org), "org_type": org_type,
         "territories": list(territories),
@@ -79,7 +81,8 @@ def _claims(*, policy: TokenPolicy, now: datetime, sub: str, role: str, scopes: 
 async def _access_token_for_user(session: AsyncSession, user: Any, *, policy: TokenPolicy,
                                  encryption: KeyEncryption, now: datetime) -> tuple[str, str]:
     scopes = user_scopes(user["role"])
-    claims = _claims(policy=policy, now=now, sub=f"user:{user['id']}", role=user["role"], scopes=scopes,
+    claims = _claims(policy=policy, now=now, sub=f"user:{user['id']}", version=user["version"],
+                     role=user["role"], scopes=scopes,
                      org=user["organization_id"], org_type=user["organization_type"],
                      territories=list(user["territories"]), username=user["username"])
     key = await keys.current_signing_key(session, encryption=encryption, now=now)
@@ -212,7 +215,8 @@ async def client_credentials_grant(session: AsyncSession, *, client_id: str, cli
                          actor=f"client:{cid}", source_ip=source_ip, organization_id=client["organization_id"])
             raise InvalidGrant("The requested scope exceeds the client's scopes.", extra={"error": "invalid_scope"})
         granted = sorted(wanted)
-    claims = _claims(policy=policy, now=now, sub=f"client:{client['id']}", role=Role.PARTNER_SYSTEM.value,
+    claims = _claims(policy=policy, now=now, sub=f"client:{client['id']}", version=client["version"],
+                     role=Role.PARTNER_SYSTEM.value,
                      scopes=granted, org=client["organization_id"], org_type=client["organization_type"],
                      territories=list(client["territories"]), username=None)
     key = await keys.current_signing_key(session, encryption=encryption, now=now)
