@@ -6,7 +6,6 @@ from typing import Any
 
 import httpx
 import pytest
-
 from authz.provision import NATIONAL, RABAT, Actor, Directory, expect
 
 pytestmark = pytest.mark.stack
@@ -91,8 +90,9 @@ class TestOrgAdminCannotTakeOverAnAdministrator:
     def test_no_administrator_is_created_by_an_organisation_administrator(self, gateway, ministry, role):
         username = f"made-{role}-{secrets.token_hex(3)}"
         _refused(gateway.post("/v1/users", headers=ministry["orgadmin"].headers, json={
-            "username": username, "full_name": "Made Admin", "organization_id": str(ministry["orgadmin"].organization_id),
-            "role": role, "territories": [NATIONAL], "password": _password()}))
+            "username": username, "full_name": "Made Admin",
+            "organization_id": str(ministry["orgadmin"].organization_id), "role": role, "territories": [NATIONAL],
+            "password": _password()}))
 
     def test_a_user_of_the_organisation_is_not_promoted_to_administrator(self, gateway, directory, ministry):
         viewer = directory.user("viewer-dlg", role="steering_viewer", org="min-x", territories=[RABAT])
