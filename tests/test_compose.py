@@ -14,6 +14,7 @@ import pytest
 import yaml
 from pydantic import SecretStr
 
+from himaya.audit import signer_from_settings
 from himaya.migrations import urls_from_env
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -115,6 +116,16 @@ class TestSettings:
         settings = settings_for("identity", compose["services"]["identity"]["environment"], monkeypatch)
         gateway_ip = compose["services"]["gateway"]["networks"]["default"]["ipv4_address"]
         assert settings.trusted_proxies == (gateway_ip,)
+
+    @pytest.mark.parametrize("service", MIGRATIONS)
+    def test_each_service_signs_its_audit_checkpoints_with_its_own_key(self, compose, service, monkeypatch):
+        env = compose["services"][service]["environment"]
+        signer = signer_from_settings(service, settings_for(service, env, monkeypatch))
+        assert signer.key_id != signer_from_settings(service, settings_for(
+            service, {**env, "HIMAYA_ENV": "local", f"{service.upper()}_AUDIT_SIGNING_KEY": ""}, monkeypatch)).key_id
+        without = {k: v for k, v in env.items() if k != f"{service.upper()}_AUDIT_SIGNING_KEY"}
+        with pytest.raises(RuntimeError, match="AUDIT_SIGNING_KEY"):
+            signer_from_settings(service, settings_for(service, without, monkeypatch))
 
     @pytest.mark.parametrize("service", MIGRATIONS)
     def test_migration_one_shots_have_both_urls(self, compose, service, monkeypatch):

@@ -9,10 +9,12 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import sqlalchemy as sa
 from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from himaya.audit import Checkpointer, signer_from_settings
 from himaya.auth import JWKSCache, TokenVerifier
 from himaya.db import create_database, database_ready
 from himaya.errors import Problem, install_problem_handlers
@@ -37,6 +39,8 @@ class ServiceSpec:
     routers: Sequence[APIRouter]
     version: str = "1.0.0"
     lifespan: Lifespan | None = None
+    # The service's audit log and its signed checkpoints (himaya.audit): checkpointed on a schedule.
+    audit_tables: tuple[sa.Table, sa.Table] | None = None
     openapi_tags: list[dict[str, Any]] = field(default_factory=list)
 
 
@@ -57,6 +61,12 @@ def create_service_app(spec: ServiceSpec, settings: ServiceSettings, *, jwks: JW
             app.state.token_verifier = TokenVerifier(cache, issuer=settings.token_issuer,
                                                      audience=settings.token_audience,
                                                      algorithms=settings.token_algorithms)
+        checkpointer = None
+        if spec.audit_tables is not None:
+            app.state.audit_signer = signer_from_settings(spec.name, settings)
+            checkpointer = Checkpointer(app.state.db.engine, *spec.audit_tables, app.state.audit_signer,
+                                        interval=settings.audit_checkpoint_interval_seconds)
+            checkpointer.start()
         try:
             if spec.lifespan is not None:
                 async with spec.lifespan(app):
@@ -64,6 +74,8 @@ def create_service_app(spec: ServiceSpec, settings: ServiceSettings, *, jwks: JW
             else:
                 yield
         finally:
+            if checkpointer is not None:
+                await checkpointer.stop()
             await http.aclose()
             await app.state.db.dispose()
 

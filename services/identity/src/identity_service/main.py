@@ -15,7 +15,7 @@ from himaya.auth import JWKSCache
 from himaya.db import Database
 from identity_service.api import auth, directory, reference
 from identity_service.config import Settings
-from identity_service.db.tables import MIGRATIONS_DIR, SCHEMA
+from identity_service.db.tables import MIGRATIONS_DIR, SCHEMA, audit_checkpoints, audit_events
 from identity_service.domain import keys
 from identity_service.domain.crypto import KeyEncryption
 
@@ -50,6 +50,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     spec = ServiceSpec(
         name="identity", title="Himaya identity", description=__doc__ or "", schema=SCHEMA,
         migrations_dir=MIGRATIONS_DIR, routers=[auth.router, directory.router, reference.router],
+        audit_tables=(audit_events, audit_checkpoints),
         openapi_tags=TAGS,
     )
     app: FastAPI | None = None

@@ -17,7 +17,13 @@ from referrals_service.api.webhooks import admin_router as dead_letters_router
 from referrals_service.api.webhooks import router as webhooks_router
 from referrals_service.clients.directory import CasesClient, IdentityClient
 from referrals_service.config import Settings
-from referrals_service.db.tables import MIGRATIONS_DIR, SCHEMA, outbox_events
+from referrals_service.db.tables import (
+    MIGRATIONS_DIR,
+    SCHEMA,
+    audit_checkpoints,
+    audit_events,
+    outbox_events,
+)
 from referrals_service.domain.delivery import CasesDelivery, OrderedDispatcher, WebhookDelivery
 
 
@@ -62,6 +68,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     spec = ServiceSpec(
         name="referrals", title="Himaya referrals", description=__doc__ or "", schema=SCHEMA,
         migrations_dir=MIGRATIONS_DIR, routers=[referrals_router, webhooks_router, dead_letters_router],
+        audit_tables=(audit_events, audit_checkpoints),
         lifespan=lifespan,
         openapi_tags=[{"name": "referrals", "description": "Referrals and prosecutor decisions."},
                       {"name": "webhooks", "description": "Signed event deliveries to partners' systems."}],
