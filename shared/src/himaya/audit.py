@@ -479,8 +479,8 @@ async def verify_checkpoints(session: AsyncSession | AsyncConnection, events: sa
     found = {r.id: r for r in (await session.execute(
         sa.select(events.c.id, events.c.chain, events.c.hash).where(events.c.id.in_(list(wanted))))).all()}
     for row_id, head in sorted(wanted.items()):
-        row = found.get(row_id)
-        if row is None or row.chain != head["chain"] or bytes(row.hash).hex() != head["hash"]:
+        stored = found.get(row_id)
+        if stored is None or stored.chain != head["chain"] or bytes(stored.hash).hex() != head["hash"]:
             return CheckpointReport(False, checked, f"row {row_id}, head of chain {head['chain']} at checkpoint "
                                     f"{latest.number}, is missing or altered", latest.number, latest)
     return CheckpointReport(True, checked, latest=latest)
