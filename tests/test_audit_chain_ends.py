@@ -76,9 +76,9 @@ def _verify(gateway, auditor: Actor) -> dict[str, Any]:
     return expect(gateway.get("/v1/audit/verify", headers=auditor.headers), 200)  # type: ignore[no-any-return]
 
 
-def _command(stack_config) -> tuple[int, dict[str, Any]]:
+def _command(stack_config, service: str = "cases") -> tuple[int, dict[str, Any]]:
     env = {**os.environ, **stack_config.env()}
-    done = subprocess.run([sys.executable, "-m", "cases_service.verify_audit"], env=env, cwd=ROOT,
+    done = subprocess.run([sys.executable, "-m", f"{service}_service.verify_audit"], env=env, cwd=ROOT,
                           capture_output=True, timeout=120, check=False)
     return done.returncode, orjson.loads(done.stdout)
 
@@ -133,6 +133,15 @@ class TestChainEnds:
         assert _verify(gateway, auditor)["valid"]
         status, printed = _command(stack_config)
         assert status == 0 and printed["valid"] and printed["latest_checkpoint"]["number"] >= 1
+
+    @pytest.mark.parametrize("service", ["identity", "referrals"])
+    def test_identity_and_referrals_sign_their_heads_with_their_own_key(self, gateway, auditor, stack_config,
+                                                                        service):
+        status, printed = _command(stack_config, service)
+        assert status == 0 and printed["valid"] and printed["service"] == service
+        checkpoint = printed["latest_checkpoint"]
+        assert checkpoint["number"] >= 1 and checkpoint["key_id"]
+        assert checkpoint["public_key"] != _verify(gateway, auditor)["latest_checkpoint"]["public_key"]
 
     def test_the_database_refuses_a_chain_number_outside_the_chains(self, stack_config):
         with pytest.raises(asyncpg.CheckViolationError):

@@ -367,11 +367,13 @@ class AuditLogTampered(Exception):
     """The log no longer extends the latest checkpoint: a checkpointed head is gone or a later row is broken."""
 
 
-async def _check_extends(session: AsyncSession | AsyncConnection, events: sa.Table, last: Checkpoint,
+async def _check_extends(session: AsyncSession | AsyncConnection, events: sa.Table, last: Checkpoint | None,
                          *, batch: int = 5000) -> None:
-    """Verify the rows appended since `last` (each chain from its checkpointed head), so that a checkpoint never
-    signs a log from which checkpointed rows were removed or whose new rows are broken."""
-    chains = {h["chain"]: h for h in last.heads}
+    """Verify the rows appended since `last` (each chain from its checkpointed head; the whole log before the
+    first checkpoint), so that a checkpoint never signs a log from which checkpointed rows were removed or
+    whose rows are broken."""
+    number = last.number if last else 0
+    chains = {h["chain"]: h for h in last.heads} if last else {}
     for chain in range(CHAINS):
         head = chains.get(chain)
         prev, last_id = (bytes.fromhex(head["hash"]), int(head["id"])) if head else (GENESIS, 0)
@@ -379,7 +381,7 @@ async def _check_extends(session: AsyncSession | AsyncConnection, events: sa.Tab
             stored = (await session.execute(sa.select(events.c.hash).where(
                 events.c.id == last_id, events.c.chain == chain))).scalar()
             if stored is None or bytes(stored) != prev:
-                raise AuditLogTampered(f"row {last_id}, head of chain {chain} at checkpoint {last.number}, "
+                raise AuditLogTampered(f"row {last_id}, head of chain {chain} at checkpoint {number}, "
                                        "is missing or altered")
         while True:
             rows = (await session.execute(sa.select(events).where(events.c.chain == chain, events.c.id > last_id)
@@ -389,7 +391,7 @@ async def _check_extends(session: AsyncSession | AsyncConnection, events: sa.Tab
             for row in rows:
                 if bytes(row["prev_hash"]) != prev or row_hash(prev, dict(row)) != bytes(row["hash"]):
                     raise AuditLogTampered(f"row {row['id']} of chain {chain} does not extend checkpoint "
-                                           f"{last.number}")
+                                           f"{number}")
                 prev, last_id = bytes(row["hash"]), row["id"]
 
 
@@ -400,8 +402,7 @@ async def write_checkpoint(session: AsyncSession | AsyncConnection, events: sa.T
     otherwise); when no chain moved since the latest checkpoint, that one is returned instead of a copy."""
     await session.execute(sa.select(sa.func.pg_advisory_xact_lock(_lock_key((checkpoints.schema or "") + ".cp"))))
     last = await latest_checkpoint(session, checkpoints)
-    if last is not None:
-        await _check_extends(session, events, last)
+    await _check_extends(session, events, last)
     heads = await chain_heads(session, events)
     if last is not None and last.heads == heads:
         return last
