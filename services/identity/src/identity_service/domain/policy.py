@@ -137,10 +137,13 @@ def check_user_change(principal: Principal, *, before: UserState | None, after: 
     """The one rule of every change to a user (creation: `before` None): the caller must manage the account
     both as it is and as it will be, the role must fit the organisation type, and a password an organisation
     administrator knows never opens case data (403 `grant_not_allowed`; 422 for a misfit role)."""
-    if after.role not in {r.value for r in USER_ROLES}:
-        raise InvalidInput(f"Unknown role {after.role!r}.")
-    if Role(after.role) not in roles_for(org_type):
-        raise InvalidInput(f"An organisation of type {org_type} cannot have users with role {after.role}.")
+    if before is None or before.role != after.role:
+        # A role given now must fit (an account kept in its role stays manageable, e.g. to deactivate it, even
+        # if its organisation's type changed since).
+        if after.role not in {r.value for r in USER_ROLES}:
+            raise InvalidInput(f"Unknown role {after.role!r}.")
+        if Role(after.role) not in roles_for(org_type):
+            raise InvalidInput(f"An organisation of type {org_type} cannot have users with role {after.role}.")
     if before is not None:
         check_user_state(principal, before)
     check_user_state(principal, after)
