@@ -15,10 +15,18 @@ export UV_PROJECT_ENVIRONMENT := $(abspath $(VENV))
 help: ## Show this help
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
+# uv through pip in a small venv where this Python can make one; where it cannot (Debian and Ubuntu keep
+# venv/ensurepip in python3-venv), straight from its PyPI wheel with the standard library. uv then builds
+# the project's env itself, so neither path needs the venv module afterwards.
 $(UV):
+	@command -v $(PYTHON) >/dev/null || { echo "$(PYTHON) not found: install Python 3.11+ (or make PYTHON=...)" >&2; exit 1; }
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required")'
-	$(PYTHON) -m venv $(TOOLS)
-	$(TOOLS)/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+	@if $(PYTHON) -c 'import ensurepip, venv' 2>/dev/null; then \
+		$(PYTHON) -m venv $(TOOLS) && $(TOOLS)/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION); \
+	else \
+		echo "$(PYTHON) has no venv module: fetching uv $(UV_VERSION) from PyPI directly"; \
+		$(PYTHON) tools/bootstrap_uv.py $(UV_VERSION) $(TOOLS)/bin; \
+	fi
 
 $(VENV)/.synced: $(UV) uv.lock pyproject.toml shared/pyproject.toml $(wildcard services/*/pyproject.toml)
 	$(UV) sync --frozen --all-packages --python $(PYTHON)
@@ -53,7 +61,7 @@ bench: install ## Every QUALITY.md performance figure against its target; bench-
 	$(PY) -m bench.scale $(ARGS)
 
 bench-gateway: install ## Gateway against direct calls only (ratios, p50/p99)
-	$(PY) -m bench.gateway
+	$(PY) -m bench.gateway $(ARGS)
 
 soak: install ## Long forms of the fault, concurrency, bad-input and fuzz suites, with a summary
 	$(PY) tests/soak.py

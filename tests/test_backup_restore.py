@@ -19,7 +19,6 @@ import asyncpg
 import httpx
 import pytest
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import create_async_engine
 
 from cases_service.db.tables import audit_events
 from cases_service.domain.reference import ReferenceData
@@ -27,6 +26,7 @@ from cases_service.scale.__main__ import _protector
 from cases_service.scale.loader import load
 from himaya import devstack
 from himaya.audit import verify
+from himaya.db import create_engine
 from himaya.embedded_pg import _bin_path
 from himaya.settings import to_asyncpg_url
 from himaya.testing.plugin import _replace_db, server_admin_url
@@ -170,7 +170,7 @@ class TestRestoredCasesSchema:
 
     def test_the_restored_audit_chains_verify(self, world: World) -> None:
         async def check() -> tuple[bool, int]:
-            engine = create_async_engine(to_asyncpg_url(world.restored.admin_url))
+            engine = create_engine(to_asyncpg_url(world.restored.admin_url))
             try:
                 async with engine.connect() as conn:
                     report = await verify(conn, audit_events)

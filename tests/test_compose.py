@@ -6,6 +6,7 @@ would get, in production mode, where missing or placeholder secrets are refused.
 """
 
 import importlib
+import ipaddress
 import os
 import re
 from pathlib import Path
@@ -112,10 +113,22 @@ class TestSettings:
             assert "127.0.0.1" not in str(value) and "localhost" not in str(value), (
                 f"{service}.{field} still points at this machine in compose")
 
-    def test_identity_trusts_exactly_the_gateway(self, compose, monkeypatch):
-        settings = settings_for("identity", compose["services"]["identity"]["environment"], monkeypatch)
-        gateway_ip = compose["services"]["gateway"]["networks"]["default"]["ipv4_address"]
-        assert settings.trusted_proxies == (gateway_ip,)
+    @pytest.mark.parametrize("service", MIGRATIONS)
+    def test_services_trust_exactly_the_gateway(self, compose, service, monkeypatch):
+        settings = settings_for(service, compose["services"][service]["environment"], monkeypatch)
+        gateway_ip = ipaddress.ip_address(compose["services"]["gateway"]["networks"]["default"]["ipv4_address"])
+        assert settings.trusted_proxies == (ipaddress.ip_network(f"{gateway_ip}/32"),)
+
+    def test_gateway_trusts_no_proxy_unless_one_is_configured(self, compose, monkeypatch):
+        settings = settings_for("gateway", compose["services"]["gateway"]["environment"], monkeypatch)
+        assert settings.trusted_proxies == ()
+
+    @pytest.mark.parametrize("service", list(APP_SERVICES))
+    def test_uvicorn_never_believes_forwarded_headers_itself(self, compose, service):
+        command = compose["services"][service]["command"]
+        assert "--no-proxy-headers" in command
+        assert "--proxy-headers" not in command and "--forwarded-allow-ips" not in command
+        assert "*" not in command
 
     @pytest.mark.parametrize("service", MIGRATIONS)
     def test_each_service_signs_its_audit_checkpoints_with_its_own_key(self, compose, service, monkeypatch):

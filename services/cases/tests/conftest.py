@@ -4,6 +4,7 @@ and builders for the callers and records the tests need."""
 import json
 import uuid
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 import pytest
 import sqlalchemy as sa
@@ -83,8 +84,10 @@ def signed(event: dict, secret: str = EVENTS_SECRET) -> tuple[bytes, dict[str, s
     return body, {**signing.signed_headers(secret.encode(), body), "Content-Type": "application/json"}
 
 
-async def send_event(client, event_type, case_id, *, org, referral_id=None, data=None, event_id=None):
-    event = {"id": str(event_id or uuid.uuid4()), "type": event_type, "occurred_at": "2026-03-03T10:00:00Z",
+async def send_event(client, event_type, case_id, *, org, referral_id=None, data=None, event_id=None,
+                     occurred_at=None):
+    occurred_at = occurred_at or datetime.now(UTC)
+    event = {"id": str(event_id or uuid.uuid4()), "type": event_type, "occurred_at": occurred_at.isoformat(),
              "case_id": str(case_id), "referral_id": str(referral_id or uuid.uuid4()),
              "organization_id": str(org), "actor": f"user:{uuid.uuid4()}", "data": data or {}}
     body, headers = signed(event)
@@ -118,9 +121,10 @@ class Api:
         return await self.client.post(f"/v1/cases/{case_id}/transitions", json={"to": to, **body},
                                       headers=headers or self.as_("case_manager"))
 
-    async def event(self, event_type, case_id, *, org, referral_id=None, data=None, event_id=None):
+    async def event(self, event_type, case_id, *, org, referral_id=None, data=None, event_id=None,
+                    occurred_at=None):
         return await send_event(self.client, event_type, case_id, org=org, referral_id=referral_id, data=data,
-                                event_id=event_id)
+                                event_id=event_id, occurred_at=occurred_at)
 
     signed = staticmethod(signed)
 

@@ -2,6 +2,7 @@
 
 import json
 import uuid
+from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
 
@@ -11,7 +12,7 @@ from himaya import signing
 class TestSignature:
     async def test_bad_signature_is_refused_and_changes_nothing(self, api, client, db):
         case_id = await api.case_id()
-        event = {"id": str(uuid.uuid4()), "type": "referral.sent", "occurred_at": "2026-03-03T10:00:00Z",
+        event = {"id": str(uuid.uuid4()), "type": "referral.sent", "occurred_at": datetime.now(UTC).isoformat(),
                  "case_id": case_id, "referral_id": str(uuid.uuid4()), "organization_id": str(uuid.uuid4()),
                  "actor": "user:x", "data": {"kind": "service"}}
         body, headers = api.signed(event, secret="another-secret-" + "x" * 32)
@@ -62,6 +63,33 @@ class TestIdempotency:
                             event_id=decision_id, data=decision)
         measures = (await db.execute(sa.text("SELECT count(*) FROM cases.judicial_measures"))).scalar()
         assert measures == 1
+
+    async def test_an_event_older_than_the_remembered_ids_is_refused_and_changes_nothing(self, api, harness, db):
+        case_id = await api.case_id()
+        retention = harness.app.state.settings.processed_events_retention
+        old = datetime.now(UTC) - retention - timedelta(hours=1)
+        refused = await api.event("referral.sent", case_id, org=uuid.uuid4(), occurred_at=old,
+                                  data={"kind": "service"})
+        assert refused.status_code == 422
+        grants = (await db.execute(sa.text("SELECT count(*) FROM cases.case_access_grants"))).scalar()
+        processed = (await db.execute(sa.text("SELECT count(*) FROM cases.processed_events"))).scalar()
+        assert grants == 0 and processed == 0
+
+    async def test_the_purge_keeps_processed_ids_past_the_acceptance_window(self, harness):
+        # An id is forgotten only once an event that old is refused anyway: a replay is never applied twice.
+        app, event_id = harness.app, uuid.uuid4()
+        retention = app.state.settings.processed_events_retention
+        async with harness.engine.begin() as conn:  # committed: the purge works on its own connections
+            await conn.execute(sa.text("INSERT INTO cases.processed_events (event_id, event_type, processed_at) "
+                                       "VALUES (:id, 'referral.sent', now())"), {"id": event_id})
+        try:
+            kept = await app.state.purger.run_once(now=datetime.now(UTC) + retention)
+            assert kept["cases.processed_events"] == 0
+            purged = await app.state.purger.run_once(now=datetime.now(UTC) + retention + timedelta(days=2))
+            assert purged["cases.processed_events"] == 1
+        finally:
+            async with harness.engine.begin() as conn:
+                await conn.execute(sa.text("DELETE FROM cases.processed_events WHERE event_id = :id"), {"id": event_id})
 
 
 class TestEffects:

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from gateway_service.limits import Limit, LocalLimiter, RedisLimiter
+from gateway_service.limits import Limit, LocalLimiter, RedisLimiter, source_key
 from himaya.testing.plugin import TokenFactory
 
 REDIS_URL = "redis://127.0.0.1:6379/15"
@@ -49,6 +49,20 @@ class TestSourceRateLimit:
     async def test_health_probes_are_not_limited(self, make_stack: Any) -> None:
         async with make_stack(rate_limit_per_ip=1) as s, s.client() as c:
             assert {(await c.get("/healthz")).status_code for _ in range(5)} == {200}
+
+
+class TestSourceKey:
+    def test_ipv4_is_counted_per_address(self) -> None:
+        assert source_key("203.0.113.5") == "203.0.113.5"
+        assert source_key("203.0.113.5") != source_key("203.0.113.6")
+
+    def test_ipv6_is_counted_per_64(self) -> None:
+        # Every address of one /64 (one subscriber's allocation) is one key; the next /64 is another.
+        assert source_key("2001:db8:1:2::1") == source_key("2001:db8:1:2:ffff:ffff:ffff:ffff") == "2001:db8:1:2::/64"
+        assert source_key("2001:db8:1:3::1") != source_key("2001:db8:1:2::1")
+
+    def test_ipv4_mapped_ipv6_counts_as_the_ipv4_address(self) -> None:
+        assert source_key("::ffff:203.0.113.5") == "203.0.113.5"
 
 
 class TestTokenEndpointLimit:

@@ -18,10 +18,12 @@ from himaya.audit import Checkpointer, signer_from_settings
 from himaya.auth import JWKSCache, TokenVerifier
 from himaya.db import create_database, database_ready
 from himaya.errors import Problem, install_problem_handlers
+from himaya.forwarded import TrustedProxies
 from himaya.logging import configure_logging
 from himaya.middleware import Metrics, RequestContextMiddleware
+from himaya.retention import Purger, PurgeRule
 from himaya.revisions import head_revision
-from himaya.settings import ServiceSettings
+from himaya.settings import DataServiceSettings, ServiceSettings
 
 Lifespan = Callable[[FastAPI], contextlib.AbstractAsyncContextManager[None]]
 QUIET_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
@@ -42,6 +44,8 @@ class ServiceSpec:
     # The service's audit log and its signed checkpoints (himaya.audit): checkpointed on a schedule.
     audit_tables: tuple[sa.Table, sa.Table] | None = None
     openapi_tags: list[dict[str, Any]] = field(default_factory=list)
+    # Technical rows the service purges itself on a schedule (needs DataServiceSettings).
+    purge_rules: Sequence[PurgeRule] = ()
 
 
 def create_service_app(spec: ServiceSpec, settings: ServiceSettings, *, jwks: JWKSCache | None = None) -> FastAPI:
@@ -67,6 +71,12 @@ def create_service_app(spec: ServiceSpec, settings: ServiceSettings, *, jwks: JW
             checkpointer = Checkpointer(app.state.db.engine, *spec.audit_tables, app.state.audit_signer,
                                         interval=settings.audit_checkpoint_interval_seconds)
             checkpointer.start()
+        purger = None
+        if spec.purge_rules and isinstance(settings, DataServiceSettings):
+            purger = Purger(app.state.db.engine, spec.purge_rules, interval_seconds=settings.purge_interval_seconds,
+                            batch_size=settings.purge_batch_size, max_batches=settings.purge_max_batches)
+            purger.start()
+        app.state.purger = purger
         try:
             if spec.lifespan is not None:
                 async with spec.lifespan(app):
@@ -76,6 +86,8 @@ def create_service_app(spec: ServiceSpec, settings: ServiceSettings, *, jwks: JW
         finally:
             if checkpointer is not None:
                 await checkpointer.stop()
+            if purger is not None:
+                await purger.stop()
             await http.aclose()
             await app.state.db.dispose()
 
@@ -91,7 +103,8 @@ def create_service_app(spec: ServiceSpec, settings: ServiceSettings, *, jwks: JW
     install_problem_handlers(app)
     metrics = Metrics(spec.name)
     app.state.metrics = metrics
-    app.add_middleware(RequestContextMiddleware, metrics=metrics, quiet_paths=QUIET_PATHS)
+    app.add_middleware(RequestContextMiddleware, metrics=metrics, quiet_paths=QUIET_PATHS,
+                       trusted_proxies=TrustedProxies(settings.trusted_proxies))
 
     ops = APIRouter(tags=["operations"])
 

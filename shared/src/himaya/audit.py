@@ -42,6 +42,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 from himaya.auth import Principal
 from himaya.crypto import derive_key
 from himaya.db import execute_many_prepared, fetch_prepared, remember_for_transaction, transaction_memo
+from himaya.forwarded import client_address_var
 from himaya.logging import request_id_var
 from himaya.settings import Environment, ServiceSettings, is_placeholder
 
@@ -158,7 +159,8 @@ async def record_many(session: AsyncSession | AsyncConnection, table: sa.Table, 
                       principal: Principal | None = None, actor: str | None = None,
                       source_ip: str | None = None, organization_id: uuid.UUID | None = None) -> None:
     """Append events (e.g. one per case of a listed page) to one chain in three statements: the chain's lock,
-    its head read after the lock, and the rows."""
+    its head read after the lock, and the rows. The source address defaults to the current request's client
+    (computed from the trusted proxies by the request middleware), never a proxy's."""
     if not entries:
         return
     chain = _chain(session)
@@ -175,7 +177,7 @@ async def record_many(session: AsyncSession | AsyncConnection, table: sa.Table, 
             "actor_organization_id": organization_id or (principal.organization_id if principal else None),
             "action": entry.action, "object_type": entry.object_type, "object_id": entry.object_id,
             "case_id": entry.case_id, "fields": sorted(entry.fields), "outcome": entry.outcome,
-            "request_id": request_id_var.get(), "source_ip": source_ip,
+            "request_id": request_id_var.get(), "source_ip": source_ip or client_address_var.get(),
         }
         row["prev_hash"] = prev
         row["hash"] = prev = row_hash(prev, row)

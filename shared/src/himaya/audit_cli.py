@@ -18,7 +18,7 @@ from typing import Any
 
 import orjson
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
 from himaya.audit import (
     AuditLogTampered,
@@ -29,6 +29,7 @@ from himaya.audit import (
     verify_checkpoints,
     write_checkpoint,
 )
+from himaya.db import create_engine
 from himaya.settings import ServiceSettings, to_asyncpg_url
 
 
@@ -68,7 +69,7 @@ def main(*, service: str, settings: ServiceSettings, database_url: str, events: 
     signer = signer_from_settings(service, settings)
 
     async def run() -> dict[str, Any]:
-        engine = create_async_engine(to_asyncpg_url(database_url))
+        engine = create_engine(to_asyncpg_url(database_url))
         try:
             return await verify_report(engine, events, checkpoints, signer, service=service)
         finally:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import time
 import weakref
@@ -55,9 +56,38 @@ def _ping_idle_connections(engine: AsyncEngine) -> None:
             raise sa.exc.DisconnectionError(str(exc)) from exc
 
 
+def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
+    """Every engine of the system (services, commands, migrations, tests) is made here.
+
+    The values of a statement are children's names, notes and identifiers: SQLAlchemy's errors and logs
+    show the SQL without them (`hide_parameters`), and the driver's DETAIL line, which quotes the values of
+    a violated key or the whole failing row, is taken off the error before anything can log it (the SQLSTATE,
+    message and constraint name stay).
+    """
+    engine = create_async_engine(url, hide_parameters=True, **kwargs)
+    sa.event.listen(engine.sync_engine, "handle_error", _drop_driver_detail)
+    return engine
+
+
+def _drop_driver_detail(context: sa.engine.ExceptionContext) -> None:
+    hide_driver_detail(context.original_exception)
+
+
+def hide_driver_detail(error: BaseException | None) -> None:
+    """Remove the DETAIL (values of the row or key) from a database error and the errors it wraps."""
+    seen = error
+    for _ in range(4):
+        if seen is None:
+            break
+        if getattr(seen, "detail", None) is not None and hasattr(seen, "sqlstate"):
+            with contextlib.suppress(AttributeError, TypeError):
+                seen.detail = None  # type: ignore[attr-defined]
+        seen = seen.__cause__
+
+
 def create_database(settings: ServiceSettings, *, application_name: str) -> Database:
     """Create the engine for a service's own role (created by the lifespan, never at import)."""
-    engine = create_async_engine(
+    engine = create_engine(
         settings.dsn,
         pool_size=settings.db_pool_size,
         max_overflow=settings.db_max_overflow,
@@ -167,6 +197,7 @@ async def _prepared(target: AsyncSession | AsyncConnection, stmt: sa.Executable,
                 return []
             return list(await prepared.fetch(*_arguments(c, params[0])))
     except Exception as error:
+        hide_driver_detail(error)  # this path bypasses the engine's handle_error event
         # The errors an execute() would raise: the adapter's DBAPI error wrapped in SQLAlchemy's (IntegrityError,
         # DataError…, `connection_invalidated` on a lost connection, which is then dropped from the pool).
         try:

@@ -250,6 +250,8 @@ class Stack:
         svc = next(s for s in SERVICES if s.name == name)
         cmd = [sys.executable, "-m", "uvicorn", f"{svc.module}.main:create_app", "--factory",
                "--host", "127.0.0.1", "--port", str(self.config.ports[name]), "--no-access-log",
+               # The client's address is computed by himaya.forwarded from the trusted proxies, not by uvicorn.
+               "--no-proxy-headers",
                "--timeout-graceful-shutdown", "20", "--log-level", "warning"]
         if self.workers > 1:
             cmd += ["--workers", str(self.workers)]
@@ -261,9 +263,12 @@ class Stack:
                                             stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
 
     def start_all(self) -> None:
-        """Start every service."""
-        for svc in SERVICES:
+        """Start every service, the gateway once the services behind it answer (its merged OpenAPI document
+        is then complete from its first read)."""
+        for svc in DB_SERVICES:
             self.start(svc.name)
+        self.wait_ready(tuple(svc.name for svc in DB_SERVICES))
+        self.start("gateway")
 
     def stop(self, name: str, *, sig: int = signal.SIGTERM, timeout: float = 25.0) -> None:
         """Stop one service (SIGTERM, then SIGKILL after `timeout`)."""

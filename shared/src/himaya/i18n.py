@@ -25,6 +25,7 @@ TITLES: dict[str, dict[str, str]] = {
         "gateway_timeout": "Délai de la passerelle dépassé",
         "idempotency_conflict": "Requête idempotente en cours",
         "idempotency_key_reused": "Clé d'idempotence réutilisée",
+        "repeated_header": "En-tête répété",
     },
     "ar": {
         "bad_request": "طلب غير صالح",
@@ -46,6 +47,7 @@ TITLES: dict[str, dict[str, str]] = {
         "gateway_timeout": "انتهت مهلة البوابة",
         "idempotency_conflict": "طلب متطابق قيد التنفيذ",
         "idempotency_key_reused": "مفتاح التكرار مستعمل لطلب آخر",
+        "repeated_header": "ترويسة مكررة",
     },
 }
 

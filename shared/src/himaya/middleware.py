@@ -1,4 +1,4 @@
-"""Pure ASGI middleware: request id, access log and Prometheus metrics, cheap on the hot path."""
+"""Pure ASGI middleware: request id, client address, access log and Prometheus metrics, cheap on the hot path."""
 
 from __future__ import annotations
 
@@ -13,10 +13,12 @@ from prometheus_client import CollectorRegistry, Counter, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from himaya.errors import PROBLEM_MEDIA_TYPE, problem_body
+from himaya.forwarded import TrustedProxies, client_address, client_address_var
 from himaya.i18n import negotiate_language
 from himaya.logging import request_id_var
 
 REQUEST_ID_HEADER = b"x-request-id"
+FORWARDED_FOR_HEADER = b"x-forwarded-for"
 _REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._:\-]{8,128}$")
 
 access_log = structlog.get_logger("himaya.access")
@@ -41,27 +43,41 @@ class Metrics:
 
 
 class RequestContextMiddleware:
-    """Assigns the request id, returns it, and records an access-log line and metrics per request."""
+    """Assigns the request id, returns it, and records an access-log line and metrics per request.
 
-    def __init__(self, app: ASGIApp, *, metrics: Metrics, quiet_paths: frozenset[str] = frozenset()) -> None:
+    It also replaces the scope's client with the client's address computed from the trusted proxies
+    (himaya.forwarded), so everything after it (rate limits, lockout, audit) sees the client, not a proxy.
+    """
+
+    def __init__(self, app: ASGIApp, *, metrics: Metrics, quiet_paths: frozenset[str] = frozenset(),
+                 trusted_proxies: TrustedProxies | None = None) -> None:
         self.app = app
         self.metrics = metrics
         self.quiet_paths = quiet_paths
+        self.trusted_proxies = trusted_proxies or TrustedProxies(())
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         rid = None
+        forwarded_for: list[str] = []
         for name, value in scope["headers"]:
             if name == REQUEST_ID_HEADER:
-                candidate = value.decode("latin-1")
-                rid = candidate if valid_request_id(candidate) else None
-                break
-        if rid is None:
+                if rid is None:
+                    candidate = value.decode("latin-1")
+                    rid = candidate if valid_request_id(candidate) else ""
+            elif name == FORWARDED_FOR_HEADER:
+                forwarded_for.append(value.decode("latin-1"))
+        if not rid:
             rid = uuid.uuid4().hex
         scope.setdefault("state", {})["request_id"] = rid
         token = request_id_var.set(rid)
+        peer = scope.get("client")
+        address = client_address(peer[0] if peer else None, forwarded_for, self.trusted_proxies)
+        if peer and address != peer[0]:
+            scope["client"] = (address, peer[1])
+        address_token = client_address_var.set(address)
         started = time.perf_counter()
         status_holder = [500]
         response_started = [False]
@@ -94,6 +110,7 @@ class RequestContextMiddleware:
                 access_log.info("request", method=method, route=route, status=status_holder[0],
                                 duration_ms=round(elapsed * 1000, 2), caller=state.get("caller_id"))
             request_id_var.reset(token)
+            client_address_var.reset(address_token)
 
 
     @staticmethod

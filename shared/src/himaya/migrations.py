@@ -15,8 +15,8 @@ from urllib.parse import unquote, urlsplit
 import sqlalchemy as sa
 from alembic import command, context
 from alembic.config import Config
-from sqlalchemy.ext.asyncio import create_async_engine
 
+from himaya.db import create_engine
 from himaya.settings import to_asyncpg_url
 
 LOCK_TIMEOUT = "5s"
@@ -69,7 +69,7 @@ def run_env(*, schema: str, metadata: sa.MetaData) -> None:
             context.run_migrations()
 
     async def run_async() -> None:
-        engine = create_async_engine(url)
+        engine = create_engine(url)
         async with engine.begin() as conn:
             await conn.run_sync(do_run)
         await engine.dispose()
@@ -103,7 +103,7 @@ def _quote_literal(value: str) -> str:
 
 async def _prepare_role_and_grants(admin_url: str, *, role: str, password: str | None, schema: str,
                                    append_only: Sequence[str], after_migrations: bool) -> None:
-    engine = create_async_engine(to_asyncpg_url(admin_url), isolation_level="AUTOCOMMIT")
+    engine = create_engine(to_asyncpg_url(admin_url), isolation_level="AUTOCOMMIT")
     ident = '"' + role.replace('"', '""') + '"'
     try:
         async with engine.connect() as conn:

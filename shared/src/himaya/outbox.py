@@ -43,6 +43,8 @@ def outbox_table(metadata: sa.MetaData) -> sa.Table:
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
         sa.Column("delivered_at", sa.DateTime(timezone=True), nullable=True),
         sa.Index("ix_outbox_events_due", "next_attempt_at", postgresql_where=sa.text("status = 'pending'")),
+        # The retention purge deletes delivered events by age (himaya.retention).
+        sa.Index("ix_outbox_events_delivered", "delivered_at", postgresql_where=sa.text("status = 'delivered'")),
     )
 
 

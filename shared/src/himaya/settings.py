@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from enum import StrEnum
 from typing import Any, ClassVar
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, IPvAnyNetwork, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PLACEHOLDER_MARKERS = ("changeme", "change-me", "placeholder", "secret", "password", "xxx", "todo")
@@ -41,6 +42,9 @@ class ServiceSettings(BaseSettings):
     db_max_overflow: int = 10
     log_level: str = "INFO"
     log_json: bool = True
+    # Proxies (CIDR ranges) whose X-Forwarded-For is believed when computing the client's address
+    # (himaya.forwarded): the gateway's address for a service, a load balancer's for the gateway.
+    trusted_proxies: tuple[IPvAnyNetwork, ...] = ("127.0.0.1/32", "::1/128")  # type: ignore[assignment]
 
     # The Ed25519 key signing the audit log's checkpoints (decision 0102): a secret only the process holds,
     # never the database; local and test fall back to a fixed development key. Checkpoints are written every
@@ -84,3 +88,29 @@ def to_asyncpg_url(url: str) -> str:
         if url.startswith(prefix):
             return "postgresql+asyncpg://" + url[len(prefix):]
     raise ValueError("database URL must start with postgresql://")
+
+
+class DataServiceSettings(ServiceSettings):
+    """Settings of a service that owns a schema: how long its technical stores keep rows (decision 0104).
+
+    The service purges them itself, in the background, every `purge_interval_seconds` (0 turns it off).
+    """
+
+    # Answers kept for Idempotency-Key replays (the API promises at least 24 hours).
+    idempotency_retention_hours: int = Field(default=48, ge=24, le=24 * 30)
+    # Outbox events delivered to their destination; undelivered (pending or dead) ones are never purged.
+    outbox_retention_days: int = Field(default=7, ge=1)
+    purge_interval_seconds: float = Field(default=3600.0, ge=0)
+    # Rows deleted per statement; each table gets at most `purge_max_batches` statements per run.
+    purge_batch_size: int = Field(default=1000, ge=1, le=100_000)
+    purge_max_batches: int = Field(default=100, ge=1)
+
+    @property
+    def idempotency_retention(self) -> timedelta:
+        """How long answers are kept for replays."""
+        return timedelta(hours=self.idempotency_retention_hours)
+
+    @property
+    def outbox_retention(self) -> timedelta:
+        """How long delivered outbox events are kept."""
+        return timedelta(days=self.outbox_retention_days)

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import ClassVar
 
 import orjson
-from pydantic import SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import SettingsConfigDict
 
-from himaya.settings import ServiceSettings
+from himaya.settings import DataServiceSettings
+
+# Processed event ids are purged this long after the window in which events are accepted, so a difference
+# between the two services' clocks never opens a gap where an old event is accepted and its id forgotten.
+PROCESSED_EVENTS_MARGIN = timedelta(days=1)
 
 
-class Settings(ServiceSettings):
+class Settings(DataServiceSettings):
     """Configuration of the cases service, read from `CASES_*` environment variables."""
 
     model_config = SettingsConfigDict(env_prefix="CASES_", extra="ignore", frozen=True)
@@ -27,6 +32,10 @@ class Settings(ServiceSettings):
     blind_index_key: SecretStr | None = None
     # HMAC secret of events posted by referrals to /internal/v1/events (decision 0004).
     events_secret: SecretStr | None = None
+    # Ids of the events applied, kept so a redelivery is recognised; an event older than this is refused, so
+    # it can never be applied twice once its id is purged (decision 0104). Keep it longer than the longest a
+    # dead event may wait in referrals before an administrator replays it.
+    processed_events_retention_days: int = Field(default=180, ge=7)
 
     @field_validator("field_keys")
     @classmethod
@@ -43,3 +52,8 @@ class Settings(ServiceSettings):
             return {}
         parsed: dict[str, str] = orjson.loads(self.field_keys.get_secret_value() or "{}")
         return parsed
+
+    @property
+    def processed_events_retention(self) -> timedelta:
+        """How old an event may be and still be applied; ids are kept this long plus a margin."""
+        return timedelta(days=self.processed_events_retention_days)

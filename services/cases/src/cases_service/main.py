@@ -11,12 +11,22 @@ from collections.abc import AsyncIterator
 from fastapi import FastAPI
 
 from cases_service.api import audit, cases, casework, events
-from cases_service.config import Settings
-from cases_service.db.tables import MIGRATIONS_DIR, SCHEMA, audit_checkpoints, audit_events
+from cases_service.config import PROCESSED_EVENTS_MARGIN, Settings
+from cases_service.db.tables import (
+    MIGRATIONS_DIR,
+    SCHEMA,
+    audit_checkpoints,
+    audit_events,
+    idempotency_keys,
+    outbox_events,
+    processed_events,
+)
 from cases_service.domain.protection import Protector
 from cases_service.domain.reference import ReferenceData
 from cases_service.stats.api import router as stats_router
 from himaya.app import ServiceSpec, create_service_app
+from himaya.idempotency import IdempotencyProtection
+from himaya.retention import PurgeRule, delivered_outbox_rule, idempotency_rule
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -31,6 +41,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             raise RuntimeError("CASES_FIELD_KEYS and CASES_BLIND_INDEX_KEY are required to store identifying data")
         app.state.protector = Protector.from_settings(field_keys=keys, active_kid=settings.field_active_key,
                                                       blind_index_key=index_key)
+        app.state.idempotency = IdempotencyProtection.from_secret(
+            app.state.protector.cipher, index_key, service="cases", retention=settings.idempotency_retention)
         app.state.reference = ReferenceData.load()
         yield
 
@@ -39,6 +51,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         migrations_dir=MIGRATIONS_DIR, audit_tables=(audit_events, audit_checkpoints),
         routers=[cases.router, casework.router, events.router, stats_router, audit.router],
         lifespan=lifespan,
+        purge_rules=[idempotency_rule(idempotency_keys, settings.idempotency_retention),
+                     delivered_outbox_rule(outbox_events, settings.outbox_retention),
+                     PurgeRule(processed_events, "processed_at",
+                               settings.processed_events_retention + PROCESSED_EVENTS_MARGIN)],
         openapi_tags=[{"name": "cases", "description": "Intakes, cases, their path and timeline."},
                       {"name": "casework", "description": "Records of the work done for a child."},
                       {"name": "audit", "description": "The audit log, for data-protection auditors."},

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import asyncio
 
-from sqlalchemy.ext.asyncio import create_async_engine
-
 from cases_service.config import Settings
+from cases_service.db.tables import idempotency_keys
 from cases_service.domain.rotation import rotate_field_keys
 from himaya.crypto import FieldCipher
+from himaya.db import create_engine
+from himaya.idempotency import reseal_answers
 from himaya.settings import to_asyncpg_url
 
 
@@ -22,10 +23,14 @@ async def _run(settings: Settings) -> dict[str, int]:
     keys = settings.field_key_map()
     if not keys:
         raise SystemExit("CASES_FIELD_KEYS is required")
-    engine = create_async_engine(to_asyncpg_url(settings.migration_database_url.get_secret_value()))
+    engine = create_engine(to_asyncpg_url(settings.migration_database_url.get_secret_value()))
+    cipher = FieldCipher.from_secrets(keys, settings.field_active_key)
     try:
-        return await rotate_field_keys(engine=engine, cipher=FieldCipher.from_secrets(keys,
-                                                                                      settings.field_active_key))
+        counts = await rotate_field_keys(engine=engine, cipher=cipher)
+        # The answers kept for Idempotency-Key replays are sealed with the same keys (decision 0104).
+        if resealed := await reseal_answers(engine, idempotency_keys, cipher):
+            counts[idempotency_keys.name] = resealed
+        return counts
     finally:
         await engine.dispose()
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, IPvAnyNetwork
 from pydantic_settings import SettingsConfigDict
 
 from himaya.settings import ServiceSettings
@@ -27,6 +27,10 @@ class Settings(ServiceSettings):
 
     # Requests larger than this are refused with 413 before (or while) they reach a service.
     max_body_bytes: int = 2 * 1024 * 1024
+
+    # The gateway is the edge: no one's X-Forwarded-For is believed unless a load balancer in front is named
+    # here (CIDR ranges, e.g. GATEWAY_TRUSTED_PROXIES='["10.0.0.0/28"]').
+    trusted_proxies: tuple[IPvAnyNetwork, ...] = ()
 
     # Rate limits: requests per minute, each with a burst of the same size (GCRA).
     rate_limit_per_client: int = 1200

@@ -1,4 +1,4 @@
-"""Edge authentication: which paths are public, and bearer tokens verified once per process.
+"""Edge authentication: which paths are public, the request headers, and bearer tokens verified once per process.
 
 The services verify every token again; the gateway's check only refuses early what would be refused
 anyway, so a request with a bad token never costs a service anything.
@@ -10,7 +10,7 @@ import time
 from dataclasses import dataclass
 
 from himaya.auth import TokenVerifier
-from himaya.errors import Unauthorized
+from himaya.errors import DomainError, Unauthorized
 
 # (method or None for any, exact path) pairs that need no token.
 PUBLIC_EXACT: frozenset[tuple[str | None, str]] = frozenset({
@@ -32,6 +32,45 @@ def is_public(method: str, path: str) -> bool:
     if (None, path) in PUBLIC_EXACT or (method, path) in PUBLIC_EXACT:
         return True
     return path.startswith(PUBLIC_PREFIXES)
+
+
+# Headers a request may carry only once. Two values are ambiguous: the gateway and a service (or two
+# services) could each read a different one, e.g. the gateway check one token and a service act on another.
+SINGLE_HEADERS = frozenset({b"authorization", b"host", b"content-length", b"content-type", b"idempotency-key",
+                            b"if-match", b"transfer-encoding"})
+
+
+class RepeatedHeader(DomainError):
+    """A header that must appear once appears several times (400)."""
+
+    code = "repeated_header"
+    title = "Repeated header"
+
+
+@dataclass(frozen=True, slots=True)
+class EdgeHeaders:
+    """What the edge reads of the request headers: the credentials, the announced length, and any repetition."""
+
+    authorization: bytes | None = None
+    content_length: bytes | None = None
+    repeated: str | None = None
+
+
+def edge_headers(headers: list[tuple[bytes, bytes]]) -> EdgeHeaders:
+    """Read the headers the edge needs in one pass, and name the first single-valued header given twice."""
+    authorization = content_length = None
+    seen: set[bytes] = set()
+    repeated = None
+    for name, value in headers:
+        if name in SINGLE_HEADERS:
+            if name in seen and repeated is None:
+                repeated = name.decode("latin-1")
+            seen.add(name)
+            if name == b"authorization":
+                authorization = value
+            elif name == b"content-length":
+                content_length = value
+    return EdgeHeaders(authorization, content_length, repeated)
 
 
 def bearer_token(authorization: bytes | None) -> str | None:

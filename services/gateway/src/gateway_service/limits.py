@@ -9,6 +9,8 @@ allows it, and only then are the keys charged.
 
 from __future__ import annotations
 
+import functools
+import ipaddress
 import math
 import time
 from collections.abc import Sequence
@@ -18,6 +20,21 @@ from typing import Any
 import structlog
 
 log = structlog.get_logger(__name__)
+
+
+@functools.lru_cache(maxsize=65536)
+def source_key(address: str) -> str:
+    """The rate-limit key of a client address: the address for IPv4, its /64 for IPv6 (one subscriber's
+    allocation, within which an address costs nothing to change). IPv4-mapped IPv6 counts as the IPv4."""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.IPv6Network((int(ip) >> 64 << 64, 64)))
+    return str(ip)
 
 
 @dataclass(frozen=True, slots=True)

@@ -26,13 +26,14 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from swagger_ui_bundle import swagger_ui_path
 
 from gateway_service.config import Settings
-from gateway_service.edge_auth import EdgeAuthenticator, bearer_token, is_public
-from gateway_service.limits import Limit, Limiter, LocalLimiter, RedisLimiter, retry_after
+from gateway_service.edge_auth import EdgeAuthenticator, RepeatedHeader, bearer_token, edge_headers, is_public
+from gateway_service.limits import Limit, Limiter, LocalLimiter, RedisLimiter, retry_after, source_key
 from gateway_service.openapi import MergedOpenAPI
 from gateway_service.proxy import UpstreamMetrics, Upstreams, proxy, send_problem
 from gateway_service.routing import ROUTES, UPSTREAMS, route
 from himaya.auth import JWKSCache, TokenVerifier
 from himaya.errors import DomainError, install_problem_handlers, problem_responses
+from himaya.forwarded import TrustedProxies
 from himaya.logging import configure_logging
 from himaya.middleware import Metrics, RequestContextMiddleware
 
@@ -100,23 +101,22 @@ class Edge:
         service = route(path)
         if service is not None:
             scope["route"] = _label(path)
+        # The client's address (the request middleware computed it from the trusted proxies), grouped as the
+        # limits count it: per address for IPv4, per /64 for IPv6.
         client = scope.get("client")
-        ip = client[0] if client else "unknown"
-        checks: list[tuple[Limit, str]] = [(self.ip_limit, "ip:" + ip)]
+        source = source_key(client[0]) if client else "unknown"
+        checks: list[tuple[Limit, str]] = [(self.ip_limit, "ip:" + source)]
         if method == "POST" and path == TOKEN_ENDPOINT:
-            checks.append((self.token_limit, "token:" + ip))
-        authorization = None
-        content_length = None
-        for name, value in scope["headers"]:
-            if name == b"authorization":
-                authorization = value
-            elif name == b"content-length":
-                content_length = value
+            checks.append((self.token_limit, "token:" + source))
+        headers = edge_headers(scope["headers"])
+        content_length = headers.content_length
         refusal: DomainError | None = None
-        if not is_public(method, path):
+        if headers.repeated is not None:
+            refusal = RepeatedHeader(f"The {headers.repeated} header may appear only once.")
+        elif not is_public(method, path):
             authenticator: EdgeAuthenticator = self.state.authenticator
             try:
-                caller = await authenticator.authenticate(bearer_token(authorization))
+                caller = await authenticator.authenticate(bearer_token(headers.authorization))
             except DomainError as exc:
                 refusal = exc
             else:
@@ -130,7 +130,7 @@ class Edge:
                                headers=[(b"retry-after", str(seconds).encode())])
             return
         if refusal is not None:
-            await send_problem(scope, send, refusal.status, refusal.detail or refusal.title,
+            await send_problem(scope, send, refusal.status, refusal.detail or refusal.title, code=refusal.code,
                                headers=[(k.lower().encode(), v.encode()) for k, v in refusal.headers.items()])
             return
         if content_length is not None and (not content_length.isdigit() or int(content_length) > self.max_body):
@@ -267,5 +267,6 @@ def create_app(settings: Settings | None = None, *, verifier: TokenVerifier | No
     app.mount("/docs/assets", StaticFiles(directory=str(swagger_ui_path)), name="docs-assets")
 
     app.edge = RequestContextMiddleware(Edge(app.own, settings=settings, upstreams=upstreams, state=app.state),
-                                        metrics=metrics, quiet_paths=OWN_PATHS)
+                                        metrics=metrics, quiet_paths=OWN_PATHS,
+                                        trusted_proxies=TrustedProxies(settings.trusted_proxies))
     return app

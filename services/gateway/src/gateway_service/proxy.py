@@ -148,7 +148,8 @@ def _forward_headers(scope: Scope) -> list[tuple[str, str]]:
     headers.append(("x-request-id", state.get("request_id", "")))
     client = scope.get("client")
     if client:
-        # The gateway is the edge: what a client claims in X-Forwarded-For is not trusted, it is replaced.
+        # The client's address as the gateway computed it (himaya.forwarded: the peer, or behind a trusted load
+        # balancer the rightmost untrusted hop). What a client wrote in X-Forwarded-For is replaced, never passed on.
         headers.append(("x-forwarded-for", client[0]))
     if host:
         headers.append(("x-forwarded-host", host.decode("latin-1")))

@@ -7,14 +7,14 @@ from typing import ClassVar
 from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
-from himaya.settings import Environment, ServiceSettings
+from himaya.settings import DataServiceSettings, Environment
 
 # Only ever used when HIMAYA_ENV is local or test and no key was given; the validator of ServiceSettings
 # refuses a missing key anywhere else.
 LOCAL_DEVELOPMENT_KEK = "himaya-local-development-key-encryption-key"
 
 
-class Settings(ServiceSettings):
+class Settings(DataServiceSettings):
     """Configuration of the identity service, read from `IDENTITY_*` environment variables."""
 
     model_config = SettingsConfigDict(env_prefix="IDENTITY_", extra="ignore", frozen=True)
@@ -44,8 +44,6 @@ class Settings(ServiceSettings):
     source_failure_threshold: int = Field(default=30, ge=1)
     source_window_seconds: int = Field(default=300, ge=1)
     source_block_seconds: int = Field(default=300, ge=1)
-    # Peers whose X-Forwarded-For is believed (the gateway); everyone else is identified by their own address.
-    trusted_proxies: tuple[str, ...] = ("127.0.0.1", "::1")
 
     @property
     def kek(self) -> str:

@@ -13,9 +13,18 @@ from fastapi import FastAPI
 from himaya.app import ServiceSpec, create_service_app
 from himaya.auth import JWKSCache
 from himaya.db import Database
+from himaya.idempotency import IdempotencyProtection
+from himaya.retention import delivered_outbox_rule, idempotency_rule
 from identity_service.api import auth, directory, reference
 from identity_service.config import Settings
-from identity_service.db.tables import MIGRATIONS_DIR, SCHEMA, audit_checkpoints, audit_events
+from identity_service.db.tables import (
+    MIGRATIONS_DIR,
+    SCHEMA,
+    audit_checkpoints,
+    audit_events,
+    idempotency_keys,
+    outbox_events,
+)
 from identity_service.domain import keys
 from identity_service.domain.crypto import KeyEncryption
 
@@ -52,10 +61,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         migrations_dir=MIGRATIONS_DIR, routers=[auth.router, directory.router, reference.router],
         audit_tables=(audit_events, audit_checkpoints),
         openapi_tags=TAGS,
+        purge_rules=[idempotency_rule(idempotency_keys, settings.idempotency_retention),
+                     delivered_outbox_rule(outbox_events, settings.outbox_retention)],
     )
     app: FastAPI | None = None
     jwks = own_jwks_cache(lambda: app.state.db if app is not None else None)
     app = create_service_app(spec, settings, jwks=jwks)
     app.state.own_jwks = jwks
     app.state.key_encryption = KeyEncryption(settings.kek)
+    app.state.idempotency = IdempotencyProtection.from_own_secret(settings.kek, service="identity",
+                                                                  retention=settings.idempotency_retention)
     return app

@@ -20,9 +20,10 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from himaya.auth import NATIONAL
+from himaya.db import create_engine
 from himaya.errors import DomainError
 from identity_service.config import Settings
 from identity_service.db import directory as repo
@@ -104,7 +105,7 @@ async def provision_city(session: AsyncSession, data: dict[str, Any], *, now: da
 
 async def run(settings: Settings, *, city_file: Path | None) -> SeedReport:
     """Seed in one transaction: everything or nothing."""
-    engine = create_async_engine(settings.dsn)
+    engine = create_engine(settings.dsn)
     try:
         async with async_sessionmaker(engine, expire_on_commit=False)() as session, session.begin():
             now = datetime.now(UTC)

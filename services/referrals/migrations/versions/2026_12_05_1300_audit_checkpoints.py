@@ -1,7 +1,7 @@
 """audit checkpoints: signed, chained checkpoints of the audit chains' heads; CHECK on the chain number
 
 Revision ID: 20261205130000
-Revises: 20261129140000
+Revises: 20261205120000
 Create Date: 2026-12-05 13:00:00
 """
 
@@ -12,7 +12,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision: str = '20261205130000'
-down_revision: str | None = '20261129140000'
+down_revision: str | None = '20261205120000'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

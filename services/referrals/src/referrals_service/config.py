@@ -8,10 +8,10 @@ import orjson
 from pydantic import SecretStr, field_validator
 from pydantic_settings import SettingsConfigDict
 
-from himaya.settings import ServiceSettings
+from himaya.settings import DataServiceSettings
 
 
-class Settings(ServiceSettings):
+class Settings(DataServiceSettings):
     """Configuration of the referrals service, read from `REFERRALS_*` environment variables."""
 
     model_config = SettingsConfigDict(env_prefix="REFERRALS_", extra="ignore", frozen=True)

@@ -12,6 +12,8 @@ from fastapi import FastAPI
 
 from himaya.app import ServiceSpec, create_service_app
 from himaya.crypto import FieldCipher
+from himaya.idempotency import IdempotencyProtection
+from himaya.retention import delivered_outbox_rule, idempotency_rule
 from referrals_service.api.referrals import router as referrals_router
 from referrals_service.api.webhooks import admin_router as dead_letters_router
 from referrals_service.api.webhooks import router as webhooks_router
@@ -22,6 +24,7 @@ from referrals_service.db.tables import (
     SCHEMA,
     audit_checkpoints,
     audit_events,
+    idempotency_keys,
     outbox_events,
 )
 from referrals_service.domain.delivery import CasesDelivery, OrderedDispatcher, WebhookDelivery
@@ -36,8 +39,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         keys = settings.field_key_map()
         if not keys:
             raise RuntimeError("REFERRALS_FIELD_KEYS is required to store the referrals' free texts")
+        if settings.events_secret is None:
+            raise RuntimeError("REFERRALS_EVENTS_SECRET is required to sign events and key idempotency fingerprints")
         cipher = FieldCipher.from_secrets(keys, settings.field_active_key)
         app.state.field_cipher = cipher
+        app.state.idempotency = IdempotencyProtection.from_secret(
+            cipher, settings.events_secret.get_secret_value(), service="referrals",
+            retention=settings.idempotency_retention)
         app.state.cases_client = CasesClient(settings.cases_url)
         app.state.identity_client = IdentityClient(settings.identity_url)
         delivery_http = httpx.AsyncClient(timeout=httpx.Timeout(settings.webhook_timeout_seconds, connect=5.0),
@@ -70,6 +78,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         migrations_dir=MIGRATIONS_DIR, routers=[referrals_router, webhooks_router, dead_letters_router],
         audit_tables=(audit_events, audit_checkpoints),
         lifespan=lifespan,
+        purge_rules=[idempotency_rule(idempotency_keys, settings.idempotency_retention),
+                     delivered_outbox_rule(outbox_events, settings.outbox_retention)],
         openapi_tags=[{"name": "referrals", "description": "Referrals and prosecutor decisions."},
                       {"name": "webhooks", "description": "Signed event deliveries to partners' systems."}],
     )

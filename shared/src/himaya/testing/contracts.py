@@ -10,8 +10,8 @@ from typing import Any, ClassVar
 
 import pytest
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import create_async_engine
 
+from himaya.db import create_engine
 from himaya.settings import to_asyncpg_url
 
 SERVICE_SCHEMAS = ("identity", "cases", "referrals")
@@ -52,7 +52,7 @@ class OperationsContract:
         assert "/healthz" in response.json()["paths"]
 
     async def test_role_cannot_read_other_schemas(self, harness: Any) -> None:
-        admin = create_async_engine(to_asyncpg_url(harness.admin_url))
+        admin = create_engine(to_asyncpg_url(harness.admin_url))
         others = [s for s in SERVICE_SCHEMAS if s != self.service]
         async with admin.begin() as conn:
             for other in others:

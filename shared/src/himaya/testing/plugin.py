@@ -26,11 +26,11 @@ import sqlalchemy as sa
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi import FastAPI
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, async_sessionmaker
 
 from himaya import embedded_pg
 from himaya.auth import JWKSCache, TokenVerifier
-from himaya.db import Database
+from himaya.db import Database, create_engine
 from himaya.migrations import provision
 from himaya.settings import to_asyncpg_url
 
@@ -198,7 +198,7 @@ class ServiceHarness:
                   append_only=append_only)
         settings = settings_factory(app_url)
         app = app_factory(settings)
-        engine = create_async_engine(to_asyncpg_url(app_url), pool_size=5, max_overflow=20)
+        engine = create_engine(to_asyncpg_url(app_url), pool_size=5, max_overflow=20)
         app.state.db = Database(engine=engine, sessionmaker=async_sessionmaker(engine, expire_on_commit=False))
         app.state.token_verifier = tokens.verifier()
         return cls(app=app, engine=engine, admin_url=admin_url, app_url=app_url, schema=schema)

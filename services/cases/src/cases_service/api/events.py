@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from pydantic import BaseModel
 
-from cases_service.domain.events import parse_event, receive_event
+from cases_service.domain.events import parse_event, receive_event, refuse_if_forgotten
 from himaya import signing
 from himaya.db import SessionDep
 from himaya.errors import ServiceUnavailable, Unauthorized, problem_responses
@@ -31,5 +31,6 @@ async def receive(request: Request, session: SessionDep) -> EventReceipt:
                           request.headers.get(signing.TIMESTAMP_HEADER), request.headers.get(signing.SIGNATURE_HEADER)):
         raise Unauthorized("The event's signature is not valid.", headers={})
     event = parse_event(body)
+    refuse_if_forgotten(event, request.app.state.settings.processed_events_retention)
     status = await receive_event(session=session, event=event)
     return EventReceipt(id=str(event.id), status=status)

@@ -382,4 +382,5 @@ processed_events = sa.Table(
     sa.Column("event_type", sa.Text, nullable=False),
     sa.Column("case_id", UUID(as_uuid=True), nullable=True),
     sa.Column("processed_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+    sa.Index("ix_processed_events_processed_at", "processed_at"),  # the retention purge reads by age
 )

@@ -29,9 +29,8 @@ def _settings() -> Settings:
     return Settings()
 
 
-async def main() -> int:
+async def main(settings: Settings) -> int:
     """Load the dataset in one transaction and say what happened."""
-    settings = _settings()
     keys = settings.field_key_map()
     index_key = settings.blind_index_key.get_secret_value() if settings.blind_index_key else ""
     if not keys or not index_key:
@@ -54,4 +53,6 @@ async def main() -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(asyncio.run(main()))
+    # Settings first: preparing the development database runs its own event loops (asyncio.run), which
+    # cannot nest inside the demo's.
+    raise SystemExit(asyncio.run(main(_settings())))

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import itertools
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -64,6 +64,14 @@ def parse_event(body: bytes) -> ServiceEvent:
         return ServiceEvent.model_validate_json(body)
     except ValidationError as exc:
         raise InvalidInput("The event is not valid.") from exc
+
+
+def refuse_if_forgotten(event: ServiceEvent, retention: timedelta) -> None:
+    """Refuse an event older than the processed ids are kept: whether it was applied can no longer be known,
+    so it is never applied again (a dead event replayed months later, a captured event resent)."""
+    occurred = event.occurred_at if event.occurred_at.tzinfo else event.occurred_at.replace(tzinfo=UTC)
+    if occurred < datetime.now(UTC) - retention:
+        raise InvalidInput("The event is older than this service remembers applied events; it is refused.")
 
 
 async def receive_event(*, session: AsyncSession, event: ServiceEvent) -> str:

@@ -32,7 +32,7 @@ from typing import Any
 
 import asyncpg
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from cases_service.db.tables import APPEND_ONLY_TABLES, MIGRATIONS_DIR, SCHEMA
 from cases_service.domain import cases as case_domain
@@ -43,6 +43,7 @@ from cases_service.schemas.cases import AdultCreate, ChildCreate, IntakeCreate
 from cases_service.stats import domain
 from cases_service.stats import queries as q
 from himaya.auth import Principal
+from himaya.db import create_engine
 from himaya.migrations import provision
 from himaya.scopes import Role, scopes_for
 from himaya.settings import to_asyncpg_url
@@ -197,7 +198,7 @@ async def measure(n_cases: int, runs: int, intakes: int = 0) -> dict[str, Any]:
         t0 = time.perf_counter()
         await _load(admin_url, n_cases)
         out["copy_load_s"] = round(time.perf_counter() - t0, 1)
-        engine = create_async_engine(to_asyncpg_url(app_url), pool_size=2)
+        engine = create_engine(to_asyncpg_url(app_url), pool_size=2)
         maker = async_sessionmaker(engine, expire_on_commit=False)
 
         async def in_tx(work: Callable[[AsyncSession], Awaitable[Any]]) -> Any:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Annotated
@@ -59,17 +58,8 @@ def get_token_policy(request: Request) -> TokenPolicy:
 
 
 def source_ip(request: Request) -> str | None:
-    """The caller's address: the gateway's X-Forwarded-For when the peer is a trusted proxy, else the peer."""
-    peer = request.client.host if request.client else None
-    if peer is not None and peer in get_settings(request).trusted_proxies:
-        forwarded = request.headers.get("x-forwarded-for")
-        if forwarded:
-            candidate = forwarded.split(",")[-1].strip()
-            try:
-                return str(ipaddress.ip_address(candidate))
-            except ValueError:
-                return peer
-    return peer
+    """The caller's address, as the request middleware computed it from the trusted proxies (himaya.forwarded)."""
+    return request.client.host if request.client else None
 
 
 async def get_active_principal(principal: CurrentPrincipal, session: SessionDep) -> Principal:

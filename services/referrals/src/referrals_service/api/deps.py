@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import base64
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
-import orjson
 from fastapi import Depends, Request, Response
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from himaya.auth import Principal, require_scopes
 from himaya.crypto import FieldCipher
-from himaya.idempotency import Idempotency, idempotency_dependency, json_response
+from himaya.idempotency import Idempotency, idempotency_dependency
 from himaya.scopes import Scope
 from referrals_service.clients.directory import CasesClient, IdentityClient
 from referrals_service.config import Settings
@@ -65,31 +63,12 @@ WebhookManager = Annotated[Principal, Depends(require_scopes(Scope.WEBHOOKS_MANA
 Administrator = Annotated[Principal, Depends(require_scopes(Scope.IDENTITY_ADMIN))]
 
 
-SEALED_BODY_KEY = "sealed"
-
-
-def _body_row(idem: Idempotency, principal: Principal) -> str:
-    return f"{principal.actor}\n{idem.key}"
-
-
-async def idempotent(idem: Idempotency, *, session: AsyncSession, cipher: FieldCipher, principal: Principal,
-                     request_body: Any, status_code: int, produce: Callable[[], Awaitable[BaseModel]]) -> Response:
+async def idempotent(idem: Idempotency, *, session: AsyncSession, principal: Principal, request_body: Any,
+                     status_code: int, produce: Callable[[], Awaitable[BaseModel]]) -> Response:
     """Replay the stored answer for a repeated Idempotency-Key, or produce, store and return a new one.
 
-    The stored answer repeats the request's free texts, so it is kept sealed: one blob bound to the caller
-    and key (decision 0052); first answers and replays are serialised the same way.
+    The store keeps the answer sealed with the service's field cipher, bound to the caller and key (decision
+    0104); first answers and replays are the same bytes.
     """
-    replay = await idem.begin(session, caller=principal.actor, body=request_body)
-    if replay is not None:
-        stored = orjson.loads(bytes(replay.body))
-        plain = cipher.decrypt(base64.b64decode(stored[SEALED_BODY_KEY]), table="idempotency_keys",
-                               column="response_body", row_id=_body_row(idem, principal))
-        headers = {k: v for k, v in replay.headers.items() if k.lower() not in ("content-length", "content-type")}
-        return json_response(orjson.loads(plain or "null"), replay.status_code, headers)
-    body = (await produce()).model_dump(mode="json")
-    if idem.key is not None:
-        blob = cipher.encrypt(orjson.dumps(body).decode(), table="idempotency_keys", column="response_body",
-                              row_id=_body_row(idem, principal))
-        await idem.complete(session, status_code=status_code,
-                            body={SEALED_BODY_KEY: base64.b64encode(blob or b"").decode()})
-    return json_response(body, status_code)
+    return await idem.run(session, caller=principal.actor, request_body=request_body, produce=produce,
+                          status_code=status_code)

@@ -63,7 +63,7 @@ async def create_referral(payload: ReferralCreate, session: SessionDep, cipher: 
                                                    authorization=authorization, data=payload, cases=cases,
                                                    identity=identity))
 
-    return await idempotent(idem, session=session, cipher=cipher, principal=principal, request_body=payload,
+    return await idempotent(idem, session=session, principal=principal, request_body=payload,
                             status_code=201,
                             produce=produce)
 
@@ -105,7 +105,7 @@ async def acknowledge_referral(referral_id: uuid.UUID, payload: ReferralAcknowle
                                                         referral_id=referral_id,
                                                         external_reference=payload.external_reference))
 
-    return await idempotent(idem, session=session, cipher=cipher, principal=principal, request_body=payload,
+    return await idempotent(idem, session=session, principal=principal, request_body=payload,
                             status_code=200,
                             produce=produce)
 
@@ -122,7 +122,7 @@ async def accept_referral(referral_id: uuid.UUID, session: SessionDep, cipher: C
                                                    referral_id=referral_id,
                                                    note=note))
 
-    return await idempotent(idem, session=session, cipher=cipher, principal=principal, request_body=payload or {},
+    return await idempotent(idem, session=session, principal=principal, request_body=payload or {},
                             status_code=200, produce=produce)
 
 
@@ -136,7 +136,7 @@ async def reject_referral(referral_id: uuid.UUID, payload: ReferralReason, sessi
                                                    referral_id=referral_id,
                                                    reason=payload.reason))
 
-    return await idempotent(idem, session=session, cipher=cipher, principal=principal, request_body=payload,
+    return await idempotent(idem, session=session, principal=principal, request_body=payload,
                             status_code=200,
                             produce=produce)
 
@@ -151,7 +151,7 @@ async def complete_referral(referral_id: uuid.UUID, payload: ReferralOutcome, se
                                                      referral_id=referral_id,
                                                      outcome=payload.outcome))
 
-    return await idempotent(idem, session=session, cipher=cipher, principal=principal, request_body=payload,
+    return await idempotent(idem, session=session, principal=principal, request_body=payload,
                             status_code=200,
                             produce=produce)
 
@@ -166,7 +166,7 @@ async def cancel_referral(referral_id: uuid.UUID, payload: ReferralReason, sessi
                                                    referral_id=referral_id,
                                                    reason=payload.reason))
 
-    return await idempotent(idem, session=session, cipher=cipher, principal=principal, request_body=payload,
+    return await idempotent(idem, session=session, principal=principal, request_body=payload,
                             status_code=200,
                             produce=produce)
 
@@ -183,7 +183,7 @@ async def record_decision(referral_id: uuid.UUID, payload: DecisionCreate, sessi
                                             data=payload)
         return DecisionRead.model_validate(dict(row))
 
-    return await idempotent(idem, session=session, cipher=cipher, principal=principal, request_body=payload,
+    return await idempotent(idem, session=session, principal=principal, request_body=payload,
                             status_code=201,
                             produce=produce)
 
@@ -200,5 +200,5 @@ async def close_referral(referral_id: uuid.UUID, session: SessionDep, cipher: Ci
                                                   referral_id=referral_id,
                                                   outcome=outcome))
 
-    return await idempotent(idem, session=session, cipher=cipher, principal=principal, request_body=payload or {},
+    return await idempotent(idem, session=session, principal=principal, request_body=payload or {},
                             status_code=200, produce=produce)

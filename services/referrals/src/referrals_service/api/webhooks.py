@@ -9,7 +9,7 @@ from fastapi import APIRouter, Response
 from himaya.db import SessionDep
 from himaya.errors import problem_responses
 from himaya.pagination import PageDep
-from referrals_service.api.deps import Administrator, CipherDep, IdempotencyDep, SettingsDep, WebhookManager, idempotent
+from referrals_service.api.deps import Administrator, IdempotencyDep, SettingsDep, WebhookManager, idempotent
 from referrals_service.domain import webhooks as service
 from referrals_service.schemas.webhooks import (
     DeadLetterPage,
@@ -30,7 +30,7 @@ admin_router = APIRouter(prefix="/v1/dead-letters", tags=["webhooks"])
              responses=problem_responses(401, 403, 409, 422))
 async def create_webhook_subscription(payload: WebhookSubscriptionCreate, session: SessionDep,
                                       principal: WebhookManager, settings: SettingsDep,
-                                      idem: IdempotencyDep, cipher: CipherDep) -> Response:
+                                      idem: IdempotencyDep) -> Response:
     """Subscribe the caller's organisation to referral events; the signing secret is shown only here."""
 
     async def produce() -> WebhookSubscriptionCreated:
@@ -38,7 +38,7 @@ async def create_webhook_subscription(payload: WebhookSubscriptionCreate, sessio
                                                     allow_private=settings.webhook_allow_private)
         return WebhookSubscriptionCreated.model_validate({**dict(created.subscription), "secret": created.secret})
 
-    return await idempotent(idem, session=session, cipher=cipher, principal=principal, request_body=payload,
+    return await idempotent(idem, session=session, principal=principal, request_body=payload,
                             status_code=201,
                             produce=produce)
 
@@ -85,7 +85,7 @@ async def list_webhook_deliveries(subscription_id: uuid.UUID, session: SessionDe
 @router.post("/{subscription_id}/deliveries/{delivery_id}/redeliver", status_code=202, response_model=DeliveryRead,
              responses=problem_responses(401, 403, 404, 409, 422))
 async def redeliver_webhook(subscription_id: uuid.UUID, delivery_id: uuid.UUID, session: SessionDep,
-                            principal: WebhookManager, idem: IdempotencyDep, cipher: CipherDep) -> Response:
+                            principal: WebhookManager, idem: IdempotencyDep) -> Response:
     """Deliver an event again, as a new delivery carrying the same event id."""
 
     async def produce() -> DeliveryRead:
@@ -93,7 +93,7 @@ async def redeliver_webhook(subscription_id: uuid.UUID, delivery_id: uuid.UUID, 
                                       delivery_id=delivery_id)
         return DeliveryRead.model_validate(service.delivery_view(row))
 
-    return await idempotent(idem, session=session, cipher=cipher, principal=principal, request_body={}, status_code=202,
+    return await idempotent(idem, session=session, principal=principal, request_body={}, status_code=202,
                             produce=produce)
 
 
