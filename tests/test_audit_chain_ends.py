@@ -14,7 +14,7 @@ from typing import Any
 import asyncpg
 import orjson
 import pytest
-from authz.provision import NATIONAL, RABAT, Actor, Directory, expect
+from authz.provision import NATIONAL, RABAT, Actor, Directory, expect, wait_for
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from himaya.devstack import ROOT
@@ -96,11 +96,19 @@ def _signature_checks(checkpoint: dict[str, Any]) -> bool:
 
 
 class TestChainEnds:
-    def test_an_intact_log_publishes_a_signed_checkpoint_an_outsider_can_check(self, gateway, auditor):
+    def test_an_intact_log_publishes_a_signed_checkpoint_an_outsider_can_check(self, gateway, auditor, stack):
         first = _verify(gateway, auditor)
         assert first["valid"] and first["checkpoints"]["valid"]
         checkpoint = first["latest_checkpoint"]
         assert checkpoint and checkpoint["heads"] and _signature_checks(checkpoint)
+
+        def logged() -> dict[str, Any] | None:
+            for line in (stack.log_dir / "cases.log").read_text().splitlines():
+                if '"audit_checkpoint"' in line and checkpoint["hash"] in line:
+                    return orjson.loads(line)  # type: ignore[no-any-return]
+            return None
+        line = wait_for(logged, what="the checkpoint on the cases log")
+        assert line["checkpoint"] == checkpoint
         second = _verify(gateway, auditor)["latest_checkpoint"]
         assert second["number"] > checkpoint["number"]
 

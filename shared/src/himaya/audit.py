@@ -17,12 +17,9 @@ the database can see when checkpoints themselves were removed.
 
 from __future__ import annotations
 
-import asyncio
 import base64
-import contextlib
 import functools
 import hashlib
-import logging
 import random
 import uuid
 import zlib
@@ -33,6 +30,7 @@ from typing import Any
 
 import orjson
 import sqlalchemy as sa
+import structlog
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
@@ -44,11 +42,12 @@ from himaya.crypto import derive_key
 from himaya.db import execute_many_prepared, fetch_prepared, remember_for_transaction, transaction_memo
 from himaya.forwarded import client_address_var
 from himaya.logging import request_id_var
+from himaya.periodic import Periodic
 from himaya.settings import Environment, ServiceSettings, is_placeholder
 
 CHAINS = 8
 GENESIS = b"\x00" * 32
-log = logging.getLogger("himaya.audit")
+log = structlog.get_logger(__name__)
 
 
 def audit_table(metadata: sa.MetaData) -> sa.Table:
@@ -425,7 +424,7 @@ async def write_checkpoint(session: AsyncSession | AsyncConnection, events: sa.T
 
 def log_checkpoint(checkpoint: Checkpoint, signer: AuditSigner) -> None:
     """Publish a checkpoint on the service's log (ship it outside the database host)."""
-    log.info("audit checkpoint", extra={"audit_checkpoint": checkpoint.published(signer)})
+    log.info("audit_checkpoint", service=signer.service, checkpoint=checkpoint.published(signer))
 
 
 @dataclass(frozen=True)
@@ -496,35 +495,24 @@ class Checkpointer:
     def __init__(self, engine: AsyncEngine, events: sa.Table, checkpoints: sa.Table, signer: AuditSigner, *,
                  interval: float) -> None:
         self._engine, self._events, self._checkpoints, self._signer = engine, events, checkpoints, signer
-        self._interval = interval
-        self._task: asyncio.Task[None] | None = None
+        self._schedule = Periodic("audit_checkpoint", self.checkpoint, interval_seconds=interval)
 
-    async def checkpoint(self) -> Checkpoint:
-        """Write (or find) the checkpoint of the current heads, and publish it on the log."""
-        async with self._engine.begin() as conn:
-            checkpoint = await write_checkpoint(conn, self._events, self._checkpoints, self._signer)
+    async def checkpoint(self) -> Checkpoint | None:
+        """Write (or find) the checkpoint of the current heads and publish it on the log; None, with an
+        `audit_log_tampered` error line, when the log no longer extends the latest checkpoint."""
+        try:
+            async with self._engine.begin() as conn:
+                checkpoint = await write_checkpoint(conn, self._events, self._checkpoints, self._signer)
+        except AuditLogTampered as exc:
+            log.error("audit_log_tampered", service=self._signer.service, reason=str(exc))
+            return None
         log_checkpoint(checkpoint, self._signer)
         return checkpoint
 
-    async def _run(self) -> None:
-        while True:
-            await asyncio.sleep(self._interval)
-            try:
-                await self.checkpoint()
-            except AuditLogTampered as exc:
-                log.error("audit log tampered, no checkpoint signed: %s", exc)
-            except Exception:  # a database hiccup must not end the schedule
-                log.exception("audit checkpoint failed")
-
     def start(self) -> None:
         """Start the schedule (interval 0 or less: never)."""
-        if self._interval > 0 and self._task is None:
-            self._task = asyncio.create_task(self._run(), name="audit-checkpoints")
+        self._schedule.start()
 
     async def stop(self) -> None:
         """Stop the schedule."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await self._schedule.stop()

@@ -30,6 +30,7 @@ from himaya.audit import (
     write_checkpoint,
 )
 from himaya.db import create_engine
+from himaya.logging import configure_logging
 from himaya.settings import ServiceSettings, to_asyncpg_url
 
 
@@ -66,6 +67,7 @@ async def verify_report(engine: AsyncEngine, events: sa.Table, checkpoints: sa.T
 def main(*, service: str, settings: ServiceSettings, database_url: str, events: sa.Table,
          checkpoints: sa.Table) -> None:
     """Print the report of one service's log; exit status 1 if any chain or checkpoint is broken."""
+    configure_logging(service=service, level=settings.log_level, json=settings.log_json)  # lines on stderr
     signer = signer_from_settings(service, settings)
 
     async def run() -> dict[str, Any]:
