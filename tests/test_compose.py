@@ -15,6 +15,7 @@ import pytest
 import yaml
 from pydantic import SecretStr
 
+from himaya.audit import signer_from_settings
 from himaya.migrations import urls_from_env
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -128,6 +129,16 @@ class TestSettings:
         assert "--no-proxy-headers" in command
         assert "--proxy-headers" not in command and "--forwarded-allow-ips" not in command
         assert "*" not in command
+
+    @pytest.mark.parametrize("service", MIGRATIONS)
+    def test_each_service_signs_its_audit_checkpoints_with_its_own_key(self, compose, service, monkeypatch):
+        env = compose["services"][service]["environment"]
+        signer = signer_from_settings(service, settings_for(service, env, monkeypatch))
+        assert signer.key_id != signer_from_settings(service, settings_for(
+            service, {**env, "HIMAYA_ENV": "local", f"{service.upper()}_AUDIT_SIGNING_KEY": ""}, monkeypatch)).key_id
+        without = {k: v for k, v in env.items() if k != f"{service.upper()}_AUDIT_SIGNING_KEY"}
+        with pytest.raises(RuntimeError, match="AUDIT_SIGNING_KEY"):
+            signer_from_settings(service, settings_for(service, without, monkeypatch))
 
     @pytest.mark.parametrize("service", MIGRATIONS)
     def test_migration_one_shots_have_both_urls(self, compose, service, monkeypatch):

@@ -6,13 +6,14 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from himaya.audit import audit_table
+from himaya.audit import audit_table, checkpoint_table
 from himaya.idempotency import idempotency_table
 from himaya.outbox import outbox_table
 from himaya.settings import to_asyncpg_url
 
 metadata = sa.MetaData(schema="libtest")
 audit = audit_table(metadata)
+checkpoints = checkpoint_table(metadata)
 outbox = outbox_table(metadata)
 idempotency = idempotency_table(metadata)
 widgets = sa.Table("widgets", metadata, sa.Column("id", sa.Integer, primary_key=True),
@@ -21,7 +22,7 @@ widgets = sa.Table("widgets", metadata, sa.Column("id", sa.Integer, primary_key=
 
 @pytest.fixture(scope="session")
 def tables() -> sa.MetaData:
-    """The scratch tables, by name: audit_events, outbox_events, idempotency_keys, widgets."""
+    """The scratch tables, by name: audit_events, audit_checkpoints, outbox_events, idempotency_keys, widgets."""
     return metadata
 
 
@@ -44,6 +45,6 @@ async def engine(test_database_url: str) -> AsyncIterator[AsyncEngine]:
 async def clean(engine: AsyncEngine) -> AsyncIterator[AsyncEngine]:
     """The engine, with the scratch tables emptied before the test."""
     async with engine.begin() as conn:
-        for table in (audit, outbox, idempotency, widgets):
+        for table in (audit, checkpoints, outbox, idempotency, widgets):
             await conn.execute(sa.text(f"TRUNCATE libtest.{table.name}"))
     yield engine

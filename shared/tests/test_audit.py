@@ -4,8 +4,18 @@ import uuid
 
 import pytest
 import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
 
-from himaya.audit import CHAINS, AuditEntry, record, verify, verify_chains
+from himaya.audit import (
+    CHAINS,
+    AuditEntry,
+    AuditSigner,
+    record,
+    verify,
+    verify_chains,
+    verify_checkpoints,
+    write_checkpoint,
+)
 from himaya.testing.plugin import TokenFactory
 
 
@@ -125,16 +135,111 @@ class TestVerifyChains:
         assert by_chain[edited_chain].head_id == edited_ids[-1] and len(by_chain[edited_chain].head_hash or "") == 64
 
 
+SIGNER = AuditSigner.from_secret("libtest", "a-test-audit-signing-secret-0123456789")
+
+
+@pytest.fixture
+def checkpoints(tables):
+    return tables.tables["libtest.audit_checkpoints"]
+
+
 class TestVerifyReport:
-    async def test_the_command_report_names_the_broken_row(self, clean, audit):
+    async def test_the_command_report_names_the_broken_row(self, clean, audit, checkpoints):
         from himaya.audit_cli import verify_report
 
         await write_events(clean, audit, 12)
-        report = await verify_report(clean, audit, service="libtest")
+        report = await verify_report(clean, audit, checkpoints, SIGNER, service="libtest")
         assert report["valid"] and report["checked"] == 12 and report["first_broken_id"] is None
+        assert report["latest_checkpoint"]["number"] == 1
         async with clean.begin() as conn:
             target = (await conn.execute(sa.select(sa.func.max(audit.c.id)))).scalar()
             await conn.execute(sa.update(audit).where(audit.c.id == target).values(outcome="denied"))
-        report = await verify_report(clean, audit, service="libtest")
+        report = await verify_report(clean, audit, checkpoints, SIGNER, service="libtest")
         assert not report["valid"] and report["first_broken_id"] == target
         assert [c["reason"] for c in report["chains"] if not c["valid"]] == ["row content altered"]
+
+
+async def _checkpoint(engine, audit, checkpoints, signer=SIGNER):
+    async with engine.begin() as conn:
+        return await write_checkpoint(conn, audit, checkpoints, signer)
+
+
+async def _verify_checkpoints(engine, audit, checkpoints, signer=SIGNER):
+    async with engine.connect() as conn:
+        return await verify_checkpoints(conn, audit, checkpoints, signer)
+
+
+class TestCheckpoints:
+    async def test_checkpoints_are_numbered_chained_and_verify(self, clean, audit, checkpoints):
+        await write_events(clean, audit, 10)
+        first = await _checkpoint(clean, audit, checkpoints)
+        assert await _checkpoint(clean, audit, checkpoints) == first  # no chain moved: no new checkpoint
+        await write_events(clean, audit, 5)
+        second = await _checkpoint(clean, audit, checkpoints)
+        assert (first.number, second.number, second.prev_hash) == (1, 2, first.hash)
+        report = await _verify_checkpoints(clean, audit, checkpoints)
+        assert report.valid and report.checked == 2 and report.latest == second
+
+    async def test_deleting_the_newest_rows_of_a_chain_is_detected(self, clean, audit, checkpoints):
+        await write_events(clean, audit, 30)
+        cp = await _checkpoint(clean, audit, checkpoints)
+        async with clean.begin() as conn:
+            await conn.execute(sa.text("DELETE FROM libtest.audit_events WHERE id = (SELECT max(id) FROM "
+                                       "libtest.audit_events)"))
+            states = await verify_chains(conn, audit)
+        assert all(s.valid for s in states)  # the hash chains alone cannot see it
+        report = await _verify_checkpoints(clean, audit, checkpoints)
+        assert not report.valid and report.number == cp.number and "missing or altered" in (report.reason or "")
+
+    async def test_deleting_a_whole_chain_is_detected(self, clean, audit, checkpoints):
+        await write_events(clean, audit, 30)
+        await _checkpoint(clean, audit, checkpoints)
+        async with clean.begin() as conn:
+            chain = (await conn.execute(sa.select(audit.c.chain).limit(1))).scalar()
+            await conn.execute(sa.delete(audit).where(audit.c.chain == chain))
+        report = await _verify_checkpoints(clean, audit, checkpoints)
+        assert not report.valid and f"head of chain {chain}" in (report.reason or "")
+
+    async def test_a_removed_altered_or_forged_checkpoint_is_detected(self, clean, audit, checkpoints):
+        for _ in range(3):
+            await write_events(clean, audit, 3)
+            await _checkpoint(clean, audit, checkpoints)
+        async with clean.begin() as conn:
+            await conn.execute(sa.delete(checkpoints).where(checkpoints.c.number == 2))
+        assert (await _verify_checkpoints(clean, audit, checkpoints)).reason == "checkpoint 2 missing"
+        async with clean.begin() as conn:
+            await conn.execute(sa.delete(checkpoints))
+        await _checkpoint(clean, audit, checkpoints)
+        async with clean.begin() as conn:
+            await conn.execute(sa.update(checkpoints).values(heads=[]))
+        assert (await _verify_checkpoints(clean, audit, checkpoints)).reason == "checkpoint content altered"
+        async with clean.begin() as conn:
+            await conn.execute(sa.delete(checkpoints))
+        other = AuditSigner.from_secret("libtest", "someone-else-s-key-0123456789abcdef")
+        await _checkpoint(clean, audit, checkpoints, other)
+        assert (await _verify_checkpoints(clean, audit, checkpoints)).reason == "checkpoint signature invalid"
+
+    async def test_the_chain_number_is_constrained(self, clean, audit, checkpoints):
+        await write_events(clean, audit, 1)
+        for bad in (-1, CHAINS):
+            with pytest.raises(IntegrityError):
+                async with clean.begin() as conn:
+                    await conn.execute(sa.update(audit).values(chain=bad))
+        with pytest.raises(IntegrityError):
+            async with clean.begin() as conn:
+                await conn.execute(sa.insert(checkpoints).values(
+                    number=0, created_at=sa.func.now(), heads=[], prev_hash=b"", hash=b"", key_id="k",
+                    signature=b""))
+
+    async def test_no_checkpoint_is_signed_over_a_log_missing_its_checkpointed_heads(self, clean, audit, checkpoints):
+        from himaya.audit import AuditLogTampered
+
+        await write_events(clean, audit, 20)
+        await _checkpoint(clean, audit, checkpoints)
+        async with clean.begin() as conn:
+            await conn.execute(sa.text("DELETE FROM libtest.audit_events WHERE id = (SELECT max(id) FROM "
+                                       "libtest.audit_events)"))
+        await write_events(clean, audit, 5)
+        with pytest.raises(AuditLogTampered):
+            await _checkpoint(clean, audit, checkpoints)
+        assert (await _verify_checkpoints(clean, audit, checkpoints)).checked == 1

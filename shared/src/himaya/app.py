@@ -9,10 +9,12 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import sqlalchemy as sa
 from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from himaya.audit import Checkpointer, signer_from_settings
 from himaya.auth import JWKSCache, TokenVerifier
 from himaya.db import create_database, database_ready
 from himaya.errors import Problem, install_problem_handlers
@@ -40,6 +42,8 @@ class ServiceSpec:
     routers: Sequence[APIRouter]
     version: str = "1.0.0"
     lifespan: Lifespan | None = None
+    # The service's audit log and its signed checkpoints (himaya.audit): checkpointed on a schedule.
+    audit_tables: tuple[sa.Table, sa.Table] | None = None
     openapi_tags: list[dict[str, Any]] = field(default_factory=list)
     # Technical rows the service purges itself on a schedule (needs DataServiceSettings).
     purge_rules: Sequence[PurgeRule] = ()
@@ -72,6 +76,12 @@ def create_service_app(spec: ServiceSpec, settings: ServiceSettings, *, jwks: JW
             revocations = sync.revocations
             metrics.revocations_staleness.set_function(lambda: revocations.staleness)
             await sync.start()
+        checkpointer = None
+        if spec.audit_tables is not None:
+            app.state.audit_signer = signer_from_settings(spec.name, settings)
+            checkpointer = Checkpointer(app.state.db.engine, *spec.audit_tables, app.state.audit_signer,
+                                        interval=settings.audit_checkpoint_interval_seconds)
+            checkpointer.start()
         purger = None
         if spec.purge_rules and isinstance(settings, DataServiceSettings):
             purger = Purger(app.state.db.engine, spec.purge_rules, interval_seconds=settings.purge_interval_seconds,
@@ -85,6 +95,8 @@ def create_service_app(spec: ServiceSpec, settings: ServiceSettings, *, jwks: JW
             else:
                 yield
         finally:
+            if checkpointer is not None:
+                await checkpointer.stop()
             if purger is not None:
                 await purger.stop()
             if sync is not None:

@@ -59,6 +59,7 @@ DB_SERVICES = tuple(s for s in SERVICES if s.schema)
 
 SECRET_SIZES: dict[str, int] = {
     **{f"{s.name}_db_password": 24 for s in DB_SERVICES},
+    **{f"{s.name}_audit_signing_key": 32 for s in DB_SERVICES},
     "admin_password": 12,
     "key_encryption_key": 32,
     "events_secret": 32,
@@ -163,6 +164,7 @@ class StackConfig:
                     self.admin_url, database, user=f"himaya_{svc.name}{self.role_suffix}",
                     password=s[f"{svc.name}_db_password"])
                 env[p + "MIGRATION_DATABASE_URL"] = self.admin_url
+                env[p + "AUDIT_SIGNING_KEY"] = s[f"{svc.name}_audit_signing_key"]
         env["IDENTITY_KEY_ENCRYPTION_KEY"] = s["key_encryption_key"]
         env["IDENTITY_BOOTSTRAP_ADMIN_USERNAME"] = ADMIN_USERNAME
         env["IDENTITY_BOOTSTRAP_ADMIN_PASSWORD"] = s["admin_password"]

@@ -8,9 +8,6 @@ replicas purging at once never wait on each other or on a request, and no statem
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import random
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -20,6 +17,7 @@ import structlog
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from himaya.outbox import DELIVERED
+from himaya.periodic import Periodic
 
 log = structlog.get_logger(__name__)
 
@@ -59,7 +57,7 @@ class Purger:
         self.interval_seconds = interval_seconds
         self.batch_size = batch_size
         self.max_batches = max_batches
-        self._task: asyncio.Task[None] | None = None
+        self._schedule = Periodic("retention_purge", self.run_once, interval_seconds=interval_seconds)
 
     async def purge(self, rule: PurgeRule, *, now: datetime | None = None) -> int:
         """Delete the rule's expired rows, at most `max_batches` batches; returns how many were deleted."""
@@ -87,25 +85,11 @@ class Purger:
             log.info("retention_purged", **{name.replace(".", "_"): n for name, n in counts.items()})
         return counts
 
-    async def _loop(self) -> None:
-        # Replicas started together do not purge in step.
-        await asyncio.sleep(random.uniform(0, min(self.interval_seconds, 60.0)))  # noqa: S311
-        while True:
-            try:
-                await self.run_once()
-            except Exception as exc:  # database down: try again at the next run
-                log.warning("retention_purge_failed", error=f"{type(exc).__name__}: {exc}"[:300])
-            await asyncio.sleep(self.interval_seconds)
-
     def start(self) -> None:
         """Purge on a schedule in the background (called by the app's lifespan)."""
-        if self.interval_seconds > 0 and self.rules:
-            self._task = asyncio.create_task(self._loop(), name="retention-purge")
+        if self.rules:
+            self._schedule.start()
 
     async def stop(self) -> None:
         """Stop the schedule (a run in progress is cancelled; its current batch rolls back)."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await self._schedule.stop()

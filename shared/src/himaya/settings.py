@@ -46,6 +46,12 @@ class ServiceSettings(BaseSettings):
     # (himaya.forwarded): the gateway's address for a service, a load balancer's for the gateway.
     trusted_proxies: tuple[IPvAnyNetwork, ...] = ("127.0.0.1/32", "::1/128")  # type: ignore[assignment]
 
+    # The Ed25519 key signing the audit log's checkpoints (decision 0102): a secret only the process holds,
+    # never the database; local and test fall back to a fixed development key. Checkpoints are written every
+    # `audit_checkpoint_interval_seconds` (0: only on verification).
+    audit_signing_key: SecretStr | None = None
+    audit_checkpoint_interval_seconds: float = 300.0
+
     # Token verification (every service verifies tokens itself against identity's JWKS).
     jwks_url: str = "http://127.0.0.1:8001/.well-known/jwks.json"
     token_issuer: str = "himaya-identity"

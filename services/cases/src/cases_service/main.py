@@ -12,7 +12,15 @@ from fastapi import FastAPI
 
 from cases_service.api import audit, cases, casework, events
 from cases_service.config import PROCESSED_EVENTS_MARGIN, Settings
-from cases_service.db.tables import MIGRATIONS_DIR, SCHEMA, idempotency_keys, outbox_events, processed_events
+from cases_service.db.tables import (
+    MIGRATIONS_DIR,
+    SCHEMA,
+    audit_checkpoints,
+    audit_events,
+    idempotency_keys,
+    outbox_events,
+    processed_events,
+)
 from cases_service.domain.protection import Protector
 from cases_service.domain.reference import ReferenceData
 from cases_service.stats.api import router as stats_router
@@ -40,7 +48,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     spec = ServiceSpec(
         name="cases", title="Himaya cases", description=__doc__ or "", schema=SCHEMA,
-        migrations_dir=MIGRATIONS_DIR,
+        migrations_dir=MIGRATIONS_DIR, audit_tables=(audit_events, audit_checkpoints),
         routers=[cases.router, casework.router, events.router, stats_router, audit.router],
         lifespan=lifespan,
         purge_rules=[idempotency_rule(idempotency_keys, settings.idempotency_retention),

@@ -18,7 +18,14 @@ from himaya.retention import delivered_outbox_rule, idempotency_rule
 from himaya.revocation import FeedFetcher
 from identity_service.api import auth, directory, reference
 from identity_service.config import Settings
-from identity_service.db.tables import MIGRATIONS_DIR, SCHEMA, idempotency_keys, outbox_events
+from identity_service.db.tables import (
+    MIGRATIONS_DIR,
+    SCHEMA,
+    audit_checkpoints,
+    audit_events,
+    idempotency_keys,
+    outbox_events,
+)
 from identity_service.domain import keys, revocations
 from identity_service.domain.crypto import KeyEncryption
 
@@ -65,6 +72,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     spec = ServiceSpec(
         name="identity", title="Himaya identity", description=__doc__ or "", schema=SCHEMA,
         migrations_dir=MIGRATIONS_DIR, routers=[auth.router, directory.router, reference.router],
+        audit_tables=(audit_events, audit_checkpoints),
         openapi_tags=TAGS,
         purge_rules=[idempotency_rule(idempotency_keys, settings.idempotency_retention),
                      delivered_outbox_rule(outbox_events, settings.outbox_retention)],

@@ -19,7 +19,14 @@ from referrals_service.api.webhooks import admin_router as dead_letters_router
 from referrals_service.api.webhooks import router as webhooks_router
 from referrals_service.clients.directory import CasesClient, IdentityClient
 from referrals_service.config import Settings
-from referrals_service.db.tables import MIGRATIONS_DIR, SCHEMA, idempotency_keys, outbox_events
+from referrals_service.db.tables import (
+    MIGRATIONS_DIR,
+    SCHEMA,
+    audit_checkpoints,
+    audit_events,
+    idempotency_keys,
+    outbox_events,
+)
 from referrals_service.domain.delivery import CasesDelivery, OrderedDispatcher, WebhookDelivery, webhook_http_client
 from referrals_service.domain.urlguard import url_guard
 
@@ -74,6 +81,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     spec = ServiceSpec(
         name="referrals", title="Himaya referrals", description=__doc__ or "", schema=SCHEMA,
         migrations_dir=MIGRATIONS_DIR, routers=[referrals_router, webhooks_router, dead_letters_router],
+        audit_tables=(audit_events, audit_checkpoints),
         lifespan=lifespan,
         purge_rules=[idempotency_rule(idempotency_keys, settings.idempotency_retention),
                      delivered_outbox_rule(outbox_events, settings.outbox_retention)],

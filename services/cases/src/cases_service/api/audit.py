@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 
 from cases_service.api.deps import ContextDep
 from cases_service.domain import audit as domain
@@ -36,6 +36,6 @@ async def list_audit_events(
 
 
 @router.get("/v1/audit/verify", response_model=AuditVerifyRead, responses=problem_responses(401, 403))
-async def verify_audit_log(ctx: ContextDep) -> AuditVerifyRead:
-    """Recompute the log's hash chains: per chain, the first row edited or following a deleted one (audit:read)."""
-    return await domain.verify_audit_log(ctx=ctx)
+async def verify_audit_log(ctx: ContextDep, request: Request) -> AuditVerifyRead:
+    """Verify the log's hash chains and signed checkpoints; sign the heads when intact (audit:read)."""
+    return await domain.verify_audit_log(ctx=ctx, signer=request.app.state.audit_signer)

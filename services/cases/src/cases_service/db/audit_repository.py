@@ -11,8 +11,9 @@ from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cases_service.db.access import territory_clause
-from cases_service.db.tables import audit_events, cases
-from himaya.audit import ChainState, verify_chains
+from cases_service.db.tables import audit_checkpoints, audit_events, cases
+from himaya.audit import AuditSigner, ChainState, Checkpoint, CheckpointReport, verify_chains, verify_checkpoints
+from himaya.audit import write_checkpoint as write_signed_checkpoint
 
 EVENT_COLUMNS = [c for c in audit_events.c if c.name not in ("prev_hash", "hash")]
 
@@ -45,6 +46,12 @@ async def list_events(session: AsyncSession, *, case_id: uuid.UUID | None, child
     return (await session.execute(stmt.order_by(a.c.id.desc()).limit(limit + 1))).mappings().all()
 
 
-async def verify(session: AsyncSession) -> list[ChainState]:
-    """Recompute every chain of this service's audit log."""
-    return await verify_chains(session, audit_events)
+async def verify(session: AsyncSession, signer: AuditSigner) -> tuple[list[ChainState], CheckpointReport]:
+    """Recompute every chain of this service's audit log, and check its signed checkpoints."""
+    return (await verify_chains(session, audit_events),
+            await verify_checkpoints(session, audit_events, audit_checkpoints, signer))
+
+
+async def write_checkpoint(session: AsyncSession, signer: AuditSigner) -> Checkpoint:
+    """Sign the chains' current heads (in this transaction)."""
+    return await write_signed_checkpoint(session, audit_events, audit_checkpoints, signer)

@@ -16,13 +16,13 @@ from sqlalchemy.dialects.postgresql import ARRAY, BYTEA, JSONB, UUID
 from sqlalchemy.orm import registry
 from sqlmodel import SQLModel
 
-from himaya.audit import audit_table
+from himaya.audit import audit_table, checkpoint_table
 from himaya.idempotency import idempotency_table
 from himaya.outbox import outbox_table
 
 SCHEMA = "cases"
 MIGRATIONS_DIR = Path(__file__).resolve().parents[3] / "migrations"
-APPEND_ONLY_TABLES = ("audit_events", "case_events")
+APPEND_ONLY_TABLES = ("audit_events", "audit_checkpoints", "case_events")
 
 metadata = MetaData(schema=SCHEMA)
 mapper_registry = registry(metadata=metadata)
@@ -43,6 +43,7 @@ def _created_at() -> sa.Column[object]:
 TERMINAL_STATUSES = ("closed", "closed_not_in_scope", "transferred_out")
 
 audit_events = audit_table(metadata)
+audit_checkpoints = checkpoint_table(metadata)
 outbox_events = outbox_table(metadata)
 idempotency_keys = idempotency_table(metadata)
 

@@ -7,6 +7,7 @@ log is itself audited.
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from datetime import datetime
 
@@ -14,8 +15,14 @@ from cases_service.db import audit_repository as repo
 from cases_service.db import duplicates_repository as dup
 from cases_service.domain.access import require
 from cases_service.domain.context import Context, now
-from cases_service.schemas.audit import AuditChainRead, AuditEventRead, AuditVerifyRead
-from himaya.audit import AuditEntry
+from cases_service.schemas.audit import (
+    AuditChainRead,
+    AuditCheckpointRead,
+    AuditCheckpointsRead,
+    AuditEventRead,
+    AuditVerifyRead,
+)
+from himaya.audit import AuditEntry, AuditLogTampered, AuditSigner, log_checkpoint
 from himaya.auth import NATIONAL
 from himaya.errors import InvalidInput
 from himaya.pagination import Page, build_page, decode_cursor
@@ -54,13 +61,27 @@ async def list_audit_events(*, ctx: Context, case_id: uuid.UUID | None, child_id
     return Page[AuditEventRead](items=[AuditEventRead.model_validate(r) for r in items], next_cursor=next_cursor)
 
 
-async def verify_audit_log(*, ctx: Context) -> AuditVerifyRead:
-    """Recompute every hash chain of this service's log; each reports its first broken row and its head."""
+async def verify_audit_log(*, ctx: Context, signer: AuditSigner) -> AuditVerifyRead:
+    """Recompute every hash chain of this service's log (each reports its first broken row and its head) and
+    check the signed checkpoints; when all is intact, sign a new checkpoint of the heads (verification included)."""
     require(ctx.principal, Scope.AUDIT_READ)
-    states = await repo.verify(ctx.session)
+    states, checkpoints = await repo.verify(ctx.session, signer)
     broken = [s.first_broken_id for s in states if s.first_broken_id is not None]
-    await ctx.audit([AuditEntry(action="audit.verify", object_type="audit_log", fields=["audit_log.hashes"])])
-    return AuditVerifyRead(service="cases", valid=not broken, checked=sum(s.checked for s in states),
+    valid = not broken and checkpoints.valid
+    await ctx.audit([AuditEntry(action="audit.verify", object_type="audit_log", fields=["audit_log.hashes"],
+                                outcome="success" if valid else "broken")])
+    latest = checkpoints.latest
+    if valid:
+        try:
+            latest = await repo.write_checkpoint(ctx.session, signer)
+            log_checkpoint(latest, signer)
+        except AuditLogTampered as exc:  # rows removed between the check and the signature
+            valid, checkpoints = False, dataclasses.replace(checkpoints, valid=False, reason=str(exc))
+    return AuditVerifyRead(service="cases", valid=valid, checked=sum(s.checked for s in states),
                            first_broken_id=min(broken) if broken else None,
                            chains=[AuditChainRead.model_validate(s, from_attributes=True) for s in states],
+                           checkpoints=AuditCheckpointsRead(valid=checkpoints.valid, checked=checkpoints.checked,
+                                                            reason=checkpoints.reason, number=checkpoints.number),
+                           latest_checkpoint=AuditCheckpointRead.model_validate(latest.published(signer))
+                           if latest else None,
                            verified_at=now())

@@ -9,13 +9,13 @@ from sqlalchemy.dialects.postgresql import ARRAY, BYTEA, JSONB, UUID
 from sqlalchemy.orm import registry
 from sqlmodel import SQLModel
 
-from himaya.audit import audit_table
+from himaya.audit import audit_table, checkpoint_table
 from himaya.idempotency import idempotency_table
 from himaya.outbox import outbox_table
 
 SCHEMA = "identity"
 MIGRATIONS_DIR = Path(__file__).resolve().parents[3] / "migrations"
-APPEND_ONLY_TABLES = ("audit_events",)
+APPEND_ONLY_TABLES = ("audit_events", "audit_checkpoints",)
 
 metadata = sa.MetaData(schema=SCHEMA)
 mapper_registry = registry(metadata=metadata)
@@ -190,5 +190,6 @@ field_team_members = sa.Table(
 )
 
 audit_events = audit_table(metadata)
+audit_checkpoints = checkpoint_table(metadata)
 outbox_events = outbox_table(metadata)
 idempotency_keys = idempotency_table(metadata)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -131,10 +132,14 @@ async def create_user(session: AsyncSession, *, principal: Principal | None, use
     if org is None:
         raise InvalidInput("The organisation does not exist.")
     await _check_territories(session, territories)
+    # An account an organisation administrator creates with a role that reaches case data waits, inactive,
+    # for an administrator to activate it (and set its password).
+    active = principal is None or policy.is_admin(principal) or not policy.reaches_case_data(role)
     if principal is not None:
         policy.require_user_manager(principal)
-        policy.check_role_grant(principal, role=role, organization_id=organization_id, org_type=org["type"],
-                                territories=territories)
+        policy.check_user_change(principal, before=None, after=policy.UserState(
+            organization_id=organization_id, role=role, territories=tuple(territories), active=active),
+            org_type=org["type"], password_set=True)
     elif Role(role) not in policy.roles_for(org["type"]):
         raise InvalidInput(f"An organisation of type {org['type']} cannot have users with role {role}.")
     check_password_policy(password, username=username)
@@ -144,10 +149,12 @@ async def create_user(session: AsyncSession, *, principal: Principal | None, use
     await repo.insert_user(session, {
         "id": user_id, "username": username, "full_name": full_name, "email": email,
         "organization_id": organization_id, "role": role, "territories": list(dict.fromkeys(territories)),
-        "password_hash": await hash_password(password)})
-    await _audit(session, principal, "user.create", "user", user_id,
-                 ("username", "full_name", "email", "organization_id", "role", "territories", "password"),
-                 actor=None if principal else "system:seed")
+        "password_hash": await hash_password(password), "active": active})
+    await record(session, audit_events, AuditEntry(
+        "user.create", "user", str(user_id),
+        fields=("username", "full_name", "email", "organization_id", "role", "territories", "password"),
+        outcome="success" if active else "pending_activation"),
+        principal=principal, actor=None if principal else "system:seed")
     return await repo.get_user(session, user_id)
 
 
@@ -171,6 +178,11 @@ async def list_users(session: AsyncSession, *, principal: Principal, organizatio
     return build_page(rows, limit, lambda r: [str(r["id"])])
 
 
+def _user_state(user: Row) -> policy.UserState:
+    return policy.UserState(organization_id=user["organization_id"], role=user["role"],
+                            territories=tuple(user["territories"]), active=user["active"])
+
+
 async def update_user(session: AsyncSession, *, principal: Principal, user_id: uuid.UUID, expected_version: int,
                       changes: dict[str, Any], now: datetime) -> Row:
     """Change a user's profile, role, territories, password or activity (If-Match), within the caller's grants."""
@@ -178,23 +190,28 @@ async def update_user(session: AsyncSession, *, principal: Principal, user_id: u
     user = await _load_visible_user(session, principal, user_id)
     if user["version"] != expected_version:
         raise PreconditionFailed("The user changed since you read it; read it again.")
-    if user_id == principal.subject_id and ({"role", "territories", "active"} & changes.keys()):
+    own = user_id == principal.subject_id
+    if own and ({"role", "territories", "active"} & changes.keys()):
         raise InvalidInput("You cannot change your own role, territories or activity.")
-    if "role" in changes or "territories" in changes:
-        org = await repo.get_organization(session, user["organization_id"])
-        assert org is not None
-        territories = changes.get("territories", user["territories"])
-        await _check_territories(session, territories)
-        policy.check_role_grant(principal, role=changes.get("role", user["role"]),
-                                organization_id=user["organization_id"], org_type=org["type"],
-                                territories=territories)
-    else:
-        # Even a profile change must stay within what the caller could have granted.
-        policy.check_territory_grant(principal, user["territories"])
-        if user["role"] == Role.ADMIN and not policy.is_admin(principal):
-            raise NotFound("No such user.")
     values = dict(changes)
-    fields = list(changes)
+    if not own:
+        # The same rule on the account as it is and as it will be, whichever fields change.
+        before = _user_state(user)
+        after = policy.UserState(organization_id=user["organization_id"], role=changes.get("role", user["role"]),
+                                 territories=tuple(changes.get("territories", user["territories"])),
+                                 active=changes.get("active", user["active"]))
+        if "territories" in changes:
+            await _check_territories(session, changes["territories"])
+        if (after.active and "active" not in changes and not policy.is_admin(principal)
+                and policy.reaches_case_data(after.role)
+                and not (before.active and policy.reaches_case_data(before.role))):
+            # An organisation administrator giving a role that reaches case data asks for it: the account
+            # waits, inactive, for an administrator.
+            after = dataclasses.replace(after, active=False)
+            values["active"] = False
+        policy.check_user_change(principal, before=before, after=after, org_type=user["organization_type"],
+                                 password_set="password" in changes)
+    fields = list(values)
     password = values.pop("password", None)
     if password is not None:
         check_password_policy(password, username=user["username"])
@@ -219,6 +236,7 @@ async def unlock_user(session: AsyncSession, *, principal: Principal, user_id: u
     """Lift a lockout on a user's login."""
     policy.require_user_manager(principal)
     user = await _load_visible_user(session, principal, user_id)
+    policy.check_user_state(principal, _user_state(user))
     await token_repo.clear_throttle(session, "user:" + user["username"].lower())
     await _audit(session, principal, "user.unlock", "user", user_id)
 
@@ -279,6 +297,8 @@ async def update_client(session: AsyncSession, *, principal: Principal, client_i
     if "scopes" in changes:
         policy.check_client_scopes(changes["scopes"])
         changes["scopes"] = sorted(set(changes["scopes"]))
+    # The caller must cover the client as it is and as it will be.
+    policy.check_territory_grant(principal, client["territories"])
     if "territories" in changes:
         await _check_territories(session, changes["territories"])
         policy.check_territory_grant(principal, changes["territories"])
@@ -300,6 +320,7 @@ async def rotate_client_secret(session: AsyncSession, *, principal: Principal, c
     """Issue a new secret; the old ones keep working for `overlap` (0: stop at once). Returns the new secret
     and when the previous ones stop working."""
     client = await get_client(session, principal=principal, client_id=client_id)
+    policy.check_territory_grant(principal, client["territories"])
     old_until = now + overlap
     await repo.expire_client_secrets(session, client_id=client_id, at=old_until)
     secret = new_secret()

@@ -66,7 +66,9 @@ class OrganizationRead(BaseModel):
 # ---- users ----------------------------------------------------------------------------------------------
 
 class UserCreate(Request):
-    """A new user; the password is set now and never returned."""
+    """A new user; the password is set now and never returned. Created by an organisation administrator with a
+    role that reaches case data, the account is inactive until an administrator activates it and sets its
+    password (decision 0101)."""
 
     username: Username
     full_name: Name
@@ -78,7 +80,9 @@ class UserCreate(Request):
 
 
 class UserUpdate(Request):
-    """Fields of a user to change; `active: false` deactivates and revokes their refresh tokens."""
+    """Fields of a user to change; `active: false` deactivates and revokes their refresh tokens. The caller must
+    manage the account both before and after the change; activating an account that reaches case data, or
+    setting its password, is an administrator's (with a new password in the same request)."""
 
     full_name: Name | None = None
     email: Email | None = None

@@ -10,13 +10,13 @@ from sqlalchemy.dialects.postgresql import ARRAY, BYTEA, JSONB, UUID
 from sqlalchemy.orm import registry
 from sqlmodel import SQLModel
 
-from himaya.audit import audit_table
+from himaya.audit import audit_table, checkpoint_table
 from himaya.idempotency import idempotency_table
 from himaya.outbox import outbox_table
 
 SCHEMA = "referrals"
 MIGRATIONS_DIR = Path(__file__).resolve().parents[3] / "migrations"
-APPEND_ONLY_TABLES = ("audit_events", "referral_history")
+APPEND_ONLY_TABLES = ("audit_events", "audit_checkpoints", "referral_history")
 # Free texts stored only as FieldCipher blobs in `<column>_enc`, bound to table, column and row id (decision 0052).
 SEALED_COLUMNS = {
     "referrals": ("reason", "outcome", "rejection_reason", "cancellation_reason"),
@@ -33,6 +33,7 @@ class Table(SQLModel, registry=mapper_registry):
 
 
 audit_events = audit_table(metadata)
+audit_checkpoints = checkpoint_table(metadata)
 outbox_events = outbox_table(metadata)
 idempotency_keys = idempotency_table(metadata)
 
