@@ -83,10 +83,18 @@ def signed(event: dict, secret: str = EVENTS_SECRET) -> tuple[bytes, dict[str, s
     return body, {**signing.signed_headers(secret.encode(), body), "Content-Type": "application/json"}
 
 
+REFERRAL_VERSIONS: dict[str, int] = {}
+
+
 async def send_event(client, event_type, case_id, *, org, referral_id=None, data=None, event_id=None):
+    """A signed event; a referral's events carry its next version as `data.sequence` unless `data` names one."""
+    referral = str(referral_id or uuid.uuid4())
+    data = dict(data or {})
+    if event_type.startswith("referral.") and "sequence" not in data:
+        REFERRAL_VERSIONS[referral] = data["sequence"] = REFERRAL_VERSIONS.get(referral, 0) + 1
     event = {"id": str(event_id or uuid.uuid4()), "type": event_type, "occurred_at": "2026-03-03T10:00:00Z",
-             "case_id": str(case_id), "referral_id": str(referral_id or uuid.uuid4()),
-             "organization_id": str(org), "actor": f"user:{uuid.uuid4()}", "data": data or {}}
+             "case_id": str(case_id), "referral_id": referral,
+             "organization_id": str(org), "actor": f"user:{uuid.uuid4()}", "data": data}
     body, headers = signed(event)
     return await client.post("/internal/v1/events", content=body, headers=headers)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import ClassVar
 
 import orjson
-from pydantic import SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import SettingsConfigDict
 
 from himaya.settings import ServiceSettings
@@ -27,6 +27,12 @@ class Settings(ServiceSettings):
     blind_index_key: SecretStr | None = None
     # HMAC secret of events posted by referrals to /internal/v1/events (decision 0004).
     events_secret: SecretStr | None = None
+    # How long an access grant lasts without news of its reason (decision 0107): an intake's reporter, a
+    # referral to a service provider, a referral to a prosecution office. A referral's events renew its grant;
+    # its end (and a case's closure, for reporters) revokes it earlier.
+    grant_days_reporter: int = Field(default=180, ge=1, le=3650)
+    grant_days_service: int = Field(default=365, ge=1, le=3650)
+    grant_days_prosecution: int = Field(default=730, ge=1, le=3650)
 
     @field_validator("field_keys")
     @classmethod

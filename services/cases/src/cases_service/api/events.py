@@ -6,6 +6,7 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel
 
 from cases_service.domain.events import parse_event, receive_event
+from cases_service.domain.grants import GrantLifetimes
 from himaya import signing
 from himaya.db import SessionDep
 from himaya.errors import ServiceUnavailable, Unauthorized, problem_responses
@@ -31,5 +32,6 @@ async def receive(request: Request, session: SessionDep) -> EventReceipt:
                           request.headers.get(signing.TIMESTAMP_HEADER), request.headers.get(signing.SIGNATURE_HEADER)):
         raise Unauthorized("The event's signature is not valid.", headers={})
     event = parse_event(body)
-    status = await receive_event(session=session, event=event)
+    status = await receive_event(session=session, event=event,
+                                 lifetimes=GrantLifetimes.from_settings(request.app.state.settings))
     return EventReceipt(id=str(event.id), status=status)

@@ -7,8 +7,10 @@ then for some children the casework, follow-up visits, closure and a second enco
 
 from __future__ import annotations
 
+import itertools
 import random
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
@@ -19,6 +21,7 @@ from cases_service.domain import cases as case_domain
 from cases_service.domain import casework
 from cases_service.domain.context import DAYS_PER_YEAR, Context
 from cases_service.domain.events import ServiceEvent, receive_event
+from cases_service.domain.grants import GrantLifetimes
 from cases_service.domain.protection import Protector
 from cases_service.domain.reference import ReferenceData
 from cases_service.schemas.cases import (
@@ -206,14 +209,16 @@ async def _prosecution(session: AsyncSession, enc: dataset.Encounter, cases: lis
     decided = decided_at(enc, n)
     for case in cases:
         referral = uuid.uuid5(NAMESPACE, f"referral-{case.id}")
+        versions = itertools.count(1)  # the referral's version, as referrals numbers its events
 
         async def send(event_type: str, data: dict[str, object], key: str, *, at: datetime,
-                       case_id: uuid.UUID = case.id, referral_id: uuid.UUID = referral) -> None:
+                       case_id: uuid.UUID = case.id, referral_id: uuid.UUID = referral,
+                       versions: Iterator[int] = versions) -> None:
             await repository.set_story_clock(session, at)
-            await receive_event(session=session, event=ServiceEvent(
+            await receive_event(session=session, lifetimes=GrantLifetimes(), event=ServiceEvent(
                 id=uuid.uuid5(NAMESPACE, f"{key}-{case_id}"), type=event_type,
                 occurred_at=at, case_id=case_id, referral_id=referral_id, organization_id=PROSECUTION_ORG,
-                actor=PROSECUTION_ACTOR, data=data))
+                actor=PROSECUTION_ACTOR, data={**data, "sequence": next(versions)}))
 
         await send("referral.sent", {"kind": "prosecution", "urgency": "urgent"}, "sent",
                    at=enc.reported_at + timedelta(hours=6))
