@@ -10,6 +10,7 @@ import sqlalchemy as sa
 
 from cases_service.config import Settings
 from cases_service.db.tables import APPEND_ONLY_TABLES, MIGRATIONS_DIR, SCHEMA
+from cases_service.domain.assignments import OrganizationEntry, UserEntry
 from cases_service.main import create_app
 from himaya import signing
 from himaya.scopes import scopes_for
@@ -35,6 +36,47 @@ harness, db, client = service_fixtures(
     service="cases", schema=SCHEMA, migrations_dir=MIGRATIONS_DIR, append_only=APPEND_ONLY_TABLES,
     app_factory=create_app, settings_factory=settings_factory,
 )
+
+class StandInDirectory:
+    """Identity's directory for the in-process tests (identity is not running here; the cross-service tests
+    under tests/ ask the real one): the organisations and users a test registers, nothing else."""
+
+    def __init__(self) -> None:
+        self.orgs: dict[uuid.UUID, OrganizationEntry] = {}
+        self.users: dict[uuid.UUID, UserEntry] = {}
+
+    def add_org(self, type_: str, territory: str = RABAT, org_id: uuid.UUID | None = None) -> uuid.UUID:
+        org_id = org_id or uuid.uuid4()
+        self.orgs[org_id] = OrganizationEntry(id=org_id, type=type_, territory_code=territory)
+        return org_id
+
+    def add_user(self, org_id: uuid.UUID, role: str = "case_manager", territories=(RABAT,),
+                 active: bool = True) -> uuid.UUID:
+        user_id = uuid.uuid4()
+        self.users[user_id] = UserEntry(id=user_id, organization_id=org_id, organization_type=self.orgs[org_id].type,
+                                        role=role, territories=tuple(territories), active=active)
+        return user_id
+
+    async def organization(self, organization_id, *, authorization):
+        return self.orgs.get(organization_id)
+
+    async def user(self, user_id, *, authorization):
+        return self.users.get(user_id)
+
+
+@pytest.fixture(autouse=True)
+def directory(request):
+    """A stand-in directory on the app for each test that uses the service's app."""
+    if "harness" not in request.fixturenames:
+        yield None
+        return
+    app = request.getfixturevalue("harness").app
+    stand_in = StandInDirectory()
+    previous = getattr(app.state, "identity", None)
+    app.state.identity = stand_in
+    yield stand_in
+    app.state.identity = previous
+
 
 ORG_TYPES = {"police_officer": "police", "case_manager": "cape", "team_coordinator": "cape",
              "prosecutor": "prosecution_office", "ngo_worker": "ngo", "eps_staff": "eps",
@@ -106,9 +148,10 @@ class Api:
                                                                   MARRAKECH_COMMUNE)
     intake_body = staticmethod(intake_body)
 
-    def __init__(self, client, as_: Callers) -> None:
+    def __init__(self, client, as_: Callers, directory: StandInDirectory | None = None) -> None:
         self.client = client
         self.as_ = as_
+        self.directory = directory
 
     async def intake(self, headers=None, **kwargs) -> dict:
         response = await self.client.post("/v1/intakes", json=intake_body(**kwargs),
@@ -134,8 +177,8 @@ class Api:
 
 
 @pytest.fixture
-def api(client, as_) -> Api:
-    return Api(client, as_)
+def api(client, as_, directory) -> Api:
+    return Api(client, as_, directory)
 
 
 @pytest.fixture

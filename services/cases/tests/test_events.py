@@ -137,7 +137,8 @@ class TestGrantOrder:
         org, referral = uuid.uuid4(), uuid.uuid4()
         await api.event("referral.rejected", case_id, org=org, referral_id=referral,
                         data={"kind": "service", "sequence": 3})
-        await api.event("referral.sent", case_id, org=org, referral_id=referral, data={"kind": "service", "sequence": 1})
+        await api.event("referral.sent", case_id, org=org, referral_id=referral,
+                        data={"kind": "service", "sequence": 1})
         await api.event("referral.acknowledged", case_id, org=org, referral_id=referral,
                         data={"kind": "service", "sequence": 2})
         assert (await api.get(case_id, as_("ngo_worker", org=org))).status_code == 404

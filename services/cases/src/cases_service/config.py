@@ -33,6 +33,9 @@ class Settings(ServiceSettings):
     grant_days_reporter: int = Field(default=180, ge=1, le=3650)
     grant_days_service: int = Field(default=365, ge=1, le=3650)
     grant_days_prosecution: int = Field(default=730, ge=1, le=3650)
+    # Identity's directory, asked with the caller's token whether a case's lead organisation, case manager,
+    # institution or placement keeps to the territory and organisation rules (decision 0107).
+    identity_url: str = "http://127.0.0.1:8001"
 
     @field_validator("field_keys")
     @classmethod

@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator
 from fastapi import FastAPI
 
 from cases_service.api import audit, cases, casework, events
+from cases_service.clients.identity import IdentityDirectory
 from cases_service.config import Settings
 from cases_service.db.tables import MIGRATIONS_DIR, SCHEMA
 from cases_service.domain.protection import Protector
@@ -32,7 +33,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.protector = Protector.from_settings(field_keys=keys, active_kid=settings.field_active_key,
                                                       blind_index_key=index_key)
         app.state.reference = ReferenceData.load()
-        yield
+        app.state.identity = IdentityDirectory(settings.identity_url)
+        try:
+            yield
+        finally:
+            await app.state.identity.aclose()
 
     spec = ServiceSpec(
         name="cases", title="Himaya cases", description=__doc__ or "", schema=SCHEMA,

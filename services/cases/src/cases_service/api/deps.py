@@ -9,6 +9,7 @@ from fastapi import Depends, Request, Response
 from pydantic import BaseModel
 
 from cases_service.db.tables import idempotency_keys
+from cases_service.domain.assignments import Directory
 from cases_service.domain.context import Context
 from cases_service.domain.grants import GrantLifetimes
 from himaya.auth import CurrentPrincipal
@@ -22,7 +23,9 @@ async def get_context(request: Request, session: SessionDep, principal: CurrentP
     return Context(session=session, principal=principal, protector=request.app.state.protector,
                    reference=request.app.state.reference,
                    source_ip=request.client.host if request.client else None,
-                   lifetimes=GrantLifetimes.from_settings(request.app.state.settings))
+                   lifetimes=GrantLifetimes.from_settings(request.app.state.settings),
+                   directory=Directory(source=request.app.state.identity,
+                                       authorization=request.headers.get("authorization")))
 
 
 ContextDep = Annotated[Context, Depends(get_context)]

@@ -222,9 +222,9 @@ async def get_case_with_siblings(session: AsyncSession, case_id: uuid.UUID, v: V
 
 async def case_exists_visible(session: AsyncSession, case_id: uuid.UUID, v: Visibility, *,
                               lock: bool = False) -> RowMapping | None:
-    """The case's id, status and version, if the caller may see it (optionally locked)."""
-    stmt = sa.select(cases.c.id, cases.c.status, cases.c.version, cases.c.child_id,
-                     cases.c.prefecture_code).where(cases.c.id == case_id, visible(v))
+    """The case's id, status, version, place and lead, if the caller may see it (optionally locked)."""
+    stmt = sa.select(cases.c.id, cases.c.status, cases.c.version, cases.c.child_id, cases.c.prefecture_code,
+                     cases.c.commune_code, cases.c.lead_organization_id).where(cases.c.id == case_id, visible(v))
     if lock:
         stmt = stmt.with_for_update()
     return (await session.execute(stmt)).mappings().one_or_none()

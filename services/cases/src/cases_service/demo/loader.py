@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from cases_service.demo import dataset, repository
 from cases_service.domain import cases as case_domain
 from cases_service.domain import casework
+from cases_service.domain.assignments import Directory, OrganizationEntry, UserEntry
 from cases_service.domain.context import DAYS_PER_YEAR, Context
 from cases_service.domain.events import ServiceEvent, receive_event
 from cases_service.domain.grants import GrantLifetimes
@@ -75,6 +76,28 @@ def coordinator_principal() -> Principal:
                      organization_id=CAPE_ORG, organization_type="cape", username="demo-coordinator")
 
 
+class DemoDirectory:
+    """The directory of the demo's own fictional actors (they are not identity's users): the loader and the
+    coordinator, case managers of one national CAPE."""
+
+    async def organization(self, organization_id: uuid.UUID, *, authorization: str | None
+                           ) -> OrganizationEntry | None:
+        """The demo CAPE, or None."""
+        return OrganizationEntry(id=CAPE_ORG, type="cape", territory_code=NATIONAL) \
+            if organization_id == CAPE_ORG else None
+
+    async def user(self, user_id: uuid.UUID, *, authorization: str | None) -> UserEntry | None:
+        """The loader or the coordinator, or None."""
+        roles = {LOADER_ID: Role.CASE_MANAGER.value, COORDINATOR_ID: Role.TEAM_COORDINATOR.value}
+        if user_id not in roles:
+            return None
+        return UserEntry(id=user_id, organization_id=CAPE_ORG, organization_type="cape", role=roles[user_id],
+                         territories=(NATIONAL,), active=True)
+
+
+DEMO_DIRECTORY = Directory(source=DemoDirectory(), authorization=None)
+
+
 def decided_at(enc: dataset.Encounter, n: int) -> datetime:
     """When the prosecutor decided on encounter `n`: two to thirteen days after it."""
     return enc.reported_at + timedelta(days=2 + n % 12, hours=3)
@@ -97,7 +120,8 @@ async def load(*, session: AsyncSession, protector: Protector, reference: Refere
     await repository.lock(session)
     if await repository.intakes_recorded_by(session, principal.actor):
         return Loaded(loaded=False)
-    ctx = Context(session=session, principal=principal, protector=protector, reference=reference)
+    ctx = Context(session=session, principal=principal, protector=protector, reference=reference,
+                  directory=DEMO_DIRECTORY)
     names = random.Random(dataset.SEED + 1)  # noqa: S311 (invented names, reproducible on purpose)
     result = Loaded(loaded=True)
     encounters = dataset.encounters()
@@ -133,7 +157,7 @@ async def load(*, session: AsyncSession, protector: Protector, reference: Refere
                     beneficiary=beneficiary, service_type=service_type, status=status))
         await _prosecution(session, enc, intake.cases, intake.adult_ids, n)
     coordinator = Context(session=session, principal=coordinator_principal(), protector=protector,
-                          reference=reference)
+                          reference=reference, directory=DEMO_DIRECTORY)
     for care in dataset.care_stories(encounters):
         enc = encounters[care.encounter]
         await _casework(ctx, coordinator, care, enc, first_cases[care.encounter], decided_at(enc, care.encounter),

@@ -17,6 +17,7 @@ from cases_service.db.tables import cases as cases_table
 from cases_service.db.tables import outings
 from cases_service.domain import duplicates, grants
 from cases_service.domain.access import Relation, may_see_adult_identity, may_see_names, may_see_offences, require
+from cases_service.domain.assignments import check_case_assignment
 from cases_service.domain.context import DAYS_PER_YEAR, Context, age_years, new_id, now
 from cases_service.domain.protection import NAME_FIELDS
 from cases_service.domain.states import CaseFacts, Status, allowed_targets, check_transition
@@ -393,6 +394,7 @@ async def update_case(*, ctx: Context, case_id: uuid.UUID, data: CaseUpdate, exp
             raise InvalidInput("court_code is not a known court.")
     if "trafficking_suspected" in values and values["trafficking_suspected"] is None:
         raise InvalidInput("trafficking_suspected must be true or false.")
+    await check_case_assignment(ctx.directory, current, values)
     updated = await repo.update_case(ctx.session, case_id, expected_version=expected_version, values=values)
     if updated is None:
         raise PreconditionFailed("The case changed since you read it; read it again.")

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from cases_service.db import repository as repo
 from cases_service.domain.access import Visibility, visibility
+from cases_service.domain.assignments import Directory
 from cases_service.domain.grants import GrantLifetimes
 from cases_service.domain.protection import Protector
 from cases_service.domain.reference import ReferenceData
@@ -30,6 +31,8 @@ class Context:
     reference: ReferenceData
     source_ip: str | None = None
     lifetimes: GrantLifetimes = field(default_factory=GrantLifetimes)
+    # Identity's directory with the caller's token: organisations and users named by an assignment.
+    directory: Directory = field(default_factory=lambda: Directory(source=None, authorization=None))
 
     @property
     def visibility(self) -> Visibility:
