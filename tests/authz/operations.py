@@ -114,6 +114,11 @@ def _(w: World, role: str, relation: str) -> Call:
     return Call("GET", f"/v1/users/{_user_id(w, relation)}")
 
 
+@op("GET /v1/users/{user_id}/directory-entry")
+def _(w: World, role: str, relation: str) -> Call:
+    return Call("GET", f"/v1/users/{_user_id(w, 'own_org')}/directory-entry")
+
+
 @op("PATCH /v1/users/{user_id}")
 def _(w: World, role: str, relation: str) -> Call:
     path = f"/v1/users/{_user_id(w, relation)}"
