@@ -76,10 +76,12 @@ def sees(gateway: httpx.Client, actor: Actor, case_id: str) -> bool:
 
 
 def hidden(gateway: httpx.Client, actor: Actor, case_id: str) -> bool:
-    """Every path to the case is closed to `actor` (read, timeline, list), and no answer names the child."""
+    """Every path to the case is closed to `actor` (read, casework, timeline, list), naming nothing."""
     assert not sees(gateway, actor, case_id)
-    timeline = gateway.get(f"/v1/cases/{case_id}/timeline", headers=actor.headers)
-    assert timeline.status_code == 404
+    for part in ("timeline", "adults", "assessments", "care-plans", "services", "follow-ups", "placements",
+                 "judicial-measures"):
+        response = gateway.get(f"/v1/cases/{case_id}/{part}", headers=actor.headers)
+        assert response.status_code == 404, (part, response.text)
     listed = expect(gateway.get("/v1/cases", params={"limit": 200}, headers=actor.headers), 200)
     assert case_id not in {c["id"] for c in listed["items"]}
     assert "Salma" not in json.dumps(listed)
