@@ -114,6 +114,11 @@ def _(w: World, role: str, relation: str) -> Call:
     return Call("GET", f"/v1/users/{_user_id(w, relation)}")
 
 
+@op("GET /v1/users/{user_id}/directory-entry")
+def _(w: World, role: str, relation: str) -> Call:
+    return Call("GET", f"/v1/users/{_user_id(w, 'own_org')}/directory-entry")
+
+
 @op("PATCH /v1/users/{user_id}")
 def _(w: World, role: str, relation: str) -> Call:
     path = f"/v1/users/{_user_id(w, relation)}"
@@ -220,9 +225,12 @@ simple("GET /v1/stats/export")
 
 @op("POST /v1/institutions")
 def _(w: World, role: str, relation: str) -> Call:
+    # A new EPS organisation of the prefecture each time (one institution per EPS; decision 0107).
+    prefecture = RABAT if relation == "own" else SALE
+    eps = w.d.organization(f"eps-{secrets.token_hex(4)}", type_="eps", territory=prefecture)
     return Call("POST", "/v1/institutions", headers=idem(), json={
-        "organization_id": str(uuid.uuid4()), "name": f"EPS {secrets.token_hex(3)}",
-        "prefecture_code": RABAT if relation == "own" else SALE, "places": 5})
+        "organization_id": eps["id"], "name": f"EPS {secrets.token_hex(3)}", "prefecture_code": prefecture,
+        "places": 5})
 
 
 def _institution(w: World, relation: str) -> dict[str, Any]:

@@ -65,7 +65,7 @@ class World:
                 ("health-r", "health", RABAT, None), ("eps-r", "eps", RABAT, None),
                 ("ministry-r", "ministry", RABAT, None), ("setup-police", "police", NATIONAL, None),
                 ("setup-cape", "cape", NATIONAL, None), ("prosecution-s", "prosecution_office", SALE, "TPI-SAL"),
-                ("ngo-s", "ngo", SALE, None), ("patch-me", "ngo", RABAT, None)):
+                ("ngo-s", "ngo", SALE, None), ("eps-s", "eps", SALE, None), ("patch-me", "ngo", RABAT, None)):
             d.organization(f"{key}", type_=type_, territory=territory, court_code=court)
         me = expect(self.gw.get("/v1/me", headers=d.admin), 200)
         self.actors: dict[str, Actor] = {"admin": Actor(
@@ -235,7 +235,7 @@ class World:
                 "commune_code": commune})
             for relation, commune in (("own", RABAT_COMMUNE), ("other", SALE_COMMUNE))}
         self.sale_institution = self.call("cm@setup", "POST", "/v1/institutions", 201, json={
-            "organization_id": self.org("ngo-s"), "name": f"EPS Salé {self.tag}", "prefecture_code": SALE,
+            "organization_id": self.org("eps-s"), "name": f"EPS Salé {self.tag}", "prefecture_code": SALE,
             "places": 10, "emergency_vacancies": 1})
         self.rotating_client = self.call("admin", "POST", "/v1/clients", 201, json={
             "name": f"rotate-me {self.tag}", "organization_id": self.org("prosecution-r"),

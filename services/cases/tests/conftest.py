@@ -11,6 +11,7 @@ import sqlalchemy as sa
 
 from cases_service.config import Settings
 from cases_service.db.tables import APPEND_ONLY_TABLES, MIGRATIONS_DIR, SCHEMA
+from cases_service.domain.assignments import OrganizationEntry, UserEntry
 from cases_service.main import create_app
 from himaya import signing
 from himaya.scopes import scopes_for
@@ -36,6 +37,47 @@ harness, db, client = service_fixtures(
     service="cases", schema=SCHEMA, migrations_dir=MIGRATIONS_DIR, append_only=APPEND_ONLY_TABLES,
     app_factory=create_app, settings_factory=settings_factory,
 )
+
+class StandInDirectory:
+    """Identity's directory for the in-process tests (identity is not running here; the cross-service tests
+    under tests/ ask the real one): the organisations and users a test registers, nothing else."""
+
+    def __init__(self) -> None:
+        self.orgs: dict[uuid.UUID, OrganizationEntry] = {}
+        self.users: dict[uuid.UUID, UserEntry] = {}
+
+    def add_org(self, type_: str, territory: str = RABAT, org_id: uuid.UUID | None = None) -> uuid.UUID:
+        org_id = org_id or uuid.uuid4()
+        self.orgs[org_id] = OrganizationEntry(id=org_id, type=type_, territory_code=territory)
+        return org_id
+
+    def add_user(self, org_id: uuid.UUID, role: str = "case_manager", territories=(RABAT,),
+                 active: bool = True) -> uuid.UUID:
+        user_id = uuid.uuid4()
+        self.users[user_id] = UserEntry(id=user_id, organization_id=org_id, organization_type=self.orgs[org_id].type,
+                                        role=role, territories=tuple(territories), active=active)
+        return user_id
+
+    async def organization(self, organization_id, *, authorization):
+        return self.orgs.get(organization_id)
+
+    async def user(self, user_id, *, authorization):
+        return self.users.get(user_id)
+
+
+@pytest.fixture(autouse=True)
+def directory(request):
+    """A stand-in directory on the app for each test that uses the service's app."""
+    if "harness" not in request.fixturenames:
+        yield None
+        return
+    app = request.getfixturevalue("harness").app
+    stand_in = StandInDirectory()
+    previous = getattr(app.state, "identity", None)
+    app.state.identity = stand_in
+    yield stand_in
+    app.state.identity = previous
+
 
 ORG_TYPES = {"police_officer": "police", "case_manager": "cape", "team_coordinator": "cape",
              "prosecutor": "prosecution_office", "ngo_worker": "ngo", "eps_staff": "eps",
@@ -84,12 +126,21 @@ def signed(event: dict, secret: str = EVENTS_SECRET) -> tuple[bytes, dict[str, s
     return body, {**signing.signed_headers(secret.encode(), body), "Content-Type": "application/json"}
 
 
+REFERRAL_VERSIONS: dict[str, int] = {}
+
+
 async def send_event(client, event_type, case_id, *, org, referral_id=None, data=None, event_id=None,
                      occurred_at=None):
+    """A signed event, dated now unless `occurred_at` says otherwise; a referral's events carry its next version
+    as `data.sequence` unless `data` names one."""
+    referral = str(referral_id or uuid.uuid4())
+    data = dict(data or {})
+    if event_type.startswith("referral.") and "sequence" not in data:
+        REFERRAL_VERSIONS[referral] = data["sequence"] = REFERRAL_VERSIONS.get(referral, 0) + 1
     occurred_at = occurred_at or datetime.now(UTC)
     event = {"id": str(event_id or uuid.uuid4()), "type": event_type, "occurred_at": occurred_at.isoformat(),
-             "case_id": str(case_id), "referral_id": str(referral_id or uuid.uuid4()),
-             "organization_id": str(org), "actor": f"user:{uuid.uuid4()}", "data": data or {}}
+             "case_id": str(case_id), "referral_id": referral,
+             "organization_id": str(org), "actor": f"user:{uuid.uuid4()}", "data": data}
     body, headers = signed(event)
     return await client.post("/internal/v1/events", content=body, headers=headers)
 
@@ -101,9 +152,10 @@ class Api:
                                                                   MARRAKECH_COMMUNE)
     intake_body = staticmethod(intake_body)
 
-    def __init__(self, client, as_: Callers) -> None:
+    def __init__(self, client, as_: Callers, directory: StandInDirectory | None = None) -> None:
         self.client = client
         self.as_ = as_
+        self.directory = directory
 
     async def intake(self, headers=None, **kwargs) -> dict:
         response = await self.client.post("/v1/intakes", json=intake_body(**kwargs),
@@ -130,8 +182,8 @@ class Api:
 
 
 @pytest.fixture
-def api(client, as_) -> Api:
-    return Api(client, as_)
+def api(client, as_, directory) -> Api:
+    return Api(client, as_, directory)
 
 
 @pytest.fixture

@@ -77,7 +77,7 @@ class TestRelation:
 
     async def test_eps_staff_see_only_children_placed_with_them(self, api, client, as_):
         case_id = await api.case_id()
-        eps_org = uuid.uuid4()
+        eps_org = api.directory.add_org("eps")
         eps = as_("eps_staff", org=eps_org)
         assert (await api.get(case_id, eps)).status_code == 404
         cm = as_("case_manager")

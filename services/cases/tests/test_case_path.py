@@ -53,8 +53,9 @@ class TestFullPath:
 
         refused = await api.move(case_id, "under_assessment", cm)
         assert refused.status_code == 409 and "case manager" in refused.json()["detail"]
+        manager = api.directory.add_user(api.directory.add_org("cape", org_id=api.as_.org("case_manager")))
         patched = await client.patch(f"/v1/cases/{case_id}", headers={**cm, "If-Match": read.headers["etag"]},
-                                     json={"case_manager_id": str(uuid.uuid4()), "risk_level": "high"})
+                                     json={"case_manager_id": str(manager), "risk_level": "high"})
         assert patched.status_code == 200, patched.text
         assert (await api.move(case_id, "under_assessment", cm)).status_code == 200
 

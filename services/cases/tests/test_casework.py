@@ -88,7 +88,7 @@ class TestAssessmentsAndServices:
 class TestPlacements:
     async def _institution(self, client, as_, api, places=2, emergency=1):
         response = await client.post("/v1/institutions", headers=as_("case_manager"), json={
-            "organization_id": str(uuid.uuid4()), "name": "EPS Salam", "prefecture_code": api.RABAT,
+            "organization_id": str(api.directory.add_org("eps")), "name": "EPS Salam", "prefecture_code": api.RABAT,
             "places": places, "emergency_vacancies": emergency})
         assert response.status_code == 201, response.text
         return response

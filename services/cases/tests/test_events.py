@@ -137,3 +137,45 @@ class TestEffects:
         moves = [(e["from_status"], e["to_status"]) for e in timeline if e["event_type"] == "case.status_changed"]
         assert moves == [("reported", "screened"), ("screened", "referred_to_prosecution"),
                          ("referred_to_prosecution", "interim_measure")]
+
+
+class TestGrantOrder:
+    """Decision 0107: a referral's grant follows its newest event; older events change nothing."""
+
+    async def test_replayed_sent_after_the_end_does_not_revive_the_grant(self, api, as_, db):
+        case_id = await api.case_id()
+        org, referral = uuid.uuid4(), uuid.uuid4()
+        sent = {"kind": "service", "sequence": 1}
+        await api.event("referral.sent", case_id, org=org, referral_id=referral, data=sent)
+        assert (await api.get(case_id, as_("ngo_worker", org=org))).status_code == 200
+        await api.event("referral.cancelled", case_id, org=org, referral_id=referral,
+                        data={"kind": "service", "sequence": 2})
+        assert (await api.get(case_id, as_("ngo_worker", org=org))).status_code == 404
+        for data in (sent, {"kind": "service", "sequence": 2}):  # a fresh id with an old or equal sequence
+            response = await api.event("referral.sent", case_id, org=org, referral_id=referral, data=data)
+            assert response.status_code == 200
+            assert (await api.get(case_id, as_("ngo_worker", org=org))).status_code == 404
+        row = (await db.execute(sa.text("SELECT revoked_at IS NOT NULL AS revoked, source_sequence "
+                                        "FROM cases.case_access_grants WHERE source_id = :r"),
+                                {"r": referral})).mappings().one()
+        assert row["revoked"] and row["source_sequence"] == 2
+
+    async def test_an_end_arriving_before_the_sending_keeps_the_grant_closed(self, api, as_):
+        case_id = await api.case_id()
+        org, referral = uuid.uuid4(), uuid.uuid4()
+        await api.event("referral.rejected", case_id, org=org, referral_id=referral,
+                        data={"kind": "service", "sequence": 3})
+        await api.event("referral.sent", case_id, org=org, referral_id=referral,
+                        data={"kind": "service", "sequence": 1})
+        await api.event("referral.acknowledged", case_id, org=org, referral_id=referral,
+                        data={"kind": "service", "sequence": 2})
+        assert (await api.get(case_id, as_("ngo_worker", org=org))).status_code == 404
+
+    async def test_a_referral_event_without_its_sequence_is_unacceptable(self, api, client, db):
+        case_id = await api.case_id()
+        event = {"id": str(uuid.uuid4()), "type": "referral.sent", "occurred_at": "2026-03-03T10:00:00Z",
+                 "case_id": case_id, "referral_id": str(uuid.uuid4()), "organization_id": str(uuid.uuid4()),
+                 "actor": "user:x", "data": {"kind": "service"}}
+        body, headers = api.signed(event)
+        assert (await client.post("/internal/v1/events", content=body, headers=headers)).status_code == 422
+        assert (await db.execute(sa.text("SELECT count(*) FROM cases.case_access_grants"))).scalar() == 0

@@ -258,3 +258,23 @@ class TestRoles:
         body = (await client.get("/v1/roles", headers=admin)).json()
         assert {r["role"]: set(r["scopes"]) for r in body} == {
             role.value: {s.value for s in scopes} for role, scopes in ROLE_SCOPES.items()}
+
+
+class TestUserDirectoryEntry:
+    """What cases asks before assigning a user to a case: no name, username or contact (decision 0107)."""
+
+    async def test_any_directory_reader_gets_the_entry_without_identity(self, client, as_user):
+        manager, cape, _ = await as_user("case_manager", "cape")
+        _, _, ngo = await as_user("ngo_worker", "ngo")
+        response = await client.get(f"/v1/users/{manager['id']}/directory-entry", headers=ngo)
+        assert response.status_code == 200, response.text
+        assert response.json() == {"id": str(manager["id"]), "organization_id": str(cape["id"]),
+                                   "organization_type": "cape", "role": "case_manager",
+                                   "territories": ["04.421"], "active": True}
+        assert manager["username"] not in response.text and "Test User" not in response.text
+
+    async def test_unknown_user_is_404_and_a_token_is_needed(self, client, as_user):
+        _, _, ngo = await as_user("ngo_worker", "ngo")
+        assert (await client.get(f"/v1/users/{uuid.uuid4()}/directory-entry", headers=ngo)).status_code == 404
+        assert (await client.get(f"/v1/users/{uuid.uuid4()}/directory-entry")).status_code == 401
+

@@ -175,6 +175,7 @@ class StackConfig:
         env["REFERRALS_FIELD_KEYS"] = json.dumps({"k1": s["referrals_field_key"]})
         env["REFERRALS_CASES_URL"] = self.base_url("cases")
         env["REFERRALS_IDENTITY_URL"] = self.base_url("identity")
+        env["CASES_IDENTITY_URL"] = self.base_url("identity")
         for svc in DB_SERVICES:
             env[f"GATEWAY_{svc.name.upper()}_URL"] = self.base_url(svc.name)
         env.update(self.extra)

@@ -1,7 +1,7 @@
 """idempotency answers sealed, their keys and fingerprints keyed HMACs; indexes for the retention purge
 
 Revision ID: 20261205120000
-Revises: 20261129142000
+Revises: 20261205110000
 Create Date: 2026-12-05 12:00:00
 
 Written by hand (decision 0104). The stored answers repeated the requests' text; they are deleted rather than
@@ -18,7 +18,7 @@ from alembic import op
 from sqlalchemy.dialects.postgresql import BYTEA, JSONB
 
 revision: str = '20261205120000'
-down_revision: str | None = '20261129142000'
+down_revision: str | None = '20261205110000'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

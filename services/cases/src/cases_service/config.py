@@ -36,6 +36,15 @@ class Settings(DataServiceSettings):
     # it can never be applied twice once its id is purged (decision 0104). Keep it longer than the longest a
     # dead event may wait in referrals before an administrator replays it.
     processed_events_retention_days: int = Field(default=180, ge=7)
+    # How long an access grant lasts without news of its reason (decision 0107): an intake's reporter, a
+    # referral to a service provider, a referral to a prosecution office. A referral's events renew its grant;
+    # its end (and a case's closure, for reporters) revokes it earlier.
+    grant_days_reporter: int = Field(default=180, ge=1, le=3650)
+    grant_days_service: int = Field(default=365, ge=1, le=3650)
+    grant_days_prosecution: int = Field(default=730, ge=1, le=3650)
+    # Identity's directory, asked with the caller's token whether a case's lead organisation, case manager,
+    # institution or placement keeps to the territory and organisation rules (decision 0107).
+    identity_url: str = "http://127.0.0.1:8001"
 
     @field_validator("field_keys")
     @classmethod

@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator
 from fastapi import FastAPI
 
 from cases_service.api import audit, cases, casework, events
+from cases_service.clients.identity import IdentityDirectory
 from cases_service.config import PROCESSED_EVENTS_MARGIN, Settings
 from cases_service.db.tables import (
     MIGRATIONS_DIR,
@@ -44,7 +45,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.idempotency = IdempotencyProtection.from_secret(
             app.state.protector.cipher, index_key, service="cases", retention=settings.idempotency_retention)
         app.state.reference = ReferenceData.load()
-        yield
+        app.state.identity = IdentityDirectory(settings.identity_url)
+        try:
+            yield
+        finally:
+            await app.state.identity.aclose()
 
     spec = ServiceSpec(
         name="cases", title="Himaya cases", description=__doc__ or "", schema=SCHEMA,

@@ -9,7 +9,9 @@ from fastapi import Depends, Request, Response
 from pydantic import BaseModel
 
 from cases_service.db.tables import idempotency_keys
+from cases_service.domain.assignments import Directory
 from cases_service.domain.context import Context
+from cases_service.domain.grants import GrantLifetimes
 from himaya.auth import CurrentPrincipal
 from himaya.db import SessionDep
 from himaya.etag import make_etag, required_version
@@ -20,7 +22,10 @@ async def get_context(request: Request, session: SessionDep, principal: CurrentP
     """The transaction, caller, cipher and reference data of this request."""
     return Context(session=session, principal=principal, protector=request.app.state.protector,
                    reference=request.app.state.reference,
-                   source_ip=request.client.host if request.client else None)
+                   source_ip=request.client.host if request.client else None,
+                   lifetimes=GrantLifetimes.from_settings(request.app.state.settings),
+                   directory=Directory(source=request.app.state.identity,
+                                       authorization=request.headers.get("authorization")))
 
 
 ContextDep = Annotated[Context, Depends(get_context)]

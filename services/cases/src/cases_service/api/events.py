@@ -6,6 +6,7 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel
 
 from cases_service.domain.events import parse_event, receive_event, refuse_if_forgotten
+from cases_service.domain.grants import GrantLifetimes
 from himaya import signing
 from himaya.db import SessionDep
 from himaya.errors import ServiceUnavailable, Unauthorized, problem_responses
@@ -32,5 +33,6 @@ async def receive(request: Request, session: SessionDep) -> EventReceipt:
         raise Unauthorized("The event's signature is not valid.", headers={})
     event = parse_event(body)
     refuse_if_forgotten(event, request.app.state.settings.processed_events_retention)
-    status = await receive_event(session=session, event=event)
+    status = await receive_event(session=session, event=event,
+                                 lifetimes=GrantLifetimes.from_settings(request.app.state.settings))
     return EventReceipt(id=str(event.id), status=status)

@@ -35,8 +35,9 @@ def visible(v: Visibility, table: sa.FromClause = cases) -> ColumnElement[bool]:
         return sa.false()
     if v.relation == Relation.GRANT:
         g = case_access_grants
+        # Only active, unexpired grants (decision 0107).
         related = sa.exists().where(g.c.case_id == table.c.id, g.c.organization_id == v.organization_id,
-                                    g.c.revoked_at.is_(None))
+                                    g.c.revoked_at.is_(None), g.c.expires_at > sa.func.now())
     else:
         p = placements
         related = sa.exists().where(p.c.case_id == table.c.id, p.c.organization_id == v.organization_id,

@@ -143,20 +143,41 @@ async def insert_cases(session: AsyncSession, rows: Sequence[Mapping[str, Any]])
     await session.execute(sa.insert(cases), list(rows))
 
 
-async def insert_grant(session: AsyncSession, *, case_id: uuid.UUID, organization_id: uuid.UUID,
-                       source_id: uuid.UUID, kind: str) -> None:
-    """Grant an organisation read access to a case (idempotent; a revoked grant is renewed)."""
+async def insert_reporter_grant(session: AsyncSession, *, case_id: uuid.UUID, organization_id: uuid.UUID,
+                                intake_id: uuid.UUID, expires_at: datetime) -> None:
+    """Grant the organisation that recorded an intake read access to one of its cases."""
     g = case_access_grants
-    stmt = pg_insert(g).values(case_id=case_id, organization_id=organization_id, source_id=source_id, kind=kind)
-    await session.execute(stmt.on_conflict_do_update(
-        index_elements=[g.c.case_id, g.c.organization_id, g.c.source_id],
-        set_={"revoked_at": None, "granted_at": sa.func.now()}))
+    stmt = pg_insert(g).values(case_id=case_id, organization_id=organization_id, source_id=intake_id,
+                               kind="reporter", expires_at=expires_at)
+    await session.execute(stmt.on_conflict_do_nothing(index_elements=[g.c.case_id, g.c.organization_id,
+                                                                      g.c.source_id]))
 
 
-async def revoke_grants(session: AsyncSession, *, case_id: uuid.UUID, source_id: uuid.UUID) -> int:
-    """Revoke the grants a referral made; returns how many were active."""
+async def apply_referral_grant(session: AsyncSession, *, case_id: uuid.UUID, organization_id: uuid.UUID,
+                               referral_id: uuid.UUID, kind: str, sequence: int, active: bool,
+                               expires_at: datetime) -> bool:
+    """Set the referral's grant to active (expiry renewed) or revoked as of `sequence`, in one statement that
+    changes nothing when the row already holds a newer or equal sequence; True when it was applied."""
     g = case_access_grants
-    result = await session.execute(sa.update(g).where(g.c.case_id == case_id, g.c.source_id == source_id,
+    insert = pg_insert(g).values(case_id=case_id, organization_id=organization_id, source_id=referral_id,
+                                 kind=kind, source_sequence=sequence, expires_at=expires_at,
+                                 revoked_at=None if active else sa.func.now())
+    x = insert.excluded
+    values: dict[str, Any] = {"source_sequence": x.source_sequence}
+    if active:
+        values.update(revoked_at=None, expires_at=sa.func.greatest(g.c.expires_at, x.expires_at))
+    else:
+        values["revoked_at"] = sa.func.coalesce(g.c.revoked_at, x.revoked_at)
+    stmt = insert.on_conflict_do_update(index_elements=[g.c.case_id, g.c.organization_id, g.c.source_id],
+                                        set_=values, where=g.c.source_sequence < x.source_sequence)
+    result = await session.execute(stmt.returning(g.c.case_id))
+    return result.first() is not None
+
+
+async def revoke_reporter_grants(session: AsyncSession, *, case_id: uuid.UUID) -> int:
+    """Revoke the active reporter grants of a case; returns how many there were."""
+    g = case_access_grants
+    result = await session.execute(sa.update(g).where(g.c.case_id == case_id, g.c.kind == "reporter",
                                                       g.c.revoked_at.is_(None)).values(revoked_at=sa.func.now()))
     return int(getattr(result, "rowcount", 0) or 0)
 
@@ -201,9 +222,9 @@ async def get_case_with_siblings(session: AsyncSession, case_id: uuid.UUID, v: V
 
 async def case_exists_visible(session: AsyncSession, case_id: uuid.UUID, v: Visibility, *,
                               lock: bool = False) -> RowMapping | None:
-    """The case's id, status and version, if the caller may see it (optionally locked)."""
-    stmt = sa.select(cases.c.id, cases.c.status, cases.c.version, cases.c.child_id,
-                     cases.c.prefecture_code).where(cases.c.id == case_id, visible(v))
+    """The case's id, status, version, place and lead, if the caller may see it (optionally locked)."""
+    stmt = sa.select(cases.c.id, cases.c.status, cases.c.version, cases.c.child_id, cases.c.prefecture_code,
+                     cases.c.commune_code, cases.c.lead_organization_id).where(cases.c.id == case_id, visible(v))
     if lock:
         stmt = stmt.with_for_update()
     return (await session.execute(stmt)).mappings().one_or_none()

@@ -246,6 +246,11 @@ case_access_grants = sa.Table(
     sa.Column("kind", sa.Text, nullable=False),  # prosecution | service | reporter
     sa.Column("granted_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
     sa.Column("revoked_at", sa.DateTime(timezone=True), nullable=True),
+    # Every grant ends by this time even if the event ending its reason never arrives (decision 0107).
+    sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+    # The sequence of the referral's newest event applied to this grant: older events change nothing.
+    sa.Column("source_sequence", sa.BigInteger, nullable=False, server_default="0"),
+    sa.CheckConstraint("source_sequence >= 0", name="ck_case_access_grants_sequence"),
     sa.Index("ix_case_access_grants_org_active", "organization_id", "case_id",
              postgresql_where=sa.text("revoked_at IS NULL")),
 )

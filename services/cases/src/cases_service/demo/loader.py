@@ -7,8 +7,10 @@ then for some children the casework, follow-up visits, closure and a second enco
 
 from __future__ import annotations
 
+import itertools
 import random
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
@@ -17,8 +19,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from cases_service.demo import dataset, repository
 from cases_service.domain import cases as case_domain
 from cases_service.domain import casework
+from cases_service.domain.assignments import Directory, OrganizationEntry, UserEntry
 from cases_service.domain.context import DAYS_PER_YEAR, Context
 from cases_service.domain.events import ServiceEvent, receive_event
+from cases_service.domain.grants import GrantLifetimes
 from cases_service.domain.protection import Protector
 from cases_service.domain.reference import ReferenceData
 from cases_service.schemas.cases import (
@@ -72,6 +76,28 @@ def coordinator_principal() -> Principal:
                      organization_id=CAPE_ORG, organization_type="cape", username="demo-coordinator")
 
 
+class DemoDirectory:
+    """The directory of the demo's own fictional actors (they are not identity's users): the loader and the
+    coordinator, case managers of one national CAPE."""
+
+    async def organization(self, organization_id: uuid.UUID, *, authorization: str | None
+                           ) -> OrganizationEntry | None:
+        """The demo CAPE, or None."""
+        return OrganizationEntry(id=CAPE_ORG, type="cape", territory_code=NATIONAL) \
+            if organization_id == CAPE_ORG else None
+
+    async def user(self, user_id: uuid.UUID, *, authorization: str | None) -> UserEntry | None:
+        """The loader or the coordinator, or None."""
+        roles = {LOADER_ID: Role.CASE_MANAGER.value, COORDINATOR_ID: Role.TEAM_COORDINATOR.value}
+        if user_id not in roles:
+            return None
+        return UserEntry(id=user_id, organization_id=CAPE_ORG, organization_type="cape", role=roles[user_id],
+                         territories=(NATIONAL,), active=True)
+
+
+DEMO_DIRECTORY = Directory(source=DemoDirectory(), authorization=None)
+
+
 def decided_at(enc: dataset.Encounter, n: int) -> datetime:
     """When the prosecutor decided on encounter `n`: two to thirteen days after it."""
     return enc.reported_at + timedelta(days=2 + n % 12, hours=3)
@@ -94,7 +120,8 @@ async def load(*, session: AsyncSession, protector: Protector, reference: Refere
     await repository.lock(session)
     if await repository.intakes_recorded_by(session, principal.actor):
         return Loaded(loaded=False)
-    ctx = Context(session=session, principal=principal, protector=protector, reference=reference)
+    ctx = Context(session=session, principal=principal, protector=protector, reference=reference,
+                  directory=DEMO_DIRECTORY)
     names = random.Random(dataset.SEED + 1)  # noqa: S311 (invented names, reproducible on purpose)
     result = Loaded(loaded=True)
     encounters = dataset.encounters()
@@ -130,7 +157,7 @@ async def load(*, session: AsyncSession, protector: Protector, reference: Refere
                     beneficiary=beneficiary, service_type=service_type, status=status))
         await _prosecution(session, enc, intake.cases, intake.adult_ids, n)
     coordinator = Context(session=session, principal=coordinator_principal(), protector=protector,
-                          reference=reference)
+                          reference=reference, directory=DEMO_DIRECTORY)
     for care in dataset.care_stories(encounters):
         enc = encounters[care.encounter]
         await _casework(ctx, coordinator, care, enc, first_cases[care.encounter], decided_at(enc, care.encounter),
@@ -206,14 +233,16 @@ async def _prosecution(session: AsyncSession, enc: dataset.Encounter, cases: lis
     decided = decided_at(enc, n)
     for case in cases:
         referral = uuid.uuid5(NAMESPACE, f"referral-{case.id}")
+        versions = itertools.count(1)  # the referral's version, as referrals numbers its events
 
         async def send(event_type: str, data: dict[str, object], key: str, *, at: datetime,
-                       case_id: uuid.UUID = case.id, referral_id: uuid.UUID = referral) -> None:
+                       case_id: uuid.UUID = case.id, referral_id: uuid.UUID = referral,
+                       versions: Iterator[int] = versions) -> None:
             await repository.set_story_clock(session, at)
-            await receive_event(session=session, event=ServiceEvent(
+            await receive_event(session=session, lifetimes=GrantLifetimes(), event=ServiceEvent(
                 id=uuid.uuid5(NAMESPACE, f"{key}-{case_id}"), type=event_type,
                 occurred_at=at, case_id=case_id, referral_id=referral_id, organization_id=PROSECUTION_ORG,
-                actor=PROSECUTION_ACTOR, data=data))
+                actor=PROSECUTION_ACTOR, data={**data, "sequence": next(versions)}))
 
         await send("referral.sent", {"kind": "prosecution", "urgency": "urgent"}, "sent",
                    at=enc.reported_at + timedelta(hours=6))

@@ -15,8 +15,9 @@ from cases_service.db import repository as repo
 from cases_service.db.access import territory_clause
 from cases_service.db.tables import cases as cases_table
 from cases_service.db.tables import outings
-from cases_service.domain import duplicates
+from cases_service.domain import duplicates, grants
 from cases_service.domain.access import Relation, may_see_adult_identity, may_see_names, may_see_offences, require
+from cases_service.domain.assignments import check_case_assignment
 from cases_service.domain.context import DAYS_PER_YEAR, Context, age_years, new_id, now
 from cases_service.domain.protection import NAME_FIELDS
 from cases_service.domain.states import CaseFacts, Status, allowed_targets, check_transition
@@ -203,10 +204,10 @@ async def create_intake(*, ctx: Context, data: IntakeCreate) -> IntakeRead:
         {"case_id": case["id"], "adult_id": adult["id"], "claimed_relationship": spec.claimed_relationship}
         for case in case_rows for adult, spec in zip(adult_rows, data.adults, strict=True)])
     if ctx.visibility.relation == Relation.GRANT and principal.organization_id is not None:
-        # An NGO that reports a child keeps seeing the case it opened.
-        for case in case_rows:
-            await repo.insert_grant(session, case_id=case["id"], organization_id=principal.organization_id,
-                                    source_id=intake_id, kind="reporter")
+        # An NGO that reports a child keeps seeing the case it opened, until it closes or the grant expires.
+        await grants.grant_reporter(session, case_ids=[c["id"] for c in case_rows],
+                                    organization_id=principal.organization_id, intake_id=intake_id,
+                                    at=opened_at, lifetimes=ctx.lifetimes)
 
     await repo.add_events(session, [
         {"case_id": case["id"], "actor": principal.actor, "actor_organization_id": principal.organization_id,
@@ -393,6 +394,7 @@ async def update_case(*, ctx: Context, case_id: uuid.UUID, data: CaseUpdate, exp
             raise InvalidInput("court_code is not a known court.")
     if "trafficking_suspected" in values and values["trafficking_suspected"] is None:
         raise InvalidInput("trafficking_suspected must be true or false.")
+    await check_case_assignment(ctx.directory, current, values)
     updated = await repo.update_case(ctx.session, case_id, expected_version=expected_version, values=values)
     if updated is None:
         raise PreconditionFailed("The case changed since you read it; read it again.")
@@ -436,6 +438,8 @@ async def transition_case(*, ctx: Context, case_id: uuid.UUID, data: TransitionC
     if target in (Status.CLOSED, Status.CLOSED_NOT_IN_SCOPE, Status.TRANSFERRED_OUT):
         values["closed_at"] = now()
         values.update(ctx.protector.seal("cases", case_id, {"closure_reason": data.reason}))
+        # The reporter's reason to see the case ends with it (decision 0107).
+        await grants.end_reporter_grants(ctx.session, case_id=case_id)
     transfer_place = None
     if target == Status.TRANSFERRED_OUT:
         if data.commune_code is None:

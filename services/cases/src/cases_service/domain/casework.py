@@ -13,6 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from cases_service.db import casework_repository as work
 from cases_service.db import repository as repo
 from cases_service.domain.access import may_see_filiation_details, may_see_health_details, may_see_names, require
+from cases_service.domain.assignments import AssignmentRefused, check_institution_organization
 from cases_service.domain.cases import _ensure_open, _not_found
 from cases_service.domain.context import Context, new_id, now
 from cases_service.schemas.casework import (
@@ -347,6 +348,7 @@ async def create_institution(*, ctx: Context, data: InstitutionCreate) -> Instit
         raise InvalidInput("prefecture_code is not a known prefecture.")
     if not ctx.principal.covers(data.prefecture_code):
         raise InvalidInput("The prefecture is outside your territories.")
+    await check_institution_organization(ctx.directory, data.organization_id, data.prefecture_code)
     try:
         async with ctx.session.begin_nested():
             row = await work.insert_institution(ctx.session, {
@@ -415,9 +417,16 @@ async def create_placement(*, ctx: Context, case_id: uuid.UUID, data: PlacementC
         raise InvalidInput("A placement needs an active prosecutor's placement order recorded on this case.")
     if await work.active_placement(ctx.session, case_id) is not None:
         raise Conflict("The child is already placed; end that placement first.")
-    institution = await work.get_institution(ctx.session, data.institution_id, lock=True)
+    institution = await work.get_institution(ctx.session, data.institution_id)
     if institution is None:
         raise InvalidInput("institution_id does not name an institution.")
+    if not ctx.principal.covers(institution["prefecture_code"]):
+        raise AssignmentRefused("institution_id names an institution outside your territories.")
+    # Asked before the institution's row is locked, so no lock is held across the call to identity.
+    await check_institution_organization(ctx.directory, institution["organization_id"],
+                                         institution["prefecture_code"])
+    institution = await work.get_institution(ctx.session, data.institution_id, lock=True)
+    assert institution is not None
     emergency = order["decision_type"] == "emergency_placement"
     if institution["occupied"] >= institution["places"]:
         raise Conflict("The institution has no free place.")

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cases_service.db import repository as repo
 from cases_service.domain.access import Visibility, visibility
+from cases_service.domain.assignments import Directory
+from cases_service.domain.grants import GrantLifetimes
 from cases_service.domain.protection import Protector
 from cases_service.domain.reference import ReferenceData
 from himaya.audit import AuditEntry
@@ -28,6 +30,9 @@ class Context:
     protector: Protector
     reference: ReferenceData
     source_ip: str | None = None
+    lifetimes: GrantLifetimes = field(default_factory=GrantLifetimes)
+    # Identity's directory with the caller's token: organisations and users named by an assignment.
+    directory: Directory = field(default_factory=lambda: Directory(source=None, authorization=None))
 
     @property
     def visibility(self) -> Visibility:

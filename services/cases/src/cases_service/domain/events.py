@@ -1,5 +1,6 @@
 """Events from referrals (decision 0004): recorded on the timeline, moving the case, granting or revoking
-the receiving organisation's access; idempotent by event id."""
+the receiving organisation's access; idempotent by event id, and the access ordered by the referral's
+sequence so that no older event undoes a newer one (decision 0107)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cases_service.db import repository as repo
+from cases_service.domain.grants import GrantLifetimes, apply_referral_event, referral_sequence
 from cases_service.domain.states import Status
 from himaya.audit import AuditEntry
 from himaya.errors import InvalidInput
@@ -19,7 +21,6 @@ from himaya.errors import InvalidInput
 EventType = Literal["referral.sent", "referral.acknowledged", "referral.decision_recorded", "referral.accepted",
                     "referral.rejected", "referral.completed", "referral.cancelled", "referral.closed",
                     "case.status_changed"]
-ENDING = frozenset({"referral.rejected", "referral.completed", "referral.cancelled", "referral.closed"})
 # Decisions whose effect lasts until another decision lifts it; the others are one-off orders.
 LASTING_DECISIONS = frozenset({"emergency_placement", "placement_trusted_person", "refer_juvenile_judge",
                                "medical_care_order"})
@@ -74,13 +75,25 @@ def refuse_if_forgotten(event: ServiceEvent, retention: timedelta) -> None:
         raise InvalidInput("The event is older than this service remembers applied events; it is refused.")
 
 
-async def receive_event(*, session: AsyncSession, event: ServiceEvent) -> str:
+async def receive_event(*, session: AsyncSession, event: ServiceEvent, lifetimes: GrantLifetimes) -> str:
     """Apply an event once: `processed`, or `duplicate` when its id was seen before."""
+    sequence = None
+    if event.type.startswith("referral."):
+        if event.organization_id is None or event.referral_id is None:
+            raise InvalidInput("A referral event needs organization_id and referral_id.")
+        sequence = referral_sequence(event.data)
     if not await repo.claim_event(session, event_id=event.id, event_type=event.type, case_id=event.case_id):
         return "duplicate"
     case = await repo.case_for_event(session, event.case_id)
     if case is None:
         raise InvalidInput("The event names no case of this service.")
+    if sequence is not None:
+        assert event.organization_id is not None and event.referral_id is not None
+        # The grant follows the referral's newest state; an older event leaves it as it is.
+        await apply_referral_event(session, event_type=event.type, case_id=event.case_id,
+                                   organization_id=event.organization_id, referral_id=event.referral_id,
+                                   kind=str(event.data.get("kind", "service")), sequence=sequence,
+                                   at=datetime.now(UTC), lifetimes=lifetimes)
     status = Status(case["status"])
     timeline: list[dict[str, Any]] = []
     data = {k: _jsonable(event.data[k]) for k in SAFE_DATA_KEYS if k in event.data}
@@ -94,10 +107,6 @@ async def receive_event(*, session: AsyncSession, event: ServiceEvent) -> str:
 
     if event.type == "referral.sent":
         kind = str(event.data.get("kind", "service"))
-        if event.organization_id is None or event.referral_id is None:
-            raise InvalidInput("referral.sent needs organization_id and referral_id.")
-        await repo.insert_grant(session, case_id=event.case_id, organization_id=event.organization_id,
-                                source_id=event.referral_id, kind="prosecution" if kind == "prosecution" else "service")
         if kind == "prosecution" and status == Status.SCREENED:
             new_status = Status.REFERRED_TO_PROSECUTION
     elif event.type == "referral.decision_recorded":
@@ -128,9 +137,6 @@ async def receive_event(*, session: AsyncSession, event: ServiceEvent) -> str:
                 # Screened after the referral was sent: the decision proves the referral, take both steps.
                 passed_through = Status.REFERRED_TO_PROSECUTION
                 new_status = Status.INTERIM_MEASURE
-    elif event.type in ENDING:
-        if event.referral_id is not None:
-            await repo.revoke_grants(session, case_id=event.case_id, source_id=event.referral_id)
 
     if new_status is not None:
         await repo.update_case(session, event.case_id, expected_version=None, values={"status": new_status.value})

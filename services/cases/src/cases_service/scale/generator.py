@@ -29,6 +29,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from cases_service.domain.context import DAYS_PER_YEAR, age_years
+from cases_service.domain.grants import GrantLifetimes
 from cases_service.domain.protection import Protector
 from cases_service.domain.reference import LOCAL_LEVELS, ReferenceData
 from himaya.audit import CHAINS, GENESIS, row_hash
@@ -96,7 +97,8 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     "case_adults": ("case_id", "adult_id", "claimed_relationship", "created_at"),
     "case_events": ("case_id", "occurred_at", "actor", "actor_organization_id", "event_type", "from_status",
                     "to_status", "data", "reason_enc", "source_event_id"),
-    "case_access_grants": ("case_id", "organization_id", "source_id", "kind", "granted_at"),
+    "case_access_grants": ("case_id", "organization_id", "source_id", "kind", "granted_at", "expires_at",
+                           "source_sequence"),
     "judicial_measures": ("id", "case_id", "referral_id", "decision_id", "source_event_id", "decision_type",
                           "concerns", "adult_id", "decided_at", "reference", "active", "created_at"),
     "assessments": ("id", "case_id", "type", "status", "completed_at", "summary_enc", "created_by", "created_at"),
@@ -441,7 +443,8 @@ class Generator:
         referral_id = self._id()
         sent = _at(steps, "referred_to_prosecution")
         assert sent is not None
-        out.rows["case_access_grants"].append((case_id, terr.prosecution, referral_id, "prosecution", sent))
+        out.rows["case_access_grants"].append((case_id, terr.prosecution, referral_id, "prosecution", sent,
+                                               sent + GrantLifetimes().prosecution, 1))
         decided = _at(steps, "interim_measure")
         if decided is None:
             return

@@ -35,6 +35,7 @@ from identity_service.schemas.directory import (
     SecretRotation,
     TerritoryCode,
     UserCreate,
+    UserDirectoryEntry,
     UserRead,
     UserRole,
     UserUpdate,
@@ -155,6 +156,15 @@ async def get_user(user_id: uuid.UUID, session: SessionDep, principal: ActivePri
     row = await directory.get_user(session, principal=principal, user_id=user_id)
     _etag(response, row)
     return UserRead.model_validate(dict(row))
+
+
+@router.get("/v1/users/{user_id}/directory-entry", response_model=UserDirectoryEntry, tags=["users"],
+            responses=READ_ERRORS)
+async def get_user_directory_entry(user_id: uuid.UUID, session: SessionDep,
+                                   principal: DirectoryReader) -> UserDirectoryEntry:
+    """A user's organisation, role, territories and status (no name or contact), for assignment checks."""
+    row = await directory.get_user_entry(session, user_id=user_id)
+    return UserDirectoryEntry.model_validate(dict(row))
 
 
 @router.patch("/v1/users/{user_id}", response_model=UserRead, tags=["users"], responses=WRITE_ERRORS)

@@ -164,6 +164,14 @@ async def get_user(session: AsyncSession, *, principal: Principal, user_id: uuid
     return await _load_visible_user(session, principal, user_id)
 
 
+async def get_user_entry(session: AsyncSession, *, user_id: uuid.UUID) -> Row:
+    """A user's directory entry (organisation, role, territories, active), readable with directory:read."""
+    user = await repo.get_user(session, user_id)
+    if user is None:
+        raise NotFound("No such user.")
+    return user
+
+
 async def list_users(session: AsyncSession, *, principal: Principal, organization_id: uuid.UUID | None,
                      role: str | None, active: bool | None, cursor: str | None,
                      limit: int) -> tuple[list[Row], str | None]:

@@ -92,6 +92,18 @@ class UserUpdate(Request):
     password: Password | None = None
 
 
+class UserDirectoryEntry(BaseModel):
+    """What another service checks before assigning a user to a case: organisation, role, territories and
+    whether the account is active (no name, username or contact)."""
+
+    id: uuid.UUID
+    organization_id: uuid.UUID
+    organization_type: str
+    role: str
+    territories: list[str]
+    active: bool
+
+
 class UserRead(BaseModel):
     """A user (the password is never returned)."""
 
