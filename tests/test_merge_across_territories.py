@@ -111,12 +111,12 @@ class TestTheAttack:
         case = homonym(gateway, actor, rabat)
         answer = mark_same(gateway, actor, case, rabat["child_id"])
         body = expect(answer, 201)
+        reads = reads_of(gateway, actor, case, rabat)
+        no_rabat_identity(rabat, answer, *reads)
+        assert reads[0].json()["child"]["id"] == case["child_id"]  # nothing merged
         assert body["outcome"] == "merge_requested" and body["survivor_child_id"] is None
         assert body["moved_case_ids"] == []
-        reads = reads_of(gateway, actor, case, rabat)
         assert [r.status_code for r in reads] == [200] * len(reads)
-        assert reads[0].json()["child"]["id"] == case["child_id"]  # nothing merged
-        no_rabat_identity(rabat, answer, *reads)
         # The Rabat case itself stays out of reach.
         assert gateway.get(f"/v1/cases/{rabat['id']}", headers=actor.headers).status_code == 404
         assert rabat["id"] not in "".join(r.text for r in [answer, *reads])
