@@ -129,22 +129,6 @@ async def open_cases_of_children(session: AsyncSession, child_ids: Sequence[uuid
     return (await session.execute(stmt)).mappings().all()
 
 
-async def duplicate_candidates(session: AsyncSession, *, tokens: list[str], exclude: Sequence[uuid.UUID],
-                               v: Visibility, limit: int = 20) -> Sequence[RowMapping]:
-    """Children sharing a name token with `tokens`, with the ids of their cases the caller may see."""
-    visible_cases = (sa.select(sa.func.array_agg(cases.c.id))
-                     .where(cases.c.child_id == children.c.id, visible(v))
-                     .correlate(children).scalar_subquery())
-    stmt = (sa.select(children.c.id, children.c.sex, children.c.reference_birth_date, children.c.name_tokens,
-                      children.c.first_name_enc, children.c.last_name_enc, children.c.first_name_ar_enc,
-                      children.c.last_name_ar_enc, visible_cases.label("case_ids"))
-            .where(children.c.name_tokens.overlap(sa.cast(tokens, children.c.name_tokens.type)),
-                   children.c.id.not_in(exclude) if exclude else sa.true(),
-                   sa.exists().where(cases.c.child_id == children.c.id, visible(v)))
-            .limit(limit * 5))
-    return (await session.execute(stmt)).mappings().all()
-
-
 async def allocate_case_numbers(session: AsyncSession, *, prefecture_code: str, year: int, count: int) -> int:
     """Reserve `count` consecutive numbers for a prefecture and year; returns the first."""
     t = case_number_sequences

@@ -13,12 +13,13 @@ import dataclasses
 import functools
 import itertools
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy.engine import RowMapping
+from sqlalchemy.exc import IntegrityError
 
 from cases_service.db import duplicates_repository as dup
 from cases_service.db import repository as repo
@@ -51,6 +52,7 @@ from himaya.errors import Conflict, Forbidden, InvalidInput, NotFound
 from himaya.pagination import Page, build_page, decode_cursor
 from himaya.scopes import Role, Scope
 
+T = TypeVar("T")
 AGE_WINDOW_YEARS = 3.0
 MAX_CANDIDATES = 10
 # Rows the SQL ranks by name score and returns; age and a shared adult then re-rank them (at most 0.3 of 1).
@@ -380,7 +382,7 @@ async def review_duplicate(*, ctx: Context, child_id: uuid.UUID, data: Duplicate
         merge = await _merge(ctx, locked=locked, case_rows=case_rows, review_id=review_id)
         values.update(survivor_child_id=merge.survivor, merged_child_id=merge.merged,
                       repeat_links={str(k): str(v) for k, v in merge.links.items()})
-    row = await dup.insert_review(ctx.session, values)
+    row = await _once(dup.insert_review(ctx.session, values))
     await ctx.audit(_merge_audit(f"child.duplicate_review.{data.decision}", case_rows, merge,
                                  ["duplicate_review"] + (["duplicate_review.note"] if data.note else [])))
     return DuplicateReviewRead(
@@ -460,6 +462,15 @@ def _merge_audit(action: str, case_rows: Sequence[RowMapping], merge: Merge | No
             for c in case_rows]
 
 
+async def _once(insert: Awaitable[T]) -> T:
+    """An insert guarded by a uniqueness rule (one review, one pending request per pair): a concurrent writer
+    that got there first is a 409, not a 500 (the request's transaction is rolled back)."""
+    try:
+        return await insert
+    except IntegrityError as exc:
+        raise Conflict("This pair of children was reviewed or asked about meanwhile.") from exc
+
+
 def _repeat_links(case_rows: Sequence[RowMapping]) -> dict[uuid.UUID, uuid.UUID]:
     """In the merged chronology, a case that is neither the first nor a transfer continues the one before it."""
     links: dict[uuid.UUID, uuid.UUID] = {}
@@ -488,12 +499,12 @@ async def _request_merge(ctx: Context, *, child_id: uuid.UUID, other_id: uuid.UU
     case_rows = await dup.cases_of_children(ctx.session, [child_id, other_id], ctx.visibility)
     _open_cases_conflict(case_rows)
     request_id = new_id()
-    row = await dup.insert_request(ctx.session, {
+    row = await _once(dup.insert_request(ctx.session, {
         "id": request_id, "child_id": child_id, "other_child_id": other_id,
         "target_prefecture_codes": await dup.prefectures_of_child(ctx.session, other_id),
         "name_score": match.name_score, "requested_by": ctx.principal.actor,
         "requester_organization_id": ctx.principal.organization_id,
-        **ctx.protector.seal("child_merge_requests", request_id, {"note": note})})
+        **ctx.protector.seal("child_merge_requests", request_id, {"note": note})}))
     await repo.add_events(ctx.session, [
         {"case_id": c["id"], "actor": ctx.principal.actor, "actor_organization_id": ctx.principal.organization_id,
          "event_type": "child.merge_requested",
@@ -594,12 +605,12 @@ async def decide_merge_request(*, ctx: Context, request_id: uuid.UUID,
         locked = await _lock_pair(ctx, low, high)
         review_id = new_id()
         merge = await _merge(ctx, locked=locked, case_rows=case_rows, review_id=review_id)
-        await dup.insert_review(ctx.session, {
+        await _once(dup.insert_review(ctx.session, {
             "id": review_id, "child_low_id": low, "child_high_id": high, "decision": "same",
             "name_score": _pair_score(locked, low, high), "reviewed_by": ctx.principal.actor,
             "reviewer_organization_id": ctx.principal.organization_id, "merge_request_id": request_id,
             "survivor_child_id": merge.survivor, "merged_child_id": merge.merged,
-            "repeat_links": {str(k): str(v) for k, v in merge.links.items()}})
+            "repeat_links": {str(k): str(v) for k, v in merge.links.items()}}))
         values["review_id"] = review_id
     else:
         await repo.add_events(ctx.session, [
