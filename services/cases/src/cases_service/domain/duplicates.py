@@ -385,12 +385,14 @@ async def review_duplicate(*, ctx: Context, child_id: uuid.UUID, data: Duplicate
     row = await _once(dup.insert_review(ctx.session, values))
     await ctx.audit(_merge_audit(f"child.duplicate_review.{data.decision}", case_rows, merge,
                                  ["duplicate_review"] + (["duplicate_review.note"] if data.note else [])))
+    # Case ids only of cases the reviewer may read (one of the children may have cases elsewhere too).
+    seen = {c["id"] for c in case_rows if c["visible"]}
     return DuplicateReviewRead(
         id=review_id, outcome="merged" if merge else "recorded", merge_request_id=None, child_id=child_id,
         other_child_id=other_id, decision=data.decision, survivor_child_id=row["survivor_child_id"],
-        merged_child_id=row["merged_child_id"], moved_case_ids=merge.moved if merge else [],
-        repeat_links={str(k): v for k, v in merge.links.items()} if merge else {}, note=data.note,
-        reviewed_by=row["reviewed_by"], reviewed_at=row["reviewed_at"])
+        merged_child_id=row["merged_child_id"], moved_case_ids=[c for c in merge.moved if c in seen] if merge else [],
+        repeat_links={str(k): v for k, v in merge.links.items() if k in seen and v in seen} if merge else {},
+        note=data.note, reviewed_by=row["reviewed_by"], reviewed_at=row["reviewed_at"])
 
 
 @dataclass(frozen=True)
