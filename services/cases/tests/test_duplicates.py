@@ -390,3 +390,23 @@ class TestCandidateSelection:
                                    child={"first_name": "Hichan", "last_name": "Kettami", "sex": "male",
                                           "estimated_age_years": 9})
         assert target["child_id"] in [c["child_id"] for c in proposed["duplicate_candidates"]]
+
+
+class TestConflictsNameOnlyVisibleCases:
+    async def test_an_intake_for_a_child_whose_open_case_was_transferred_away_does_not_name_that_case(
+            self, api, as_, client):
+        case, rabat = await record(api, as_, territories=[api.RABAT], commune=api.RABAT_COMMUNE, child=RABAT_CHILD)
+        assert (await api.move(case["id"], "screened", rabat)).status_code == 200
+        moved = await api.move(case["id"], "transferred_out", rabat, reason="Family moved",
+                               commune_code=api.SALE_COMMUNE)
+        sale_case = moved.json()["opened_case_id"]
+        again = await client.post("/v1/intakes", headers=rabat, json=api.intake_body(
+            children=[{"child_id": case["child_id"]}], adults=[], narrative=None))
+        assert again.status_code == 409, again.text
+        assert sale_case not in again.text and "case_id" not in again.json()
+        assert again.json()["open_case"]["prefecture_code"] == api.SALE
+        ngo = as_("ngo_worker", territories=[api.RABAT])  # no children:dedup: told nothing of the other case
+        refused = await client.post("/v1/intakes", headers=ngo, json=api.intake_body(
+            children=[{"child_id": case["child_id"]}], adults=[], narrative=None))
+        assert refused.status_code in (409, 422) and sale_case not in refused.text
+        assert "open_case" not in refused.json()
