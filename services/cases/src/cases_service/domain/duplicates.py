@@ -485,6 +485,7 @@ def _repeat_links(case_rows: Sequence[RowMapping]) -> dict[uuid.UUID, uuid.UUID]
 # ---- merge requests (decision 0100) --------------------------------------------------------------------
 
 DECIDING_ROLES = frozenset({Role.CASE_MANAGER, Role.TEAM_COORDINATOR})
+REQUEST_FIELDS = ("merge_request", "merge_request.note", "merge_request.reason", *REMOTE_FIELDS)
 
 
 def may_decide_merges(ctx: Context) -> bool:
@@ -520,7 +521,10 @@ async def _request_merge(ctx: Context, *, child_id: uuid.UUID, other_id: uuid.UU
         repeat_links={}, note=note, reviewed_by=row["requested_by"], reviewed_at=row["requested_at"])
 
 
-async def _request_views(ctx: Context, rows: Sequence[RowMapping]) -> list[MergeRequestRead]:
+async def _request_views(ctx: Context, rows: Sequence[RowMapping],
+                         action: str = "child.merge_request.read") -> tuple[list[MergeRequestRead], list[AuditEntry]]:
+    """The requests as both sides see them, and one audit entry per case of each child shown (so each
+    territory's auditor sees who was shown its child)."""
     records = {r["child_id"] for r in rows} | {r["other_child_id"] for r in rows}
     sides = {s["id"]: s for s in await dup.record_sides(ctx.session, list(records), ctx.visibility)}
     reviews = {}
@@ -549,11 +553,10 @@ async def _request_views(ctx: Context, rows: Sequence[RowMapping]) -> list[Merge
             decided_at=r["decided_at"], reason=opened["reason"], review_id=r["review_id"],
             survivor_child_id=review["survivor_child_id"] if review else None,
             merged_child_id=review["merged_child_id"] if review else None))
-    return out
-
-
-def _request_audit(action: str, view: MergeRequestRead, fields: Sequence[str]) -> list[AuditEntry]:
-    return [AuditEntry(action=action, object_type="merge_request", object_id=str(view.id), fields=list(fields))]
+    entries = [AuditEntry(action=action, object_type="merge_request", object_id=str(r["id"]),
+                          case_id=uuid.UUID(c["id"]), fields=list(REQUEST_FIELDS))
+               for r in rows for record in (r["child_id"], r["other_child_id"]) for c in sides[record]["cases"]]
+    return out, entries
 
 
 async def list_merge_requests(*, ctx: Context, status: str | None, limit: int,
@@ -571,13 +574,11 @@ async def list_merge_requests(*, ctx: Context, status: str | None, limit: int,
     rows = await dup.list_requests(ctx.session, actor=ctx.principal.actor, territories=ctx.principal.territories,
                                    may_decide=may_decide_merges(ctx), status=status, after=after, limit=limit)
     items, next_cursor = build_page(rows, limit, lambda r: [r["requested_at"].isoformat(), str(r["id"])])
-    views = await _request_views(ctx, items)
-    await ctx.audit([e for v in views for e in _request_audit("child.merge_request.list", v, REQUEST_FIELDS)]
-                    or [AuditEntry(action="child.merge_request.list", object_type="merge_request", fields=[])])
+    views, entries = await _request_views(ctx, items, "child.merge_request.list")
+    await ctx.audit(entries or [AuditEntry(action="child.merge_request.list", object_type="merge_request",
+                                           fields=[])])
     return Page[MergeRequestRead](items=views, next_cursor=next_cursor)
 
-
-REQUEST_FIELDS = ("merge_request", "merge_request.note", "merge_request.reason", *REMOTE_FIELDS)
 
 
 async def decide_merge_request(*, ctx: Context, request_id: uuid.UUID,
@@ -624,7 +625,7 @@ async def decide_merge_request(*, ctx: Context, request_id: uuid.UUID,
                                  ["merge_request"] + (["merge_request.reason"] if data.reason else [])))
     decided = await dup.request_for_update(ctx.session, request_id)
     assert decided is not None
-    (view,) = await _request_views(ctx, [decided])
+    (view,), _ = await _request_views(ctx, [decided])  # what it shows is in the decision's audit entries
     return view
 
 
