@@ -182,7 +182,7 @@ class TestReview:
         assert audit == ["child.duplicate_review.same"]
 
     async def test_same_about_a_child_of_another_territory_is_a_request_its_territory_decides(
-            self, api, as_, client, db):
+            self, api, as_, client, db, plaintext_hits):
         rabat_case, rabat = await record(api, as_, territories=[api.RABAT], commune=api.RABAT_COMMUNE,
                                          child={**RABAT_CHILD, "last_name": "Alaoui"})
         assert (await api.move(rabat_case["id"], "screened", rabat)).status_code == 200
@@ -248,8 +248,10 @@ class TestReview:
         assert [a for a in actions if not a.endswith(".list")] == ["child.merge_request.create",
                                                                    "child.merge_request.accepted"]
         assert "child.merge_request.list" in actions  # the Rabat auditor sees who was shown the request
+        assert await plaintext_hits(db, "cases", ["Same scar", "Alaoui", "Mohamed", "محمد"]) == []
 
-    async def test_a_refused_request_merges_nothing_and_the_requester_reads_the_reason(self, api, as_, client):
+    async def test_a_refused_request_merges_nothing_and_the_requester_reads_the_reason(self, api, as_, client, db,
+                                                                                        plaintext_hits):
         rabat_case, rabat = await record(api, as_, territories=[api.RABAT], commune=api.RABAT_COMMUNE,
                                          child=RABAT_CHILD)
         marrakech_case, marrakech = await record(api, as_, territories=[MARRAKECH], commune=api.MARRAKECH_COMMUNE,
@@ -270,8 +272,10 @@ class TestReview:
         assert mine[0]["reason"] == "Other mother" and mine[0]["review_id"] is None
         case = (await api.get(marrakech_case["id"], marrakech)).json()
         assert case["child"]["id"] == marrakech_case["child_id"]
+        assert await plaintext_hits(db, "cases", ["Other mother"]) == []
 
-    async def test_unmerge_restores_both_children_their_cases_and_repeat_links(self, api, as_, client, db):
+    async def test_unmerge_restores_both_children_their_cases_and_repeat_links(self, api, as_, client, db,
+                                                                               plaintext_hits):
         rabat_case, rabat = await record(api, as_, territories=[api.RABAT], commune=api.RABAT_COMMUNE,
                                          child=RABAT_CHILD)
         assert (await api.move(rabat_case["id"], "screened", rabat)).status_code == 200
@@ -287,6 +291,7 @@ class TestReview:
         assert (await client.post(path, headers=sale, json={"reason": "x"})).status_code == 404
         undone = await client.post(path, headers=rabat, json={"reason": "Twins, not one child"})
         assert undone.status_code == 200, undone.text
+        assert await plaintext_hits(db, "cases", ["Twins, not one"]) == []
         assert undone.json()["moved_case_ids"] == [second["id"]]
         assert (await client.post(path, headers=rabat, json={"reason": "again"})).status_code == 409
         case = (await api.get(second["id"], rabat)).json()
