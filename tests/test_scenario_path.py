@@ -225,11 +225,15 @@ def story(directory: Directory, cast: dict[str, Actor]) -> dict[str, Any]:
     case = intake["cases"][0]
     seen["case_id"] = case_id = case["id"]
     adult_id = intake["adult_ids"][0]
-    # The officer reviews the candidate: the same boy. The older record survives and the cases are linked.
-    seen["review"] = gw.post(police, f"/v1/children/{case['child_id']}/duplicate-reviews", {
+    # The officer reviews the candidate: the same boy. The Rabat child is not the officer's to see, so this is a
+    # request to Rabat; the Rabat case manager accepts it, the older record survives and the cases are linked.
+    seen["request"] = gw.post(police, f"/v1/children/{case['child_id']}/duplicate-reviews", {
         "other_child_id": seen["candidates"][0]["child_id"], "decision": "same",
         "note": "Same boy: same mother's name and age, seen in Rabat last spring."}, 201)
+    seen["review"] = gw.post(c["cm_rabat"], f"/v1/child-merge-requests/{seen['request']['merge_request_id']}/decision",
+                             {"decision": "accept"}, 200)
     seen["after_review"] = gw.case(police, case_id).json()
+    seen["child_after_review"] = gw.get(police, f"/v1/children/{case['child_id']}")
 
     # The police officer screens and refers to the prosecution office.
     gw.move(police, case_id, "screened")
@@ -339,12 +343,17 @@ class TestDuplicateCheck:
         proposed = story["intake"]["cases"][0]["duplicate_candidates"]
         assert story["candidates"][0]["child_id"] in [c["child_id"] for c in proposed]
 
-    def test_the_review_links_the_night_encounter_to_the_rabat_case(self, story):
+    def test_the_review_links_the_night_encounter_to_the_rabat_case_once_rabat_accepts(self, story):
+        assert story["request"]["outcome"] == "merge_requested" and story["request"]["survivor_child_id"] is None
         review = story["review"]
+        assert review["status"] == "accepted"
         assert review["survivor_child_id"] == story["candidates"][0]["child_id"]
         assert story["after_review"]["child"]["id"] == review["survivor_child_id"]
-        assert story["after_review"]["repeat_of_case_id"] == story["rabat_case"]
-        assert story["final"]["repeat_of_case_id"] == story["rabat_case"]
+        # Marrakech still sees its own record only: the Rabat case id and the Rabat names stay in Rabat.
+        for seen in (story["after_review"], story["final"], story["child_after_review"]):
+            assert not [name for name in ("Mohamed", "Alaoui", "Fatima") if name in str(seen)]
+            assert story["rabat_case"] not in str(seen)
+        assert story["after_review"]["child"]["names"]["first_name_ar"] == "محمد"
 
     def test_the_night_encounter_opens_two_cases(self, story):
         cases = story["intake"]["cases"]

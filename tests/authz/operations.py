@@ -464,3 +464,19 @@ def _(w: World, role: str, relation: str) -> Call:
     other = w.fresh_case("own")["child_id"]
     return Call("POST", f"/v1/children/{w.case_for(relation)['child_id']}/duplicate-reviews", headers=idem(),
                 json={"other_child_id": other, "decision": "not_same", "note": "Different children."})
+
+
+@op("GET /v1/child-merge-requests")
+def _(w: World, role: str, relation: str) -> Call:
+    return Call("GET", "/v1/child-merge-requests", params={"status": "pending", "limit": 5})
+
+
+@op("POST /v1/child-merge-requests/{request_id}/decision")
+def _(w: World, role: str, relation: str) -> Call:
+    return Call("POST", f"/v1/child-merge-requests/{w.merge_request(relation)}/decision",
+                json={"decision": "refuse", "reason": "Not the same child."})
+
+
+@op("POST /v1/duplicate-reviews/{review_id}/unmerge")
+def _(w: World, role: str, relation: str) -> Call:
+    return Call("POST", f"/v1/duplicate-reviews/{w.merge(relation)}/unmerge", json={"reason": "Two children."})

@@ -81,6 +81,8 @@ class World:
         self.actors["prosecutor@sale"] = d.user("prosecutor@sale", role="prosecutor", org="prosecution-s",
                                                 territories=[SALE])
         self.actors["ngo_worker@sale"] = d.user("ngo@sale", role="ngo_worker", org="ngo-s", territories=[SALE])
+        d.organization("police-s", type_="police", territory=SALE)
+        self.actors["police@sale"] = d.user("police@sale", role="police_officer", org="police-s", territories=[SALE])
 
     def org(self, key: str) -> str:
         """The id of a matrix organisation."""
@@ -161,6 +163,46 @@ class World:
             commune = SALE_COMMUNE if relation == "other" else RABAT_COMMUNE
             pool.extend(self.cases(commune, 8) if relation == "own" else self.referred_cases(commune, 4))
         return pool.pop()
+
+    # ---- duplicate merges (decision 0100) -------------------------------------------------------------------
+
+    def _namesake_cases(self, commune: str, requester: str, name: str) -> tuple[dict[str, Any], dict[str, Any]]:
+        """A closed case of a child named `name` in `commune` (recorded by the national case manager), and an
+        open case of a namesake recorded by `requester` in its own territory."""
+        child = {"first_name": name, "sex": "male", "estimated_age_years": 8}
+        first = self.call("cm@setup", "POST", "/v1/intakes", 201, json={
+            "reported_at": ago(900), "source": "field_patrol", "commune_code": commune, "place_type": "market",
+            "night": False, "exploitation_pattern": "with_adult", "children": [child], "adults": []})["cases"][0]
+        self.call("cm@setup", "POST", f"/v1/cases/{first['id']}/transitions", json={"to": "screened"})
+        self.call("cm@setup", "POST", f"/v1/cases/{first['id']}/transitions",
+                  json={"to": "closed_not_in_scope", "reason": "Matrix fixture"})
+        requester_commune = RABAT_COMMUNE if self.actors[requester].territories == [RABAT] else \
+            SALE_COMMUNE if self.actors[requester].territories == [SALE] else commune
+        second = self.call(requester, "POST", "/v1/intakes", 201, json={
+            "reported_at": ago(600), "source": "field_patrol", "commune_code": requester_commune,
+            "place_type": "market", "night": False, "exploitation_pattern": "with_adult", "children": [child],
+            "adults": []})["cases"][0]
+        return first, second
+
+    def merge_request(self, relation: str) -> str:
+        """A fresh pending merge request about a child of Rabat (`own`) or of Salé (`other`), asked by a police
+        officer of the other prefecture."""
+        commune, requester = (RABAT_COMMUNE, "police@sale") if relation == "own" else (SALE_COMMUNE,
+                                                                                        "police_officer")
+        first, second = self._namesake_cases(commune, requester, f"Merj{secrets.token_hex(3)}")
+        review = self.call(requester, "POST", f"/v1/children/{second['child_id']}/duplicate-reviews", 201,
+                           json={"other_child_id": first["child_id"], "decision": "same"})
+        assert review["outcome"] == "merge_requested", review
+        return str(review["merge_request_id"])
+
+    def merge(self, relation: str) -> str:
+        """A fresh merge of two namesakes of Rabat (`own`) or of Salé (`other`) by the national case manager."""
+        commune = RABAT_COMMUNE if relation == "own" else SALE_COMMUNE
+        first, second = self._namesake_cases(commune, "cm@setup", f"Merj{secrets.token_hex(3)}")
+        review = self.call("cm@setup", "POST", f"/v1/children/{second['child_id']}/duplicate-reviews", 201,
+                           json={"other_child_id": first["child_id"], "decision": "same"})
+        assert review["outcome"] == "merged", review
+        return str(review["id"])
 
     # ---- referrals -----------------------------------------------------------------------------------------
 

@@ -38,7 +38,8 @@ class UpstreamRecorder:
 PREFIXES = {
     "identity": ["/v1/auth", "/v1/me", "/v1/organizations", "/v1/users", "/v1/clients",
                  "/v1/field-teams", "/v1/territories", "/v1/roles", "/v1/signing-keys", "/.well-known/jwks.json"],
-    "cases": ["/v1/outings", "/v1/intakes", "/v1/cases", "/v1/children", "/v1/stats", "/v1/audit",
+    "cases": ["/v1/outings", "/v1/intakes", "/v1/cases", "/v1/children", "/v1/child-merge-requests",
+              "/v1/duplicate-reviews", "/v1/stats", "/v1/audit",
               "/v1/institutions"],
     "referrals": ["/v1/referrals", "/v1/webhook-subscriptions", "/v1/dead-letters"],
 }

@@ -17,6 +17,8 @@ ROUTES: tuple[tuple[str, str], ...] = (
     ("/v1/intakes", "cases"),
     ("/v1/cases", "cases"),
     ("/v1/children", "cases"),
+    ("/v1/child-merge-requests", "cases"),
+    ("/v1/duplicate-reviews", "cases"),
     ("/v1/institutions", "cases"),
     ("/v1/stats", "cases"),
     ("/v1/audit", "cases"),

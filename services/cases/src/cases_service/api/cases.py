@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Response
 
@@ -28,7 +28,16 @@ from cases_service.schemas.cases import (
     TransitionRead,
 )
 from cases_service.schemas.common import CaseStatus, Sex, TerritoryCode
-from cases_service.schemas.duplicates import AnyCandidate, DuplicateReviewCreate, DuplicateReviewRead, DuplicatesRead
+from cases_service.schemas.duplicates import (
+    AnyCandidate,
+    DuplicateReviewCreate,
+    DuplicateReviewRead,
+    DuplicatesRead,
+    MergeRequestDecision,
+    MergeRequestRead,
+    UnmergeCreate,
+    UnmergeRead,
+)
 from himaya.errors import problem_responses
 from himaya.pagination import Page, PageDep
 
@@ -144,10 +153,36 @@ async def list_duplicates(child_id: uuid.UUID, ctx: ContextDep) -> DuplicatesRea
              responses=CREATE_ERRORS)
 async def review_duplicate(child_id: uuid.UUID, body: DuplicateReviewCreate, ctx: ContextDep,
                            idem: IdempotencyDep) -> Response:
-    """Decide a candidate: `same` merges the newer record into the older (cases move, repeats linked),
-    `not_same` is recorded and never proposed again (children:dedup)."""
+    """Decide a candidate: `same` merges the newer record into the older (cases move, repeats linked), or for a
+    child of another territory requests the merge from it; `not_same` is never proposed again (children:dedup)."""
     return await create_idempotently(ctx, idem, body, lambda: duplicates.review_duplicate(
         ctx=ctx, child_id=child_id, data=body))
+
+
+@router.get("/v1/child-merge-requests", response_model=Page[MergeRequestRead], responses=READ_ERRORS)
+async def list_merge_requests(
+    ctx: ContextDep, page: PageDep,
+    status: Annotated[Literal["pending", "accepted", "refused"] | None, Query()] = None,
+) -> Page[MergeRequestRead]:
+    """Merge requests the caller made and those addressed to its territories (case managers, team
+    coordinators), newest first; both children in the minimal view."""
+    return await duplicates.list_merge_requests(ctx=ctx, status=status, limit=page.limit, cursor=page.cursor)
+
+
+@router.post("/v1/child-merge-requests/{request_id}/decision", response_model=MergeRequestRead,
+             responses=problem_responses(401, 403, 404, 409, 422))
+async def decide_merge_request(request_id: uuid.UUID, body: MergeRequestDecision, ctx: ContextDep) -> MergeRequestRead:
+    """Accept (merge the two records) or refuse (with a reason) a merge request addressed to the caller's
+    territory (case managers, team coordinators)."""
+    return await duplicates.decide_merge_request(ctx=ctx, request_id=request_id, data=body)
+
+
+@router.post("/v1/duplicate-reviews/{review_id}/unmerge", response_model=UnmergeRead,
+             responses=problem_responses(401, 403, 404, 409, 422))
+async def unmerge(review_id: uuid.UUID, body: UnmergeCreate, ctx: ContextDep) -> UnmergeRead:
+    """Undo a merge: both records become children of their own again with their cases (case managers, team
+    coordinators who see the child)."""
+    return await duplicates.unmerge(ctx=ctx, review_id=review_id, data=body)
 
 
 @router.get("/v1/children/{child_id}", response_model=ChildWithCases, responses=READ_ERRORS)

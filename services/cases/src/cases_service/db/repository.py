@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from cases_service.db.access import visible
 from cases_service.db.tables import (
+    TERMINAL_STATUSES,
     adults,
     assessments,
     audit_events,
@@ -100,31 +101,31 @@ async def link_adults(session: AsyncSession, rows: Sequence[Mapping[str, Any]]) 
 
 async def visible_children_latest_cases(session: AsyncSession, child_ids: Sequence[uuid.UUID],
                                         v: Visibility) -> dict[uuid.UUID, RowMapping]:
-    """For each child the caller may see (through one of its cases), the child and its latest case."""
-    latest = (sa.select(cases.c.child_id, cases.c.id.label("case_id"), cases.c.status,
-                        cases.c.opened_at)
+    """For each child the caller may see (through one of its cases), keyed by child id: the child record of the
+    latest case the caller sees (the identity it knows, decision 0100; `id` is that record's id), `case_id`
+    the child's latest case (any territory: a repeat continues the child's last case) and `case_visible`."""
+    seen = (sa.select(cases.c.child_id, cases.c.recorded_child_id)
+            .where(cases.c.child_id.in_(child_ids), visible(v))
+            .ext(distinct_on(cases.c.child_id))
+            .order_by(cases.c.child_id, cases.c.opened_at.desc(), cases.c.id.desc())).subquery()
+    latest = (sa.select(cases.c.child_id, cases.c.id.label("case_id"), visible(v).label("case_visible"))
               .where(cases.c.child_id.in_(child_ids))
-              .ext(distinct_on(cases.c.child_id)).order_by(cases.c.child_id, cases.c.opened_at.desc())).subquery()
-    seen = sa.select(cases.c.child_id).where(cases.c.child_id.in_(child_ids), visible(v))
-    stmt = (sa.select(*children.c, latest.c.case_id, latest.c.status)
-            .join(latest, latest.c.child_id == children.c.id)
-            .where(children.c.id.in_(seen)))
-    return {row["id"]: row for row in (await session.execute(stmt)).mappings().all()}
+              .ext(distinct_on(cases.c.child_id))
+              .order_by(cases.c.child_id, cases.c.opened_at.desc(), cases.c.id.desc())).subquery()
+    stmt = (sa.select(*children.c, seen.c.child_id.label("current_child_id"), latest.c.case_id,
+                      latest.c.case_visible)
+            .join(seen, seen.c.recorded_child_id == children.c.id)
+            .join(latest, latest.c.child_id == seen.c.child_id))
+    return {row["current_child_id"]: row for row in (await session.execute(stmt)).mappings().all()}
 
 
-async def duplicate_candidates(session: AsyncSession, *, tokens: list[str], exclude: Sequence[uuid.UUID],
-                               v: Visibility, limit: int = 20) -> Sequence[RowMapping]:
-    """Children sharing a name token with `tokens`, with the ids of their cases the caller may see."""
-    visible_cases = (sa.select(sa.func.array_agg(cases.c.id))
-                     .where(cases.c.child_id == children.c.id, visible(v))
-                     .correlate(children).scalar_subquery())
-    stmt = (sa.select(children.c.id, children.c.sex, children.c.reference_birth_date, children.c.name_tokens,
-                      children.c.first_name_enc, children.c.last_name_enc, children.c.first_name_ar_enc,
-                      children.c.last_name_ar_enc, visible_cases.label("case_ids"))
-            .where(children.c.name_tokens.overlap(sa.cast(tokens, children.c.name_tokens.type)),
-                   children.c.id.not_in(exclude) if exclude else sa.true(),
-                   sa.exists().where(cases.c.child_id == children.c.id, visible(v)))
-            .limit(limit * 5))
+async def open_cases_of_children(session: AsyncSession, child_ids: Sequence[uuid.UUID],
+                                 v: Visibility) -> Sequence[RowMapping]:
+    """The open cases of some children (any territory), each flagged with whether the caller may see it."""
+    stmt = (sa.select(cases.c.id, cases.c.child_id, cases.c.case_number, cases.c.prefecture_code,
+                      visible(v).label("visible"))
+            .where(cases.c.child_id.in_(list(child_ids)), cases.c.status.not_in(TERMINAL_STATUSES))
+            .order_by(cases.c.opened_at, cases.c.id))
     return (await session.execute(stmt)).mappings().all()
 
 
@@ -185,8 +186,13 @@ async def revoke_reporter_grants(session: AsyncSession, *, case_id: uuid.UUID) -
 # ---- cases ---------------------------------------------------------------------------------------------
 
 def _case_select(v: Visibility) -> sa.Select[Any]:
-    return (sa.select(*CASE_COLUMNS, *CHILD_COLUMNS, *INTAKE_COLUMNS)
-            .join(children, children.c.id == cases.c.child_id)
+    # The child as recorded through this case (`recorded_child_id`), not the record a merge moved the case to:
+    # a merge never shows one territory's identity through another's case (decision 0100). `repeat_visible`:
+    # whether the caller may see the case this one repeats (its id is shown only then).
+    previous = cases.alias("previous")
+    repeat_visible = sa.exists().where(previous.c.id == cases.c.repeat_of_case_id, visible(v, previous))
+    return (sa.select(*CASE_COLUMNS, *CHILD_COLUMNS, *INTAKE_COLUMNS, repeat_visible.label("repeat_visible"))
+            .join(children, children.c.id == cases.c.recorded_child_id)
             .join(intakes, intakes.c.id == cases.c.intake_id)
             .where(visible(v)))
 
@@ -312,7 +318,7 @@ async def case_facts(session: AsyncSession, case_id: uuid.UUID, today: date) -> 
         sa.select(sa.func.count()).where(judicial_measures.c.case_id == c.c.id,
                                          judicial_measures.c.concerns == "child", judicial_measures.c.active)
         .correlate(c).scalar_subquery().label("active_child_measures"),
-    ).join(children, children.c.id == c.c.child_id).where(c.c.id == case_id)
+    ).join(children, children.c.id == c.c.recorded_child_id).where(c.c.id == case_id)
     return (await session.execute(stmt)).mappings().one()
 
 

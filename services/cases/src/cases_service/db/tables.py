@@ -132,10 +132,47 @@ duplicate_reviews = sa.Table(
     sa.Column("reviewed_by", sa.Text, nullable=False),
     sa.Column("reviewer_organization_id", UUID(as_uuid=True), nullable=True),
     sa.Column("reviewed_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+    # A `same` decided on a request of another territory (decision 0100); the repeat links the merge set
+    # ({case id: previous case id}, ids only), and the unmerge that undid it.
+    sa.Column("merge_request_id", UUID(as_uuid=True), nullable=True),
+    sa.Column("repeat_links", JSONB, nullable=True),
+    sa.Column("unmerged_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("unmerged_by", sa.Text, nullable=True),
+    sa.Column("unmerger_organization_id", UUID(as_uuid=True), nullable=True),
+    sa.Column("unmerge_reason_enc", BYTEA, nullable=True),
     sa.CheckConstraint("decision IN ('same','not_same')", name="ck_duplicate_reviews_decision"),
     sa.CheckConstraint("child_low_id < child_high_id", name="ck_duplicate_reviews_pair_order"),
     sa.UniqueConstraint("child_low_id", "child_high_id", name="uq_duplicate_reviews_pair"),
     sa.Index("ix_duplicate_reviews_high", "child_high_id"),
+)
+
+child_merge_requests = sa.Table(
+    "child_merge_requests", metadata,
+    _id(),
+    # "Same child" said of a child the requester may not see (decision 0100): pending until a case manager of
+    # the other child's territory (`target_prefecture_codes`, its cases' prefectures at request time) decides.
+    sa.Column("child_id", UUID(as_uuid=True), sa.ForeignKey("children.id"), nullable=False),
+    sa.Column("other_child_id", UUID(as_uuid=True), sa.ForeignKey("children.id"), nullable=False),
+    sa.Column("target_prefecture_codes", ARRAY(sa.Text), nullable=False),
+    sa.Column("name_score", sa.Numeric(4, 3), nullable=True),
+    sa.Column("note_enc", BYTEA, nullable=True),
+    sa.Column("status", sa.Text, nullable=False, server_default="pending"),
+    sa.Column("requested_by", sa.Text, nullable=False),
+    sa.Column("requester_organization_id", UUID(as_uuid=True), nullable=True),
+    sa.Column("requested_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+    sa.Column("decided_by", sa.Text, nullable=True),
+    sa.Column("decider_organization_id", UUID(as_uuid=True), nullable=True),
+    sa.Column("decided_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("reason_enc", BYTEA, nullable=True),
+    sa.Column("review_id", UUID(as_uuid=True), sa.ForeignKey("duplicate_reviews.id"), nullable=True),
+    sa.CheckConstraint("status IN ('pending','accepted','refused')", name="ck_child_merge_requests_status"),
+    sa.CheckConstraint("child_id <> other_child_id", name="ck_child_merge_requests_pair"),
+    # One pending request per pair of children, whichever side asked.
+    sa.Index("uq_child_merge_requests_pending_pair", sa.text("LEAST(child_id, other_child_id)"),
+             sa.text("GREATEST(child_id, other_child_id)"), unique=True,
+             postgresql_where=sa.text("status = 'pending'")),
+    sa.Index("ix_child_merge_requests_targets", "target_prefecture_codes", postgresql_using="gin",
+             postgresql_where=sa.text("status = 'pending'")),
 )
 
 adults = sa.Table(
@@ -166,6 +203,10 @@ cases = sa.Table(
     _id(),
     sa.Column("case_number", sa.Text, nullable=False, unique=True),
     sa.Column("child_id", UUID(as_uuid=True), sa.ForeignKey("children.id"), nullable=False),
+    # The child record the case was opened with: a merge moves `child_id` to the survivor, never this; the
+    # case keeps showing this record's identity (decision 0100) and an unmerge moves the case back to it.
+    sa.Column("recorded_child_id", UUID(as_uuid=True), sa.ForeignKey("children.id", name="fk_cases_recorded_child_id"),
+              nullable=False),
     sa.Column("intake_id", UUID(as_uuid=True), sa.ForeignKey("intakes.id"), nullable=False),
     sa.Column("region_code", sa.Text, nullable=False),
     sa.Column("prefecture_code", sa.Text, nullable=False),
@@ -199,6 +240,7 @@ cases = sa.Table(
     sa.Index("ix_cases_status_prefecture_opened", "status", "prefecture_code", sa.text("opened_at DESC"),
              sa.text("id DESC")),
     sa.Index("ix_cases_child", "child_id", sa.text("opened_at DESC")),
+    sa.Index("ix_cases_recorded_child", "recorded_child_id"),
     sa.Index("ix_cases_intake", "intake_id"),
     # A child has at most one open case: a new encounter after closure opens a linked repeat case.
     sa.Index("uq_cases_one_open_per_child", "child_id", unique=True,

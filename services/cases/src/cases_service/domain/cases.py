@@ -122,13 +122,10 @@ async def create_intake(*, ctx: Context, data: IntakeCreate) -> IntakeRead:
     if existing_ids:
         known = await repo.visible_children_latest_cases(session, existing_ids, v)
         for child_id in existing_ids:
-            row = known.get(child_id)
-            if row is None:
+            if known.get(child_id) is None:
                 raise InvalidInput(f"child_id {child_id} does not name a child you may see.")
-            if row["status"] not in {s.value for s in (Status.CLOSED, Status.CLOSED_NOT_IN_SCOPE,
-                                                         Status.TRANSFERRED_OUT)}:
-                raise Conflict(f"The child already has an open case ({row['case_id']}); add to that case.",
-                               extra={"case_id": str(row["case_id"])})
+        for open_case in await repo.open_cases_of_children(session, existing_ids, v):
+            raise open_case_conflict(ctx, open_case)
 
     opened_at = now()
     intake_id = new_id()
@@ -145,10 +142,14 @@ async def create_intake(*, ctx: Context, data: IntakeCreate) -> IntakeRead:
     child_refs: list[date] = []
     new_tokens: dict[uuid.UUID, list[str]] = {}
     new_keys: dict[uuid.UUID, list[str]] = {}
+    # The record each case is opened with: a new child's own; for a child seen before, the record of the latest
+    # case the caller sees, so a repeat case shows the identity this caller knows (decision 0100).
+    recorded: dict[uuid.UUID, uuid.UUID] = {}
     for child in data.children:
         if child.child_id is not None:
             child_ids.append(child.child_id)
             child_refs.append(known[child.child_id]["reference_birth_date"])
+            recorded[child.child_id] = known[child.child_id]["id"]
             continue
         cid = new_id()
         names = {f: getattr(child, f) for f in NAME_FIELDS}
@@ -165,6 +166,7 @@ async def create_intake(*, ctx: Context, data: IntakeCreate) -> IntakeRead:
             "disability": child.disability})
         child_ids.append(cid)
         child_refs.append(ref)
+        recorded[cid] = cid
         new_tokens[cid] = tokens
         new_keys[cid] = protector.key_tokens(names)
     await repo.insert_children(session, child_rows)
@@ -189,7 +191,8 @@ async def create_intake(*, ctx: Context, data: IntakeCreate) -> IntakeRead:
         repeat_of = known[cid]["case_id"] if cid in known else None
         case_rows.append({
             "id": new_id(), "case_number": f"{place.case_prefix}-{opened_at.year}-{first + i:06d}",
-            "child_id": cid, "intake_id": intake_id, "region_code": place.region_code,
+            "child_id": cid, "recorded_child_id": recorded[cid], "intake_id": intake_id,
+            "region_code": place.region_code,
             "prefecture_code": place.prefecture_code, "commune_code": place.commune_code, "court_code": court_code,
             "status": Status.REPORTED.value, "risk_level": child.risk_level,
             "trafficking_suspected": child.trafficking_suspected or data.exploitation_pattern == "network_suspected",
@@ -213,7 +216,9 @@ async def create_intake(*, ctx: Context, data: IntakeCreate) -> IntakeRead:
         {"case_id": case["id"], "actor": principal.actor, "actor_organization_id": principal.organization_id,
          "event_type": "case.opened", "from_status": None, "to_status": Status.REPORTED.value,
          "data": {"intake_id": str(intake_id), "case_number": case["case_number"],
-                  "repeat_of_case_id": str(case["repeat_of_case_id"]) if case["repeat_of_case_id"] else None,
+                  # A previous case in a territory the author may not see is not named (decision 0100).
+                  "repeat_of_case_id": str(case["repeat_of_case_id"]) if case["repeat_of_case_id"]
+                  and known[case["child_id"]]["case_visible"] else None,
                   "sibling_case_ids": [str(o["id"]) for o in case_rows if o["id"] != case["id"]],
                   "duplicate_candidates": len(candidates.get(case["child_id"], []))}}
         for case in case_rows])
@@ -228,7 +233,9 @@ async def create_intake(*, ctx: Context, data: IntakeCreate) -> IntakeRead:
         place_type=data.place_type, night=data.night, exploitation_pattern=data.exploitation_pattern,
         narrative=data.narrative if may_see_names(principal) else None,
         cases=[IntakeCaseRead(id=c["id"], case_number=c["case_number"], child_id=c["child_id"],
-                              status=c["status"], repeat_of_case_id=c["repeat_of_case_id"],
+                              status=c["status"],
+                              repeat_of_case_id=c["repeat_of_case_id"] if c["child_id"] not in known
+                              or known[c["child_id"]]["case_visible"] else None,
                               duplicate_candidates=candidates.get(c["child_id"], []))
                for c in case_rows],
         adult_ids=[a["id"] for a in adult_rows])
@@ -261,8 +268,10 @@ def _adult_row(ctx: Context, adult: AdultCreate, *, intake_id: uuid.UUID | None)
 def _child_read(ctx: Context, row: Mapping[Any, Any], *, prefix: str = "child__", today: date) -> ChildRead:
     names_allowed = may_see_names(ctx.principal)
     child = {k[len(prefix):]: v for k, v in row.items() if k.startswith(prefix)}
+    # The identity is the record the case was opened with; the id is the child the case now counts for (the
+    # survivor after a merge): decision 0100.
     data: dict[str, Any] = {
-        "id": child["id"], "sex": child["sex"], "birth_date": child["birth_date"],
+        "id": row.get("child_id", child["id"]), "sex": child["sex"], "birth_date": child["birth_date"],
         "estimated_age_years": float(child["estimated_age_years"]) if child["estimated_age_years"] is not None
         else None,
         "age_years": age_years(child["reference_birth_date"], today), "nationality": child["nationality"],
@@ -283,7 +292,8 @@ def _summary_fields(ctx: Context, row: Mapping[Any, Any], today: date) -> dict[s
             "commune_code": row["commune_code"], "prefecture_code": row["prefecture_code"],
             "court_code": row["court_code"], "risk_level": row["risk_level"],
             "trafficking_suspected": row["trafficking_suspected"], "opened_at": row["opened_at"],
-            "closed_at": row["closed_at"], "repeat_of_case_id": row["repeat_of_case_id"],
+            "closed_at": row["closed_at"],
+            "repeat_of_case_id": row["repeat_of_case_id"] if row.get("repeat_visible", True) else None,
             "child": _child_read(ctx, row, today=today)}
 
 
@@ -479,8 +489,9 @@ async def _open_transferred_case(ctx: Context, *, case_id: uuid.UUID, place: Any
     court = ctx.reference.court_for(place, None)
     await repo.insert_cases(ctx.session, [{
         "id": new_case, "case_number": f"{place.case_prefix}-{opened_at.year}-{number:06d}",
-        "child_id": row["child_id"], "intake_id": row["intake_id"], "region_code": place.region_code,
-        "prefecture_code": place.prefecture_code, "commune_code": place.commune_code, "court_code": court,
+        "child_id": row["child_id"], "recorded_child_id": row["recorded_child_id"], "intake_id": row["intake_id"],
+        "region_code": place.region_code, "prefecture_code": place.prefecture_code,
+        "commune_code": place.commune_code, "court_code": court,
         "status": Status.REPORTED.value, "risk_level": row["risk_level"],
         "trafficking_suspected": row["trafficking_suspected"], "transferred_from_case_id": case_id,
         "age_at_intake_years": row["age_at_intake_years"], "duplicate_checked_at": opened_at,
@@ -618,6 +629,20 @@ async def get_child(*, ctx: Context, child_id: uuid.UUID) -> ChildWithCases:
     await ctx.audit([AuditEntry(action="child.read", object_type="child", object_id=str(child_id),
                                 case_id=r["id"], fields=_child_read_fields(ctx)) for r in rows])
     return ChildWithCases(**summaries[0].child.model_dump(exclude={"age_at_intake_years"}), cases=summaries)
+
+
+def open_case_conflict(ctx: Context, case: Mapping[Any, Any]) -> Conflict:
+    """409 for a child that already has an open case, naming only what the caller may know of it: the case id
+    when it may see the case; else, for holders of children:dedup, the minimal view (case number, prefecture)
+    that a duplicate search would show them; else nothing (decision 0100)."""
+    if case["visible"]:
+        return Conflict(f"The child already has an open case ({case['id']}); add to that case.",
+                        extra={"case_id": str(case["id"])})
+    if ctx.principal.has_scope(Scope.CHILDREN_DEDUP):
+        return Conflict(f"The child already has an open case in another territory ({case['case_number']}).",
+                        extra={"open_case": {"case_number": case["case_number"],
+                                             "prefecture_code": case["prefecture_code"]}})
+    return Conflict("The child already has an open case.")
 
 
 def handle_integrity(exc: IntegrityError) -> Conflict:

@@ -13,12 +13,13 @@ import dataclasses
 import functools
 import itertools
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy.engine import RowMapping
+from sqlalchemy.exc import IntegrityError
 
 from cases_service.db import duplicates_repository as dup
 from cases_service.db import repository as repo
@@ -37,13 +38,21 @@ from cases_service.schemas.duplicates import (
     DuplicatesRead,
     DuplicateSubject,
     MatchEvidence,
+    MergeRequestDecision,
+    MergeRequestRead,
+    MergeRequestSide,
     RemoteChildCandidate,
+    UnmergeCreate,
+    UnmergeRead,
 )
 from himaya.audit import AuditEntry
+from himaya.auth import NATIONAL
 from himaya.crypto import SAME_NAME_SCORE, STORED_EXTRA_WEIGHT, UNRELATED_SCORE, BlindIndex
-from himaya.errors import Conflict, InvalidInput, NotFound
-from himaya.scopes import Scope
+from himaya.errors import Conflict, Forbidden, InvalidInput, NotFound
+from himaya.pagination import Page, build_page, decode_cursor
+from himaya.scopes import Role, Scope
 
+T = TypeVar("T")
 AGE_WINDOW_YEARS = 3.0
 MAX_CANDIDATES = 10
 # Rows the SQL ranks by name score and returns; age and a shared adult then re-rank them (at most 0.3 of 1).
@@ -95,6 +104,11 @@ class Match:
     def cases(self) -> list[dict[str, Any]]:
         """Every case of the candidate (JSON from the repository), oldest first."""
         return list(self.row["cases"] or [])
+
+    @property
+    def child_id(self) -> uuid.UUID:
+        """The child the matched record now counts for (the survivor after a merge, decision 0100)."""
+        return uuid.UUID(str(self.row.get("survivor_id") or self.row["id"]))
 
     @property
     def visible_case_ids(self) -> list[uuid.UUID]:
@@ -164,7 +178,15 @@ async def _with_details(ctx: Context, matches: list[Match]) -> list[Match]:
     rows each: reading and decoding every one's names and cases was a third of an intake's search)."""
     details = {r["id"]: r for r in await dup.child_details(ctx.session, [m.row["id"] for m in matches],
                                                            ctx.visibility)}
-    return [dataclasses.replace(m, row=details[m.row["id"]]) for m in matches if m.row["id"] in details]
+    found = [dataclasses.replace(m, row=details[m.row["id"]]) for m in matches if m.row["id"] in details]
+    # Records merged into one child are one candidate: the best record the caller sees through its own cases,
+    # else the best one (shown minimally); never a name of a record seen only through another's case.
+    chosen: dict[uuid.UUID, Match] = {}
+    for m in found:
+        current = chosen.get(m.child_id)
+        if current is None or (not current.visible_case_ids and m.visible_case_ids):
+            chosen[m.child_id] = m
+    return [m for m in found if chosen[m.child_id] is m]
 
 
 def _name_score(shared: int, stored: int, n_query: int, *, symmetric: bool) -> float:
@@ -233,7 +255,7 @@ def candidate_view(ctx: Context, match: Match, today: date) -> AnyCandidate:
     age = age_years(row["reference_birth_date"], today)
     evidence = MatchEvidence(name_score=match.name_score, age_difference_years=match.age_difference_years,
                              same_sex=True, shared_adult=match.shared_adult)
-    common: dict[str, Any] = {"child_id": row["id"], "score": match.score, "evidence": evidence, "sex": row["sex"],
+    common: dict[str, Any] = {"child_id": match.child_id, "score": match.score, "evidence": evidence, "sex": row["sex"],
                               "age_band": age_band(age), "cases": _case_refs(match.cases)}
     if match.visible_case_ids:
         return ChildCandidate(**common, age_years=age, names=_names(ctx, row), case_ids=match.visible_case_ids)
@@ -269,7 +291,7 @@ async def propose_at_intake(ctx: Context, *,
     for child_id, tokens, keys, sex, ref in children:
         matches = await find_matches(ctx, tokens=tokens, symmetric=True, subject_id=child_id, exclude=exclude,
                                      sex=sex, reference_birth_date=ref, subject_adults=adults, key_tokens=keys)
-        out[child_id] = [DuplicateCandidate(child_id=m.row["id"], score=m.score, case_ids=m.visible_case_ids)
+        out[child_id] = [DuplicateCandidate(child_id=m.child_id, score=m.score, case_ids=m.visible_case_ids)
                          for m in matches]
         entries += audit_entries("child.duplicates.proposed", [candidate_view(ctx, m, today) for m in matches],
                                  matches)
@@ -308,22 +330,26 @@ async def list_duplicates(*, ctx: Context, child_id: uuid.UUID) -> DuplicatesRea
         *audit_entries("child.duplicates.read", views, matches)])
     return DuplicatesRead(
         child=DuplicateSubject(child_id=child_id, sex=subject["sex"], age_years=age, age_band=age_band(age),
-                               names=_names(ctx, subject), case_ids=visible, cases=_case_refs(subject["cases"])),
+                               names=_names(ctx, {**subject, "id": subject["record_id"]}), case_ids=visible,
+                               cases=_case_refs(subject["cases"])),
         candidates=views)
 
 
 async def _matches_for(ctx: Context, subject: RowMapping) -> list[Match]:
-    adults = await _adults_by_child(ctx, [subject["id"]])
+    """Candidates for a child, searched with the record the caller knows it by (`child_for_review`)."""
+    adults = await _adults_by_child(ctx, [subject["record_id"]])
     return await find_matches(ctx, tokens=list(subject["name_tokens"]), symmetric=True, subject_id=subject["id"],
                               exclude=[subject["id"]], sex=subject["sex"],
                               reference_birth_date=subject["reference_birth_date"],
-                              subject_adults=adults.get(subject["id"], []))
+                              subject_adults=adults.get(subject["record_id"], []))
 
 
 # ---- review --------------------------------------------------------------------------------------------
 
 async def review_duplicate(*, ctx: Context, child_id: uuid.UUID, data: DuplicateReviewCreate) -> DuplicateReviewRead:
-    """Record `same` (merge the newer record into the older) or `not_same` (never proposed again)."""
+    """Record `not_same` (never proposed again) or `same`: the newer record is merged into the older when the
+    reviewer sees both children; for a child it may not see, a merge request to that child's territory
+    (decision 0100)."""
     require(ctx.principal, Scope.CHILDREN_DEDUP)
     other_id = data.other_child_id
     if other_id == child_id:
@@ -336,61 +362,115 @@ async def review_duplicate(*, ctx: Context, child_id: uuid.UUID, data: Duplicate
         raise Conflict("This pair of children was already reviewed.")
     # The other child must be one the caller may see or one proposed to it now: a reviewer cannot merge an
     # arbitrary record by id.
-    if await dup.child_for_review(ctx.session, other_id, ctx.visibility) is None:
-        match = next((m for m in await _matches_for(ctx, subject) if m.row["id"] == other_id), None)
+    other_visible = await dup.child_visible(ctx.session, other_id, ctx.visibility)
+    if not other_visible:
+        match = next((m for m in await _matches_for(ctx, subject) if m.child_id == other_id), None)
         if match is None:
             raise NotFound("No candidate child with this id.")
-    locked = {r["id"]: r for r in await dup.lock_children(ctx.session, [low, high])}
-    if len(locked) != 2 or any(r["merged_into_id"] is not None for r in locked.values()):
-        raise Conflict("One of the children was merged into another record meanwhile.")
-    name_score = max(BlindIndex.score(list(locked[low]["name_tokens"]), list(locked[high]["name_tokens"])),
-                     BlindIndex.score(list(locked[high]["name_tokens"]), list(locked[low]["name_tokens"])))
+        if data.decision == "same":
+            return await _request_merge(ctx, child_id=child_id, other_id=other_id, match=match, note=data.note)
+    locked = await _lock_pair(ctx, low, high)
     review_id = new_id()
     values: dict[str, Any] = {
         "id": review_id, "child_low_id": low, "child_high_id": high, "decision": data.decision,
-        "name_score": round(name_score, 3), "reviewed_by": ctx.principal.actor,
+        "name_score": _pair_score(locked, low, high), "reviewed_by": ctx.principal.actor,
         "reviewer_organization_id": ctx.principal.organization_id,
         **ctx.protector.seal("duplicate_reviews", review_id, {"note": data.note})}
-    moved: list[uuid.UUID] = []
-    links: dict[uuid.UUID, uuid.UUID] = {}
-    case_rows = await dup.cases_of_children(ctx.session, [low, high])
+    case_rows = await dup.cases_of_children(ctx.session, [low, high], ctx.visibility)
+    merge = None
     if data.decision == "same":
-        # The older record survives: the one first met (its earliest case), then the one created first.
-        first_met = {}
-        for c in case_rows:
-            first_met.setdefault(c["child_id"], c["opened_at"])
-        survivor, merged = sorted(locked.values(), key=lambda r: (first_met.get(r["id"], r["created_at"]),
-                                                                  r["created_at"], str(r["id"])))
-        open_cases = [c["id"] for c in case_rows if c["status"] not in TERMINAL_STATUSES]
-        if len(open_cases) > 1:
-            raise Conflict("Both children have an open case; close or transfer one before merging them.",
-                           extra={"open_case_ids": [str(c) for c in open_cases]})
-        links = _repeat_links(case_rows)
-        moved = [c["id"] for c in case_rows if c["child_id"] == merged["id"]]
-        tokens = sorted(set(survivor["name_tokens"]) | set(merged["name_tokens"]))
-        await dup.merge_child(ctx.session, survivor=survivor["id"], merged=merged["id"], tokens=tokens,
-                              repeat_links=links)
-        values.update(survivor_child_id=survivor["id"], merged_child_id=merged["id"])
-        event_data = {"review_id": str(review_id), "survivor_child_id": str(survivor["id"]),
-                      "merged_child_id": str(merged["id"])}
-        await repo.add_events(ctx.session, [
-            {"case_id": c["id"], "actor": ctx.principal.actor, "actor_organization_id": ctx.principal.organization_id,
-             "event_type": "child.merged",
-             "data": {**event_data, **({"repeat_of_case_id": str(links[c["id"]])} if c["id"] in links else {})}}
-            for c in case_rows])
-    row = await dup.insert_review(ctx.session, values)
-    await ctx.audit([
-        AuditEntry(action=f"child.duplicate_review.{data.decision}", object_type="child",
-                   object_id=str(c["child_id"]), case_id=c["id"],
-                   fields=["duplicate_review"] + (["duplicate_review.note"] if data.note else [])
-                   + (["case.child_id"] if c["id"] in moved else [])
-                   + (["case.repeat_of_case_id"] if c["id"] in links else []))
-        for c in case_rows])
+        merge = await _merge(ctx, locked=locked, case_rows=case_rows, review_id=review_id)
+        values.update(survivor_child_id=merge.survivor, merged_child_id=merge.merged,
+                      repeat_links={str(k): str(v) for k, v in merge.links.items()})
+    row = await _once(dup.insert_review(ctx.session, values))
+    await ctx.audit(_merge_audit(f"child.duplicate_review.{data.decision}", case_rows, merge,
+                                 ["duplicate_review"] + (["duplicate_review.note"] if data.note else [])))
+    # Case ids only of cases the reviewer may read (one of the children may have cases elsewhere too).
+    seen = {c["id"] for c in case_rows if c["visible"]}
     return DuplicateReviewRead(
-        id=review_id, child_id=child_id, other_child_id=other_id, decision=data.decision,
-        survivor_child_id=row["survivor_child_id"], merged_child_id=row["merged_child_id"], moved_case_ids=moved,
-        repeat_links={str(k): v for k, v in links.items()}, note=data.note, reviewed_by=row["reviewed_by"],
-        reviewed_at=row["reviewed_at"])
+        id=review_id, outcome="merged" if merge else "recorded", merge_request_id=None, child_id=child_id,
+        other_child_id=other_id, decision=data.decision, survivor_child_id=row["survivor_child_id"],
+        merged_child_id=row["merged_child_id"], moved_case_ids=[c for c in merge.moved if c in seen] if merge else [],
+        repeat_links={str(k): v for k, v in merge.links.items() if k in seen and v in seen} if merge else {},
+        note=data.note, reviewed_by=row["reviewed_by"], reviewed_at=row["reviewed_at"])
+
+
+@dataclass(frozen=True)
+class Merge:
+    """What a merge did: the surviving and merged records, the cases moved, the repeat links set."""
+
+    survivor: uuid.UUID
+    merged: uuid.UUID
+    moved: list[uuid.UUID]
+    links: dict[uuid.UUID, uuid.UUID]
+
+
+async def _lock_pair(ctx: Context, low: uuid.UUID, high: uuid.UUID) -> dict[uuid.UUID, RowMapping]:
+    locked = {r["id"]: r for r in await dup.lock_children(ctx.session, [low, high])}
+    if len(locked) != 2 or any(r["merged_into_id"] is not None for r in locked.values()):
+        raise Conflict("One of the children was merged into another record meanwhile.")
+    return locked
+
+
+def _pair_score(locked: Mapping[uuid.UUID, RowMapping], low: uuid.UUID, high: uuid.UUID) -> float:
+    a, b = list(locked[low]["name_tokens"]), list(locked[high]["name_tokens"])
+    return round(max(BlindIndex.score(a, b), BlindIndex.score(b, a)), 3)
+
+
+def _open_cases_conflict(case_rows: Sequence[RowMapping]) -> None:
+    """409 when both children have an open case, naming the caller's own cases by id and the others only by
+    case number and prefecture (the minimal view)."""
+    open_cases = [c for c in case_rows if c["status"] not in TERMINAL_STATUSES]
+    if len(open_cases) > 1:
+        raise Conflict("Both children have an open case; close or transfer one before merging them.", extra={
+            "open_case_ids": [str(c["id"]) for c in open_cases if c["visible"]],
+            "open_cases": [{"case_number": c["case_number"], "prefecture_code": c["prefecture_code"]}
+                           for c in open_cases]})
+
+
+async def _merge(ctx: Context, *, locked: Mapping[uuid.UUID, RowMapping], case_rows: Sequence[RowMapping],
+                 review_id: uuid.UUID) -> Merge:
+    """Merge the newer record into the older: its cases move (each keeps the record it was opened with, so
+    what each case shows is unchanged), repeats are linked in the merged chronology, every case gets a
+    `child.merged` event."""
+    # The older record survives: the one first met (its earliest case), then the one created first.
+    first_met: dict[uuid.UUID, datetime] = {}
+    for c in case_rows:
+        first_met.setdefault(c["child_id"], c["opened_at"])
+    survivor, merged = sorted(locked.values(), key=lambda r: (first_met.get(r["id"], r["created_at"]),
+                                                              r["created_at"], str(r["id"])))
+    _open_cases_conflict(case_rows)
+    links = _repeat_links(case_rows)
+    moved = [c["id"] for c in case_rows if c["child_id"] == merged["id"]]
+    await dup.merge_child(ctx.session, survivor=survivor["id"], merged=merged["id"], repeat_links=links)
+    event_data = {"review_id": str(review_id), "survivor_child_id": str(survivor["id"]),
+                  "merged_child_id": str(merged["id"])}
+    # Ids of children only: a case id of the other territory would name a case its readers may not see.
+    await repo.add_events(ctx.session, [
+        {"case_id": c["id"], "actor": ctx.principal.actor, "actor_organization_id": ctx.principal.organization_id,
+         "event_type": "child.merged", "data": {**event_data, "repeat_linked": c["id"] in links}}
+        for c in case_rows])
+    return Merge(survivor=survivor["id"], merged=merged["id"], moved=moved, links=links)
+
+
+def _merge_audit(action: str, case_rows: Sequence[RowMapping], merge: Merge | None,
+                 fields: list[str]) -> list[AuditEntry]:
+    """One audit event per case of both children (each side's auditor sees what the other did)."""
+    moved = set(merge.moved) if merge else set()
+    links = merge.links if merge else {}
+    return [AuditEntry(action=action, object_type="child", object_id=str(c["child_id"]), case_id=c["id"],
+                       fields=fields + (["case.child_id"] if c["id"] in moved else [])
+                       + (["case.repeat_of_case_id"] if c["id"] in links else []))
+            for c in case_rows]
+
+
+async def _once(insert: Awaitable[T]) -> T:
+    """An insert guarded by a uniqueness rule (one review, one pending request per pair): a concurrent writer
+    that got there first is a 409, not a 500 (the request's transaction is rolled back)."""
+    try:
+        return await insert
+    except IntegrityError as exc:
+        raise Conflict("This pair of children was reviewed or asked about meanwhile.") from exc
 
 
 def _repeat_links(case_rows: Sequence[RowMapping]) -> dict[uuid.UUID, uuid.UUID]:
@@ -400,3 +480,215 @@ def _repeat_links(case_rows: Sequence[RowMapping]) -> dict[uuid.UUID, uuid.UUID]
         if case["repeat_of_case_id"] is None and case["transferred_from_case_id"] is None:
             links[case["id"]] = previous["id"]
     return links
+
+
+# ---- merge requests (decision 0100) --------------------------------------------------------------------
+
+DECIDING_ROLES = frozenset({Role.CASE_MANAGER, Role.TEAM_COORDINATOR})
+REQUEST_FIELDS = ("merge_request", "merge_request.note", "merge_request.reason", *REMOTE_FIELDS)
+
+
+def may_decide_merges(ctx: Context) -> bool:
+    """Accepting, refusing and undoing merges: CAPE case managers and team coordinators holding children:dedup."""
+    return ctx.principal.has_scope(Scope.CHILDREN_DEDUP) and ctx.principal.role in DECIDING_ROLES
+
+
+async def _request_merge(ctx: Context, *, child_id: uuid.UUID, other_id: uuid.UUID, match: Match,
+                         note: str | None) -> DuplicateReviewRead:
+    """Record "same" about a child the caller may not see as a request to that child's territory; nothing of
+    the other record is shown beyond the minimal view the reviewer already had."""
+    if await dup.pending_request_of_pair(ctx.session, child_id, other_id) is not None:
+        raise Conflict("A merge request for these two children is already pending.")
+    case_rows = await dup.cases_of_children(ctx.session, [child_id, other_id], ctx.visibility)
+    _open_cases_conflict(case_rows)
+    request_id = new_id()
+    row = await _once(dup.insert_request(ctx.session, {
+        "id": request_id, "child_id": child_id, "other_child_id": other_id,
+        "target_prefecture_codes": await dup.prefectures_of_child(ctx.session, other_id),
+        "name_score": match.name_score, "requested_by": ctx.principal.actor,
+        "requester_organization_id": ctx.principal.organization_id,
+        **ctx.protector.seal("child_merge_requests", request_id, {"note": note})}))
+    await repo.add_events(ctx.session, [
+        {"case_id": c["id"], "actor": ctx.principal.actor, "actor_organization_id": ctx.principal.organization_id,
+         "event_type": "child.merge_requested",
+         "data": {"merge_request_id": str(request_id), "child_id": str(child_id), "other_child_id": str(other_id)}}
+        for c in case_rows])
+    await ctx.audit(_merge_audit("child.merge_request.create", case_rows, None,
+                                 ["merge_request"] + (["merge_request.note"] if note else [])))
+    return DuplicateReviewRead(
+        id=request_id, outcome="merge_requested", merge_request_id=request_id, child_id=child_id,
+        other_child_id=other_id, decision="same", survivor_child_id=None, merged_child_id=None, moved_case_ids=[],
+        repeat_links={}, note=note, reviewed_by=row["requested_by"], reviewed_at=row["requested_at"])
+
+
+async def _request_views(ctx: Context, rows: Sequence[RowMapping],
+                         action: str = "child.merge_request.read") -> tuple[list[MergeRequestRead], list[AuditEntry]]:
+    """The requests as both sides see them, and one audit entry per case of each child shown (so each
+    territory's auditor sees who was shown its child)."""
+    records = {r["child_id"] for r in rows} | {r["other_child_id"] for r in rows}
+    sides = {s["id"]: s for s in await dup.record_sides(ctx.session, list(records), ctx.visibility)}
+    reviews = {}
+    for r in rows:
+        if r["review_id"] is not None:
+            review = await dup.review_by_id(ctx.session, r["review_id"])
+            if review is not None:
+                reviews[r["id"]] = review
+    today = now().date()
+
+    def side(record_id: uuid.UUID) -> MergeRequestSide:
+        s = sides[record_id]
+        return MergeRequestSide(child_id=record_id, sex=s["sex"],
+                                age_band=age_band(age_years(s["reference_birth_date"], today)),
+                                cases=_case_refs(s["cases"]))
+
+    out = []
+    for r in rows:
+        opened = ctx.protector.open("child_merge_requests", r, "note", "reason")
+        review = reviews.get(r["id"])
+        out.append(MergeRequestRead(
+            id=r["id"], status=r["status"], child=side(r["child_id"]), other_child=side(r["other_child_id"]),
+            target_prefecture_codes=list(r["target_prefecture_codes"]),
+            name_score=float(r["name_score"]) if r["name_score"] is not None else None, note=opened["note"],
+            requested_by=r["requested_by"], requested_at=r["requested_at"], decided_by=r["decided_by"],
+            decided_at=r["decided_at"], reason=opened["reason"], review_id=r["review_id"],
+            survivor_child_id=review["survivor_child_id"] if review else None,
+            merged_child_id=review["merged_child_id"] if review else None))
+    entries = [AuditEntry(action=action, object_type="merge_request", object_id=str(r["id"]),
+                          case_id=uuid.UUID(c["id"]), fields=list(REQUEST_FIELDS))
+               for r in rows for record in (r["child_id"], r["other_child_id"]) for c in sides[record]["cases"]]
+    return out, entries
+
+
+async def list_merge_requests(*, ctx: Context, status: str | None, limit: int,
+                              cursor: str | None) -> Page[MergeRequestRead]:
+    """The merge requests the caller made and, for case managers and team coordinators, those addressed to a
+    prefecture of their territories; newest first. Both children are shown minimally."""
+    require(ctx.principal, Scope.CHILDREN_DEDUP)
+    after = None
+    if cursor:
+        at, rid = decode_cursor(cursor, 2)
+        try:
+            after = (datetime.fromisoformat(str(at)), uuid.UUID(str(rid)))
+        except ValueError as exc:
+            raise InvalidInput("The cursor is not valid.") from exc
+    rows = await dup.list_requests(ctx.session, actor=ctx.principal.actor, territories=ctx.principal.territories,
+                                   may_decide=may_decide_merges(ctx), status=status, after=after, limit=limit)
+    items, next_cursor = build_page(rows, limit, lambda r: [r["requested_at"].isoformat(), str(r["id"])])
+    views, entries = await _request_views(ctx, items, "child.merge_request.list")
+    await ctx.audit(entries or [AuditEntry(action="child.merge_request.list", object_type="merge_request",
+                                           fields=[])])
+    return Page[MergeRequestRead](items=views, next_cursor=next_cursor)
+
+
+
+async def decide_merge_request(*, ctx: Context, request_id: uuid.UUID,
+                               data: MergeRequestDecision) -> MergeRequestRead:
+    """Accept (the records are merged) or refuse a merge request addressed to the caller's territory: a case
+    manager or team coordinator who sees a case of the requested child (404 otherwise)."""
+    require(ctx.principal, Scope.CHILDREN_DEDUP)
+    if not may_decide_merges(ctx):
+        raise Forbidden("Only case managers and team coordinators decide merge requests.")
+    request = await dup.request_for_update(ctx.session, request_id)
+    if (request is None or not any(_inside(ctx, code) for code in request["target_prefecture_codes"])
+            or not await dup.child_visible(ctx.session, request["other_child_id"], ctx.visibility)):
+        raise NotFound("No merge request with this id.")
+    if request["status"] != "pending":
+        raise Conflict("This merge request was already decided.")
+    child_id, other_id = request["child_id"], request["other_child_id"]
+    values: dict[str, Any] = {"status": "accepted" if data.decision == "accept" else "refused",
+                              "decided_by": ctx.principal.actor,
+                              "decider_organization_id": ctx.principal.organization_id,
+                              **ctx.protector.seal("child_merge_requests", request_id, {"reason": data.reason})}
+    case_rows = await dup.cases_of_children(ctx.session, [child_id, other_id], ctx.visibility)
+    merge = None
+    if data.decision == "accept":
+        low, high = sorted((child_id, other_id))
+        if await dup.review_of_pair(ctx.session, low, high) is not None:
+            raise Conflict("This pair of children was already reviewed.")
+        locked = await _lock_pair(ctx, low, high)
+        review_id = new_id()
+        merge = await _merge(ctx, locked=locked, case_rows=case_rows, review_id=review_id)
+        await _once(dup.insert_review(ctx.session, {
+            "id": review_id, "child_low_id": low, "child_high_id": high, "decision": "same",
+            "name_score": _pair_score(locked, low, high), "reviewed_by": ctx.principal.actor,
+            "reviewer_organization_id": ctx.principal.organization_id, "merge_request_id": request_id,
+            "survivor_child_id": merge.survivor, "merged_child_id": merge.merged,
+            "repeat_links": {str(k): str(v) for k, v in merge.links.items()}}))
+        values["review_id"] = review_id
+    else:
+        await repo.add_events(ctx.session, [
+            {"case_id": c["id"], "actor": ctx.principal.actor, "actor_organization_id": ctx.principal.organization_id,
+             "event_type": "child.merge_refused", "data": {"merge_request_id": str(request_id)}}
+            for c in case_rows])
+    await dup.decide_request(ctx.session, request_id, values)
+    await ctx.audit(_merge_audit(f"child.merge_request.{values['status']}", case_rows, merge,
+                                 ["merge_request"] + (["merge_request.reason"] if data.reason else [])))
+    decided = await dup.request_for_update(ctx.session, request_id)
+    assert decided is not None
+    (view,), _ = await _request_views(ctx, [decided])  # what it shows is in the decision's audit entries
+    return view
+
+
+def _inside(ctx: Context, prefecture_code: str) -> bool:
+    """Whether a prefecture lies inside one of the caller's territories (the country, its region or itself)."""
+    return any(t == NATIONAL or prefecture_code == t or prefecture_code.startswith(t + ".")
+               for t in ctx.principal.territories)
+
+
+# ---- unmerge (decision 0100) ---------------------------------------------------------------------------
+
+async def unmerge(*, ctx: Context, review_id: uuid.UUID, data: UnmergeCreate) -> UnmergeRead:
+    """Undo a merge: the merged record is a child of its own again with the cases opened with it (and with the
+    records merged into it), repeat links crossing the two children are set again within each, and both sides'
+    cases get a `child.unmerged` event. A case manager or team coordinator who sees a case of the merged child
+    (404 otherwise); the last merge of a survivor first (409 when the survivor was merged since)."""
+    require(ctx.principal, Scope.CHILDREN_DEDUP)
+    if not may_decide_merges(ctx):
+        raise Forbidden("Only case managers and team coordinators undo merges.")
+    review = await dup.review_for_update(ctx.session, review_id)
+    if review is None or review["decision"] != "same" or review["survivor_child_id"] is None:
+        raise NotFound("No merge with this id.")
+    survivor, merged = review["survivor_child_id"], review["merged_child_id"]
+    if not await dup.child_visible(ctx.session, survivor, ctx.visibility):
+        raise NotFound("No merge with this id.")
+    if review["unmerged_at"] is not None:
+        raise Conflict("This merge was already undone.")
+    locked = {r["id"]: r for r in await dup.lock_children(ctx.session, [survivor, merged])}
+    if locked[survivor]["merged_into_id"] is not None or locked[merged]["merged_into_id"] != survivor:
+        raise Conflict("The surviving record was merged again since; undo that merge first.")
+    records = [merged, *await dup.merged_child_ids(ctx.session, merged)]
+    moved = await dup.unmerge_child(ctx.session, survivor=survivor, merged=merged, records=records)
+    case_rows = await dup.cases_of_children(ctx.session, [survivor, merged], ctx.visibility)
+    relinks = _relinks_after_split(case_rows)
+    await dup.set_repeat_links(ctx.session, relinks)
+    row = await dup.mark_unmerged(ctx.session, review_id, {
+        "unmerged_by": ctx.principal.actor, "unmerger_organization_id": ctx.principal.organization_id,
+        **ctx.protector.seal("duplicate_reviews", review_id, {"unmerge_reason": data.reason})})
+    event_data = {"review_id": str(review_id), "survivor_child_id": str(survivor), "restored_child_id": str(merged)}
+    await repo.add_events(ctx.session, [
+        {"case_id": c["id"], "actor": ctx.principal.actor, "actor_organization_id": ctx.principal.organization_id,
+         "event_type": "child.unmerged", "data": {**event_data, "repeat_relinked": c["id"] in relinks}}
+        for c in case_rows])
+    moved_set = set(moved)
+    await ctx.audit([AuditEntry(action="child.unmerge", object_type="child", object_id=str(c["child_id"]),
+                                case_id=c["id"], fields=["duplicate_review", "duplicate_review.unmerge_reason"]
+                                + (["case.child_id"] if c["id"] in moved_set else [])
+                                + (["case.repeat_of_case_id"] if c["id"] in relinks else []))
+                     for c in case_rows])
+    return UnmergeRead(review_id=review_id, survivor_child_id=survivor, restored_child_id=merged,
+                       moved_case_ids=[c["id"] for c in case_rows if c["id"] in moved_set and c["visible"]],
+                       unmerged_by=row["unmerged_by"], unmerged_at=row["unmerged_at"])
+
+
+def _relinks_after_split(case_rows: Sequence[RowMapping]) -> dict[uuid.UUID, uuid.UUID | None]:
+    """A case whose repeat link points at a case of the other child now continues the previous case of its own
+    child (or none): the links a merge set, and any set across the two since, are undone."""
+    child_of = {c["id"]: c["child_id"] for c in case_rows}
+    previous: dict[uuid.UUID, uuid.UUID] = {}
+    out: dict[uuid.UUID, uuid.UUID | None] = {}
+    for c in case_rows:  # in the order they were opened
+        target = c["repeat_of_case_id"]
+        if target is not None and target in child_of and child_of[target] != c["child_id"]:
+            out[c["id"]] = previous.get(c["child_id"])
+        previous[c["child_id"]] = c["id"]
+    return out

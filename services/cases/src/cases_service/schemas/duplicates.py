@@ -11,6 +11,8 @@ import uuid
 from datetime import datetime
 from typing import Literal
 
+from pydantic import model_validator
+
 from cases_service.schemas.common import PersonNames, RequestModel, ResponseModel, Text
 
 
@@ -89,9 +91,12 @@ class DuplicateReviewCreate(RequestModel):
 
 
 class DuplicateReviewRead(ResponseModel):
-    """A recorded decision; for `same`, which record survives and which cases moved to it."""
+    """A recorded decision; for `same`, which record survives and which cases moved to it, or, for a child of
+    another territory, the merge request awaiting that territory (`outcome` merge_requested, decision 0100)."""
 
     id: uuid.UUID
+    outcome: Literal["recorded", "merged", "merge_requested"]
+    merge_request_id: uuid.UUID | None
     child_id: uuid.UUID
     other_child_id: uuid.UUID
     decision: Literal["same", "not_same"]
@@ -102,3 +107,62 @@ class DuplicateReviewRead(ResponseModel):
     note: str | None
     reviewed_by: str
     reviewed_at: datetime
+
+
+class MergeRequestSide(ResponseModel):
+    """One child of a merge request, as both territories see it: no name, no exact age, no case ids."""
+
+    child_id: uuid.UUID
+    sex: str
+    age_band: str
+    cases: list[CandidateCase]
+
+
+class MergeRequestRead(ResponseModel):
+    """"Same child" said of a child of another territory: pending until a case manager there decides."""
+
+    id: uuid.UUID
+    status: Literal["pending", "accepted", "refused"]
+    child: MergeRequestSide
+    other_child: MergeRequestSide
+    target_prefecture_codes: list[str]
+    name_score: float | None
+    note: str | None
+    requested_by: str
+    requested_at: datetime
+    decided_by: str | None
+    decided_at: datetime | None
+    reason: str | None
+    review_id: uuid.UUID | None
+    survivor_child_id: uuid.UUID | None
+    merged_child_id: uuid.UUID | None
+
+
+class MergeRequestDecision(RequestModel):
+    """Accept (the records are merged) or refuse (with the reason the requester reads) a merge request."""
+
+    decision: Literal["accept", "refuse"]
+    reason: Text | None = None
+
+    @model_validator(mode="after")
+    def _refusal_has_reason(self) -> MergeRequestDecision:
+        if self.decision == "refuse" and not self.reason:
+            raise ValueError("A refusal needs a reason.")
+        return self
+
+
+class UnmergeCreate(RequestModel):
+    """Undo a merge: why the two records are not the same child."""
+
+    reason: Text
+
+
+class UnmergeRead(ResponseModel):
+    """An undone merge: both records are children of their own again, each with the cases opened with it."""
+
+    review_id: uuid.UUID
+    survivor_child_id: uuid.UUID
+    restored_child_id: uuid.UUID
+    moved_case_ids: list[uuid.UUID]
+    unmerged_by: str
+    unmerged_at: datetime
