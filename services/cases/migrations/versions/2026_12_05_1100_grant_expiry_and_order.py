@@ -1,7 +1,7 @@
 """case access grants: an expiry, and the referral's last applied event sequence
 
 Revision ID: 20261205110000
-Revises: 20261129142000
+Revises: 20261205100000
 Create Date: 2026-12-05 11:00:00
 
 Written by hand. A grant now ends at `expires_at` even if the event ending its reason never arrives, and
@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = '20261205110000'
-down_revision: str | None = '20261129142000'
+down_revision: str | None = '20261205100000'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
