@@ -16,7 +16,7 @@ class Settings(ServiceSettings):
 
     model_config = SettingsConfigDict(env_prefix="CASES_", extra="ignore", frozen=True)
     required_secrets: ClassVar[tuple[str, ...]] = ("database_url", "field_keys", "blind_index_key",
-                                                   "events_secret")
+                                                   "events_secret", "stats_perturbation_key")
 
     migration_database_url: SecretStr | None = None
     # Field-encryption keys as a JSON object {"kid": "secret", ...}; new values use the active kid
@@ -27,6 +27,9 @@ class Settings(ServiceSettings):
     blind_index_key: SecretStr | None = None
     # HMAC secret of events posted by referrals to /internal/v1/events (decision 0004).
     events_secret: SecretStr | None = None
+    # Secret of the statistics' cell-key perturbation (decision 0106): whoever holds it can compute the noise
+    # of every published count. Changing it changes every protected figure once.
+    stats_perturbation_key: SecretStr | None = None
 
     @field_validator("field_keys")
     @classmethod

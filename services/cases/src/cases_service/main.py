@@ -16,6 +16,7 @@ from cases_service.db.tables import MIGRATIONS_DIR, SCHEMA
 from cases_service.domain.protection import Protector
 from cases_service.domain.reference import ReferenceData
 from cases_service.stats.api import router as stats_router
+from cases_service.stats.suppression import Perturbation
 from himaya.app import ServiceSpec, create_service_app
 
 
@@ -32,6 +33,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.protector = Protector.from_settings(field_keys=keys, active_kid=settings.field_active_key,
                                                       blind_index_key=index_key)
         app.state.reference = ReferenceData.load()
+        stats_key = settings.stats_perturbation_key.get_secret_value() if settings.stats_perturbation_key else ""
+        if not stats_key:
+            raise RuntimeError("CASES_STATS_PERTURBATION_KEY is required to publish protected statistics")
+        app.state.stats_perturbation = Perturbation(stats_key.encode())
         yield
 
     spec = ServiceSpec(

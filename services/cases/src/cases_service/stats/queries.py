@@ -3,7 +3,9 @@
 `cases.stats_case_facts` (migration `stats_facts_incremental`, decision 0061) is a table of one row per case
 with every dimension of the summary already derived (local intake date, age in completed years at the intake
 date, territory, ...) and the weights that make unique counts additive; `cases.stats_cells` is a journal of
-additive counts by month x commune x sex x age group. Statement triggers on cases, intakes and children keep
+additive counts by month x commune x sex x age group. Each fact carries its case's `record_key` and the cube
+sums them (`key_sum`), from which the disclosure control derives each cell's key (migration
+`stats_cell_keys`, decision 0106). Statement triggers on cases, intakes and children keep
 both up to date in the writing transaction, so a read never waits for a refresh.
 """
 
@@ -42,14 +44,14 @@ facts = sa.table(
         "case_id", "child_id", "intake_id", "reported_on", "month", "region_code", "prefecture_code",
         "commune_code", "status", "is_repeat", "repeat_of_case_id", "sex", "age_years", "age_group", "nationality",
         "exploitation_pattern", "place_type", "night", "source", "child_simple", "intake_simple",
-        *(f"wi_{w}" for w in INTAKE_WEIGHTS))),
+        *(f"wi_{w}" for w in INTAKE_WEIGHTS), "record_key")),
     schema=SCHEMA,
 )
 cells = sa.table(
     "stats_cells",
     *(sa.column(name) for name in (
         "id", "month", "region_code", "prefecture_code", "commune_code", "sex", "age_group", "cases", "children",
-        *(f"i_{w}" for w in INTAKE_WEIGHTS))),
+        *(f"i_{w}" for w in INTAKE_WEIGHTS), "key_sum")),
     schema=SCHEMA,
 )
 cells_meta = sa.table("stats_cells_meta", sa.column("compacted_through"), schema=SCHEMA)
@@ -166,13 +168,15 @@ def _grouped(keys: Sequence[sa.ColumnElement[Any]], stmt: sa.Select[Any]) -> sa.
 async def summary_rows(session: AsyncSession, *, dimensions: Sequence[tuple[str, sa.ColumnElement[Any]]],
                        filters: Sequence[sa.ColumnElement[bool]]) -> Sequence[RowMapping]:
     """Counts per combination of dimension values, plus the grand total (the row whose `is_total` is true),
-    counted over the facts: one scan, GROUPING SETS ((dims), ()), since unique counts are not additive."""
-    inner = sa.select(*(expr.label(name) for name, expr in dimensions), facts.c.child_id, facts.c.intake_id
-                      ).where(*filters).subquery("f")
+    counted over the facts: one scan, GROUPING SETS ((dims), ()), since unique counts are not additive; and
+    the sum of the record keys of each cell's cases (`key_sum`)."""
+    inner = sa.select(*(expr.label(name) for name, expr in dimensions), facts.c.child_id, facts.c.intake_id,
+                      facts.c.record_key).where(*filters).subquery("f")
     keys = [inner.c[name] for name, _ in dimensions]
     counts = [sa.func.count(sa.distinct(inner.c.child_id)).label("children"),
               sa.func.count().label("cases"),
-              sa.func.count(sa.distinct(inner.c.intake_id)).label("intakes")]
+              sa.func.count(sa.distinct(inner.c.intake_id)).label("intakes"),
+              sa.func.coalesce(sa.func.sum(inner.c.record_key), 0).label("key_sum")]
     rows: Sequence[RowMapping] = (await session.execute(_grouped(keys, sa.select(*keys, *counts)))).mappings().all()
     return rows
 
@@ -282,7 +286,8 @@ async def _read_on_own_connection(engine: AsyncEngine, stmt: sa.Executable) -> S
 async def _additive_rows(session: AsyncSession, names: Sequence[str],
                          dims: Callable[[sa.TableClause], list[sa.ColumnElement[Any]]], scope: CaseScope,
                          weight: str) -> dict[tuple[Any, ...], dict[str, Any]]:
-    """The cube's sums for the period's whole months and the facts' weights for its partial months, by cell."""
+    """The cube's sums for the period's whole months and the facts' weights for its partial months, by cell
+    (with the sum of the record keys of every case of the cell, which the cube holds for all of them)."""
     months, edges = split_period(scope.period_from, scope.period_to)
     parts: list[sa.Select[Any]] = []
     if months is not None:
@@ -292,13 +297,14 @@ async def _additive_rows(session: AsyncSession, names: Sequence[str],
         if months[1] is not None:
             month_filters.append(cells.c.month <= months[1])
         parts.append(sa.select(*dims(cells), cells.c.cases.label("cases"), cells.c.children.label("children"),
-                               cells.c.i_all.label("i_total"), cells.c[f"i_{weight}"].label("i_cell")
-                               ).where(*month_filters))
+                               cells.c.i_all.label("i_total"), cells.c[f"i_{weight}"].label("i_cell"),
+                               cells.c.key_sum.label("key_sum")).where(*month_filters))
     if edges:
         f = facts.c
         parts.append(sa.select(*dims(facts), sa.literal(1).label("cases"),
                                sa.cast(f.child_simple, sa.Integer).label("children"),
-                               f.wi_all.label("i_total"), f[f"wi_{weight}"].label("i_cell"))
+                               f.wi_all.label("i_total"), f[f"wi_{weight}"].label("i_cell"),
+                               f.record_key.label("key_sum"))
                      .where(*scope.where(facts, dates=False),
                             sa.or_(*(f.reported_on.between(lo, hi) for lo, hi in edges))))
     out: dict[tuple[Any, ...], dict[str, Any]] = {}
@@ -308,19 +314,28 @@ async def _additive_rows(session: AsyncSession, names: Sequence[str],
         simple = _grouped(keys, sa.select(*keys, sa.func.sum(union.c.cases).label("cases"),
                                           sa.func.sum(union.c.children).label("children"),
                                           sa.func.sum(union.c.i_total).label("i_total"),
-                                          sa.func.sum(union.c.i_cell).label("i_cell")))
+                                          sa.func.sum(union.c.i_cell).label("i_cell"),
+                                          sa.func.sum(union.c.key_sum).label("key_sum")))
         for r in (await session.execute(simple)).mappings():
             if not r["is_total"] and not r["cases"]:
                 continue  # every case of the cell was removed: the journal nets it to zero
             out[(*(r[n] for n in names), r["is_total"])] = {
                 **{n: r[n] for n in names}, "is_total": r["is_total"], "cases": int(r["cases"] or 0),
                 "children": int(r["children"] or 0),
-                "intakes": int((r["i_total"] if r["is_total"] else r["i_cell"]) or 0)}
+                "intakes": int((r["i_total"] if r["is_total"] else r["i_cell"]) or 0),
+                "key_sum": int(r["key_sum"] or 0)}
     return out
 
 
 # ---- the other indicators --------------------------------------------------------------------------------
 # Each takes the ids of the cases in scope as a subquery over the facts view.
+
+async def scope_key_sum(session: AsyncSession, scope: CaseScope) -> int:
+    """The sum of the record keys of the cases in scope (the key of the indicators' cells), from the cube for
+    the period's whole months and the facts for its partial months."""
+    rows = await _additive_rows(session, (), lambda source: [], scope, "all")
+    return sum(int(r["key_sum"]) for r in rows.values() if r["is_total"])
+
 
 def scoped_cases(filters: Sequence[sa.ColumnElement[bool]]) -> sa.Select[Any]:
     """The case ids of the facts in scope and period."""
