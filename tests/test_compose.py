@@ -111,6 +111,13 @@ class TestSettings:
             assert "127.0.0.1" not in str(value) and "localhost" not in str(value), (
                 f"{service}.{field} still points at this machine in compose")
 
+    def test_cases_refuses_production_without_the_stats_perturbation_key(self, compose, monkeypatch):
+        env = dict(compose["services"]["cases"]["environment"])
+        assert settings_for("cases", env, monkeypatch).stats_perturbation_key is not None
+        del env["CASES_STATS_PERTURBATION_KEY"]
+        with pytest.raises(ValueError, match="stats_perturbation_key is required"):
+            settings_for("cases", env, monkeypatch)
+
     def test_identity_trusts_exactly_the_gateway(self, compose, monkeypatch):
         settings = settings_for("identity", compose["services"]["identity"]["environment"], monkeypatch)
         gateway_ip = compose["services"]["gateway"]["networks"]["default"]["ipv4_address"]
