@@ -121,12 +121,14 @@ class TestCellKeyPerturbation:
 
     def test_the_table_is_unbiased_bounded_and_keeps_counts_positive(self):
         total = sum(w for _, w in PTABLE)
-        assert sum(n * w for n, w in PTABLE) == 0 and NOISE_BOUND == 2 and THRESHOLD - NOISE_BOUND > 0
+        assert sum(n * w for n, w in PTABLE) == 0 and NOISE_BOUND == 2
         draws = [self.noise.noise("children", key) for key in range(20_000)]
         for n, w in PTABLE:  # each noise drawn about as often as its weight says
             assert abs(draws.count(n) / len(draws) - w / total) < 0.02
-        assert all(self.noise.count(v, "cases", key) >= THRESHOLD - NOISE_BOUND
-                   for v in range(THRESHOLD, 12) for key in range(300))
+        published = {v: {self.noise.count(v, "cases", key) for key in range(300)} for v in range(THRESHOLD, 12)}
+        assert all(min(p) >= THRESHOLD and all(abs(x - v) <= NOISE_BOUND for x in p) for v, p in published.items())
+        # No published value gives its true count away: 5 may come from 5, 6 or 7.
+        assert all(len([v for v, p in published.items() if x in p]) > 1 for x in range(THRESHOLD, 10))
 
     def test_consistent_keyed_and_zero_stays_zero(self):
         assert [self.noise.count(40, "children", k) for k in range(50)] == [

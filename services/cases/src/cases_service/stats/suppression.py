@@ -24,8 +24,9 @@ from dataclasses import dataclass
 THRESHOLD = 5
 CELL_KEY_MODULUS = 2**32
 # The perturbation table of every count >= THRESHOLD: (noise, weight out of PTABLE_TOTAL). Bounded (|noise| <=
-# NOISE_BOUND, so a published count is never negative: THRESHOLD - NOISE_BOUND > 0), unbiased (mean 0) and of
-# variance 1.2. Counts under THRESHOLD are suppressed and zeros stay zero, so no other row is needed.
+# NOISE_BOUND), unbiased (mean 0) and of variance 1.2. Counts under THRESHOLD are suppressed and zeros stay
+# zero; a count the noise would take under THRESHOLD is published as THRESHOLD, so that no published value
+# gives its true count away (5 - 2 = 3 could only come from 5).
 PTABLE: tuple[tuple[int, int], ...] = ((-2, 1), (-1, 2), (0, 4), (1, 2), (2, 1))
 PTABLE_TOTAL = sum(weight for _, weight in PTABLE)
 NOISE_BOUND = max(abs(noise) for noise, _ in PTABLE)
@@ -77,8 +78,8 @@ class Perturbation:
         raise AssertionError("PTABLE weights do not add up")  # pragma: no cover
 
     def count(self, value: int, label: str, key: int) -> int:
-        """The published value of a count: zero stays zero, a count under THRESHOLD is the caller's to suppress,
-        any other gets its noise (and stays at least THRESHOLD - NOISE_BOUND)."""
+        """The published value of a count: zero stays zero; any other gets its noise and is at least THRESHOLD
+        (counts under THRESHOLD are the caller's to suppress before: published, they would only be hidden)."""
         if value <= 0:
             return 0
-        return max(0, value + self.noise(label, key))
+        return max(THRESHOLD, value + self.noise(label, key))
