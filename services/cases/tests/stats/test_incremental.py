@@ -204,6 +204,11 @@ class TestPeriodSplit:
         assert q.split_period(date(2019, 12, 4), None) == ((date(2020, 1, 1), None),
                                                            [(date(2019, 12, 4), date(2019, 12, 31))])
         assert q.split_period(None, date(2020, 2, 29)) == ((None, date(2020, 2, 1)), [])
+        # The calendar's ends (any date the API accepts) do not overflow.
+        assert q.split_period(None, date(1, 1, 15)) == (None, [(date.min, date(1, 1, 15))])
+        assert q.split_period(date(9999, 12, 5), None) == ((date.max, None), [(date(9999, 12, 5), date.max)])
+        assert q.split_period(date(9999, 12, 5), date(9999, 12, 30)) == (None, [(date(9999, 12, 5),
+                                                                                 date(9999, 12, 30))])
 
     def test_each_age_group_lies_in_one_band_of_each_scheme(self):
         assert [q.band_of_group("pilot", g) for g in range(6)] == ["under_1", "1_4", "5_plus", "5_plus", "5_plus",

@@ -199,6 +199,15 @@ class TestProtectedQueries:
         assert exact["period"] == {"from": "2020-04-12", "to": "2020-05-11"}
         assert exact["total"]["children"] == 6  # April 12-15 and May 10-11: the exact path keeps days
 
+    async def test_the_widest_dates_are_whole_months_too(self, client, as_):
+        r = await client.get("/v1/stats/summary", params={"from": "0001-01-31", "to": "9999-12-30"},
+                             headers=as_("steering_viewer", territories=["MA"]))
+        assert r.status_code == 200, r.text
+        assert r.json()["period"] == {"from": "0001-01-01", "to": "9999-12-31"}
+        r = await client.get("/v1/stats/summary", params={"from": "9999-12-05", "to": "9999-12-30"},
+                             headers=as_("team_coordinator", territories=["MA"]))
+        assert r.status_code == 200 and r.json()["total"]["cases"] == 0  # the exact path keeps the days
+
     async def test_territory_codes_of_two_levels_are_refused(self, client, as_):
         r = await client.get("/v1/stats/summary", params={"territory_code": ["04.421", "04.441.01"]},
                              headers=as_("steering_viewer", territories=["MA"]))

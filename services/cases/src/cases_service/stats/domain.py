@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import calendar
 import csv
 import io
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -66,7 +67,7 @@ def protected(query: StatsQuery) -> StatsQuery:
     period_from = query.period_from.replace(day=1) if query.period_from else None
     period_to = None
     if query.period_to is not None:
-        period_to = (query.period_to.replace(day=28) + timedelta(days=4)).replace(day=1) - timedelta(days=1)
+        period_to = query.period_to.replace(day=calendar.monthrange(query.period_to.year, query.period_to.month)[1])
     return replace(query, period_from=period_from, period_to=period_to)
 
 

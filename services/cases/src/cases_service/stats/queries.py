@@ -12,6 +12,7 @@ both up to date in the writing transaction, so a read never waits for a refresh.
 from __future__ import annotations
 
 import asyncio
+import calendar
 import contextlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -185,25 +186,33 @@ def _month_start(day: date) -> date:
     return day.replace(day=1)
 
 
+def _month_end(day: date) -> date:
+    return day.replace(day=calendar.monthrange(day.year, day.month)[1])
+
+
 def _next_month(day: date) -> date:
-    return (day.replace(day=28) + timedelta(days=4)).replace(day=1)
+    """The first day of the next month (the last representable day after December 9999)."""
+    end = _month_end(day)
+    return end + timedelta(days=1) if end < date.max else date.max
 
 
 def split_period(period_from: date | None, period_to: date | None
                  ) -> tuple[tuple[date | None, date | None] | None, list[tuple[date, date]]]:
     """The whole months of a period (first and last month, None = unbounded; None if there is none) and the
     partial months at its edges, as date ranges to count from the facts."""
+    if period_to is not None and _month_end(period_to) != period_to and _month_start(period_to) == date.min:
+        return None, [(period_from or date.min, period_to)]  # no month before January of year 1
     cube_from = None if period_from is None else (
         period_from if period_from.day == 1 else _next_month(period_from))
     cube_to = None if period_to is None else (
-        _month_start(period_to) if _next_month(period_to) - timedelta(days=1) == period_to
+        _month_start(period_to) if _month_end(period_to) == period_to
         else _month_start(_month_start(period_to) - timedelta(days=1)))
     if cube_from is not None and cube_to is not None and cube_from > cube_to:
         assert period_from is not None and period_to is not None
         return None, [(period_from, period_to)]
     edges = []
     if period_from is not None and cube_from != period_from:
-        edges.append((period_from, _next_month(period_from) - timedelta(days=1)))
+        edges.append((period_from, _month_end(period_from)))
     if period_to is not None and cube_to != _month_start(period_to):
         edges.append((_month_start(period_to), period_to))
     return (cube_from, cube_to), edges
