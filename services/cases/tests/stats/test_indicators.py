@@ -95,6 +95,23 @@ class TestIndicators:
         mother = {row["keys"]["key"]: row["values"] for row in viewer["services"]}["mother"]
         assert abs(mother["proposed"] - 6) <= NOISE_BOUND and mother["completed"] == 0  # zero stays zero
 
+    async def test_same_contributing_cases_same_noise_whatever_else_is_in_scope(self, api, client, as_):
+        """A row's noise is keyed by the cases behind it: adding cases that do not contribute to it (padding
+        the scope with another prefecture) returns the same figure, so padding cannot average the noise."""
+        await six_cases_with_referrals(api, as_)
+        manager = as_("case_manager", territories=["MA"])
+        for n in range(3):
+            await api.intake(manager, commune="04.441.01", reported_at=f"2020-06-{n + 1:02d}T10:00:00Z",
+                             children=[{"first_name": f"Pad{n}", "sex": "male", "estimated_age_years": 6}], adults=[])
+        viewer = as_("steering_viewer", territories=["MA"])
+        alone, padded = [by_name((await client.get("/v1/stats/indicators", params={"territory_code": codes},
+                                                   headers=viewer)).json())
+                         for codes in (["04.421"], ["04.421", "04.441"])]
+        for name in ("prosecution_referrals", "prosecutor_decisions", "adults_by_relationship", "step_delays"):
+            assert alone[name] == padded[name], name
+        referrals = alone["prosecution_referrals"][0]["values"]
+        assert abs(referrals["referrals"] - 6) <= NOISE_BOUND and abs(referrals["cases"] - 6) <= NOISE_BOUND
+
     async def test_a_provincial_committee_sees_no_other_prefecture(self, api, client, as_):
         await six_cases_with_referrals(api, as_)
         r = await client.get("/v1/stats/indicators", headers=as_("team_coordinator", territories=["04.441"]))

@@ -177,25 +177,27 @@ async def export_csv(*, session: AsyncSession, principal: Principal, query: Stat
     return summary.period, buffer.getvalue()
 
 
+KEY = "key_sum"  # the column of an indicator's row holding the sum of its contributing cases' record keys
+
+
 @dataclass(frozen=True)
 class Protection:
     """How an indicator's counts are published: exact, or suppressed when small and perturbed by the cell key
-    of the cases in scope (`key`) and the count's own label (indicator, row keys, value name)."""
+    of the row (its contributing cases) and the count's own label (indicator, row keys, value name)."""
 
     perturbation: Perturbation
     exact: bool
-    key: int = 0
 
-    def value(self, label: str, value: int) -> int:
-        return value if self.exact else self.perturbation.count(value, label, self.key)
+    def value(self, label: str, value: int, key_sum: int) -> int:
+        return value if self.exact else self.perturbation.count(value, label, cell_key(key_sum))
 
 
 def _table(name: str, rows: Sequence[Any], keys: Sequence[str], counts: Sequence[str],
            other: Sequence[str] = (), *, protection: Protection) -> Indicator:
     """An indicator of several rows: rows with a small count suppressed and the others' counts perturbed,
     unless exact."""
-    cells = [Cell(keys=tuple(str(r[k]) for k in keys), counts={c: int(r[c] or 0) for c in counts})
-             for r in rows]
+    cells = [Cell(keys=tuple(str(r[k]) for k in keys), counts={c: int(r[c] or 0) for c in counts},
+                  cell_key=int(r.get(KEY) or 0)) for r in rows]
     extras = {tuple(str(r[k]) for k in keys): {o: _num(r[o]) for o in other} for r in rows}
     cells.sort(key=lambda c: c.keys)
     if not protection.exact:
@@ -206,7 +208,7 @@ def _table(name: str, rows: Sequence[Any], keys: Sequence[str], counts: Sequence
 
     return Indicator(name=name, rows=[
         IndicatorRow(keys=dict(zip(keys, c.keys, strict=True)),
-                     values={**{k: None if c.suppressed else protection.value(label(c, k), v)
+                     values={**{k: None if c.suppressed else protection.value(label(c, k), v, c.cell_key)
                                 for k, v in c.counts.items()},
                              **{k: None if c.suppressed else v for k, v in extras[c.keys].items()}},
                      suppressed=c.suppressed, suppression=c.reason)
@@ -221,12 +223,13 @@ def _single(name: str, row: Any, *, protection: Protection, medians: Mapping[str
     hidden = False
     medians = medians or {}
     exact = protection.exact
+    key_sum = int(row.get(KEY) or 0)
     for key, value in row.items():
-        if key in medians:
+        if key in medians or key == KEY:
             continue
         small = not exact and 0 < int(value or 0) < THRESHOLD
         hidden = hidden or small
-        values[key] = None if small else protection.value(f"{name}\x1f{key}", int(value or 0))
+        values[key] = None if small else protection.value(f"{name}\x1f{key}", int(value or 0), key_sum)
     for median, count in medians.items():
         small = not exact and int(row[count] or 0) < THRESHOLD
         values[median] = None if small or row[median] is None else round(float(row[median]), 1)
@@ -243,7 +246,8 @@ def _num(value: Any) -> float | int | None:
 async def indicators(*, session: AsyncSession, principal: Principal, query: StatsQuery,
                      perturbation: Perturbation) -> IndicatorsRead:
     """Every indicator of the steering committee over the cases of a period and territories: exact for a
-    caller holding stats:exact, else protected as the summary (the cell key is that of the cases in scope)."""
+    caller holding stats:exact, else protected as the summary (a row's cell key is that of its contributing
+    cases)."""
     exact = principal.has_scope(Scope.STATS_EXACT)
     if not exact:
         query = protected(query)
@@ -251,7 +255,7 @@ async def indicators(*, session: AsyncSession, principal: Principal, query: Stat
     filters = counted.where()
     as_of = await q.as_of(session)
     scope = q.scoped_cases(filters)
-    p = Protection(perturbation, exact, 0 if exact else cell_key(await q.scope_key_sum(session, counted)))
+    p = Protection(perturbation, exact)
     raw = Protection(perturbation, exact=True)
     now = datetime.now(UTC)
     as_of_day = min(query.period_to, now.date()) if query.period_to else now.date()

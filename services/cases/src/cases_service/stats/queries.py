@@ -337,13 +337,15 @@ async def _additive_rows(session: AsyncSession, names: Sequence[str],
 
 
 # ---- the other indicators --------------------------------------------------------------------------------
-# Each takes the ids of the cases in scope as a subquery over the facts view.
+# Each takes the ids of the cases in scope as a subquery over the facts view. Each row also carries `key_sum`:
+# the sum of the record keys of the distinct cases that contribute to it (the key of its cell for the
+# disclosure control), read from the facts by case id.
+keys = facts.alias("k")
 
-async def scope_key_sum(session: AsyncSession, scope: CaseScope) -> int:
-    """The sum of the record keys of the cases in scope (the key of the indicators' cells), from the cube for
-    the period's whole months and the facts for its partial months."""
-    rows = await _additive_rows(session, (), lambda source: [], scope, "all")
-    return sum(int(r["key_sum"]) for r in rows.values() if r["is_total"])
+
+def _key_sum(record_key: sa.ColumnElement[Any] = keys.c.record_key) -> sa.Label[Any]:
+    """The sum of the distinct record keys of the rows aggregated (the cell key of an indicator's row)."""
+    return sa.func.coalesce(sa.func.sum(sa.distinct(record_key)), 0).label("key_sum")
 
 
 def scoped_cases(filters: Sequence[sa.ColumnElement[bool]]) -> sa.Select[Any]:
@@ -354,7 +356,8 @@ def scoped_cases(filters: Sequence[sa.ColumnElement[bool]]) -> sa.Select[Any]:
 async def adults_by_relationship(session: AsyncSession, scope: sa.Select[Any]) -> Sequence[RowMapping]:
     """Distinct accompanying adults of the cases in scope, by the relationship they claimed."""
     stmt = (sa.select(case_adults.c.claimed_relationship.label("key"),
-                      sa.func.count(sa.distinct(case_adults.c.adult_id)).label("count"))
+                      sa.func.count(sa.distinct(case_adults.c.adult_id)).label("count"), _key_sum())
+            .select_from(case_adults.join(keys, keys.c.case_id == case_adults.c.case_id))
             .where(case_adults.c.case_id.in_(scope)).group_by(case_adults.c.claimed_relationship))
     return (await session.execute(stmt)).mappings().all()
 
@@ -365,8 +368,10 @@ async def mothers_with_children(session: AsyncSession, scope: sa.Select[Any]) ->
                   .join(cases, cases.c.id == case_adults.c.case_id)
                   .where(case_adults.c.case_id.in_(scope), case_adults.c.claimed_relationship == "mother")
                   .group_by(case_adults.c.adult_id).subquery())
+    key = (sa.select(_key_sum()).select_from(case_adults.join(keys, keys.c.case_id == case_adults.c.case_id))
+           .where(case_adults.c.case_id.in_(scope), case_adults.c.claimed_relationship == "mother").scalar_subquery())
     stmt = sa.select(sa.func.count().label("mothers"),
-                     sa.func.count().filter(per_mother.c.n > 1).label("with_several_children"))
+                     sa.func.count().filter(per_mother.c.n > 1).label("with_several_children"), key.label("key_sum"))
     return (await session.execute(stmt)).mappings().one()
 
 
@@ -375,10 +380,11 @@ async def filiation_results(session: AsyncSession, scope: sa.Select[Any]) -> Seq
     f = filiation_checks
     rank = sa.func.row_number().over(partition_by=(f.c.case_id, f.c.adult_id),
                                      order_by=(f.c.created_at.desc(), f.c.id.desc()))
-    ranked = (sa.select(f.c.claimed_relationship, f.c.result, rank.label("rank"))
+    ranked = (sa.select(f.c.case_id, f.c.claimed_relationship, f.c.result, rank.label("rank"))
               .where(f.c.case_id.in_(scope)).subquery())
     stmt = (sa.select(ranked.c.claimed_relationship.label("relationship"), ranked.c.result.label("key"),
-                      sa.func.count().label("count"))
+                      sa.func.count().label("count"), _key_sum())
+            .select_from(ranked.join(keys, keys.c.case_id == ranked.c.case_id))
             .where(ranked.c.rank == 1).group_by(ranked.c.claimed_relationship, ranked.c.result))
     return (await session.execute(stmt)).mappings().all()
 
@@ -387,7 +393,8 @@ async def prosecution_referrals(session: AsyncSession, scope: sa.Select[Any]) ->
     """Referrals to prosecution recorded on the timelines of the cases in scope, and their cases."""
     e = case_events
     stmt = (sa.select(sa.func.count(sa.distinct(e.c.data["referral_id"].astext)).label("referrals"),
-                      sa.func.count(sa.distinct(e.c.case_id)).label("cases"))
+                      sa.func.count(sa.distinct(e.c.case_id)).label("cases"), _key_sum())
+            .select_from(e.join(keys, keys.c.case_id == e.c.case_id))
             .where(e.c.case_id.in_(scope), e.c.event_type == "referral.sent",
                    e.c.data["kind"].astext == "prosecution"))
     return (await session.execute(stmt)).mappings().one()
@@ -398,7 +405,8 @@ async def decisions_by_type(session: AsyncSession, scope: sa.Select[Any]) -> Seq
     m = judicial_measures
     stmt = (sa.select(m.c.decision_type.label("key"), sa.func.count().label("count"),
                       sa.func.count(sa.distinct(m.c.case_id)).label("cases"),
-                      sa.func.count(sa.distinct(m.c.adult_id)).label("adults"))
+                      sa.func.count(sa.distinct(m.c.adult_id)).label("adults"), _key_sum())
+            .select_from(m.join(keys, keys.c.case_id == m.c.case_id))
             .where(m.c.case_id.in_(scope)).group_by(m.c.decision_type))
     return (await session.execute(stmt)).mappings().all()
 
@@ -406,10 +414,12 @@ async def decisions_by_type(session: AsyncSession, scope: sa.Select[Any]) -> Seq
 async def referral_to_decision_days(session: AsyncSession, scope: sa.Select[Any]) -> RowMapping:
     """Median days from a prosecution referral reaching the case to its first decision, over referrals."""
     e, m = case_events, judicial_measures
-    events = (sa.select(e.c.data["referral_id"].astext.label("referral_id"), e.c.occurred_at)
+    events = (sa.select(e.c.data["referral_id"].astext.label("referral_id"), e.c.occurred_at, e.c.case_id)
               .where(e.c.case_id.in_(scope), e.c.event_type == "referral.sent",
                      e.c.data["kind"].astext == "prosecution").subquery())
-    sent = (sa.select(events.c.referral_id, sa.func.min(events.c.occurred_at).label("sent_at"))
+    sent = (sa.select(events.c.referral_id, sa.func.min(events.c.occurred_at).label("sent_at"),
+                      sa.func.sum(sa.distinct(keys.c.record_key)).label("key_sum"))
+            .select_from(events.join(keys, keys.c.case_id == events.c.case_id))
             .group_by(events.c.referral_id).subquery())
     first = (sa.select(sa.cast(m.c.referral_id, sa.Text).label("referral_id"),
                        sa.func.min(m.c.decided_at).label("decided_at"))
@@ -417,7 +427,8 @@ async def referral_to_decision_days(session: AsyncSession, scope: sa.Select[Any]
              .group_by(m.c.referral_id).subquery())
     days = sa.extract("epoch", first.c.decided_at - sent.c.sent_at) / 86400.0
     stmt = (sa.select(sa.func.count().label("n"),
-                      sa.func.percentile_cont(0.5).within_group(days).label("median_days"))
+                      sa.func.percentile_cont(0.5).within_group(days).label("median_days"),
+                      sa.func.coalesce(sa.func.sum(sent.c.key_sum), 0).label("key_sum"))
             .select_from(sent.join(first, first.c.referral_id == sent.c.referral_id)))
     return (await session.execute(stmt)).mappings().one()
 
@@ -438,8 +449,15 @@ async def family_or_placement(session: AsyncSession, scope: sa.Select[Any]) -> R
 
     in_eps = (sa.select(sa.func.count(sa.distinct(cases.c.child_id))).join(p, p.c.case_id == cases.c.id)
               .where(cases.c.id.in_(scope)).scalar_subquery())
+    contributing = sa.or_(
+        sa.exists().where(m.c.case_id == keys.c.case_id, m.c.concerns == "child",
+                          m.c.decision_type.in_(FAMILY + PLACEMENT)),
+        sa.exists().where(p.c.case_id == keys.c.case_id))
+    key = (sa.select(sa.func.coalesce(sa.func.sum(keys.c.record_key), 0))
+           .where(keys.c.case_id.in_(scope), contributing).scalar_subquery())
     stmt = sa.select(children_with(FAMILY).label("return_to_family"),
-                     children_with(PLACEMENT).label("placement_ordered"), in_eps.label("placed_in_eps"))
+                     children_with(PLACEMENT).label("placement_ordered"), in_eps.label("placed_in_eps"),
+                     key.label("key_sum"))
     return (await session.execute(stmt)).mappings().one()
 
 
@@ -461,7 +479,8 @@ async def services_by_status(session: AsyncSession, scope: sa.Select[Any]) -> Se
     """Services of the cases in scope by beneficiary: proposed (all recorded) and completed."""
     s = service_deliveries
     stmt = (sa.select(s.c.beneficiary.label("key"), sa.func.count().label("proposed"),
-                      sa.func.count().filter(s.c.status == "completed").label("completed"))
+                      sa.func.count().filter(s.c.status == "completed").label("completed"), _key_sum())
+            .select_from(s.join(keys, keys.c.case_id == s.c.case_id))
             .where(s.c.case_id.in_(scope)).group_by(s.c.beneficiary))
     return (await session.execute(stmt)).mappings().all()
 
@@ -475,14 +494,17 @@ async def follow_up_coverage(session: AsyncSession, scope: sa.Select[Any], *, as
     f = follow_ups
     visited = sa.exists().where(f.c.case_id == cases.c.id, f.c.visited_at > as_of - timedelta(days=COVERAGE_DAYS),
                                 f.c.visited_at <= as_of)
-    stmt = sa.select(sa.func.count().label("active"), sa.func.count().filter(visited).label("visited")
-                     ).where(cases.c.id.in_(scope), cases.c.status.in_(ACTIVE))
+    stmt = (sa.select(sa.func.count().label("active"), sa.func.count().filter(visited).label("visited"),
+                      sa.func.coalesce(sa.func.sum(keys.c.record_key), 0).label("key_sum"))
+            .select_from(cases.join(keys, keys.c.case_id == cases.c.id))
+            .where(cases.c.id.in_(scope), cases.c.status.in_(ACTIVE)))
     return (await session.execute(stmt)).mappings().one()
 
 
 async def recidivism(session: AsyncSession, filters: Sequence[sa.ColumnElement[bool]], *, today: date
                      ) -> dict[str, int]:
-    """Children with a case in scope whose window has elapsed, and those with a repeat case within it."""
+    """Children with a case in scope whose window has elapsed, and those with a repeat case within it (and
+    `key_sum`, the record keys of the cases eligible for the shorter window, which holds the longer's)."""
     later = facts.alias("repeat_case")
     out: dict[str, int] = {}
     for months in (6, 12):
@@ -491,10 +513,12 @@ async def recidivism(session: AsyncSession, filters: Sequence[sa.ColumnElement[b
             later.c.repeat_of_case_id == facts.c.case_id, later.c.reported_on <= facts.c.reported_on + window)
             .correlate(facts).exists())
         stmt = (sa.select(sa.func.count(sa.distinct(facts.c.child_id)).label("eligible"),
-                          sa.func.count(sa.distinct(facts.c.child_id)).filter(repeated).label("repeat"))
+                          sa.func.count(sa.distinct(facts.c.child_id)).filter(repeated).label("repeat"),
+                          sa.func.coalesce(sa.func.sum(facts.c.record_key), 0).label("key_sum"))
                 .where(*filters, facts.c.reported_on + window <= sa.cast(today, sa.Date)))
         row = (await session.execute(stmt)).mappings().one()
         out[f"eligible_{months}m"], out[f"repeat_{months}m"] = int(row["eligible"]), int(row["repeat"])
+        out.setdefault("key_sum", int(row["key_sum"]))
     return out
 
 
@@ -513,9 +537,10 @@ async def step_delays(session: AsyncSession, scope: sa.Select[Any]) -> Sequence[
                       name="steps").data([(PATH[i], PATH[i + 1]) for i in range(len(PATH) - 1)])
     days = sa.extract("epoch", b.c.at - a.c.at) / 86400.0
     stmt = (sa.select(steps.c.from_status, steps.c.to_status, sa.func.count().label("n"),
-                      sa.func.percentile_cont(0.5).within_group(days).label("median_days"))
+                      sa.func.percentile_cont(0.5).within_group(days).label("median_days"), _key_sum())
             .select_from(steps.join(a, a.c.to_status == steps.c.from_status)
-                         .join(b, sa.and_(b.c.case_id == a.c.case_id, b.c.to_status == steps.c.to_status)))
+                         .join(b, sa.and_(b.c.case_id == a.c.case_id, b.c.to_status == steps.c.to_status))
+                         .join(keys, keys.c.case_id == a.c.case_id))
             .group_by(steps.c.from_status, steps.c.to_status))
     return (await session.execute(stmt)).mappings().all()
 
