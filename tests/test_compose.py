@@ -140,6 +140,13 @@ class TestSettings:
         with pytest.raises(RuntimeError, match="AUDIT_SIGNING_KEY"):
             signer_from_settings(service, settings_for(service, without, monkeypatch))
 
+    def test_cases_refuses_production_without_the_stats_perturbation_key(self, compose, monkeypatch):
+        env = dict(compose["services"]["cases"]["environment"])
+        assert settings_for("cases", env, monkeypatch).stats_perturbation_key is not None
+        del env["CASES_STATS_PERTURBATION_KEY"]
+        with pytest.raises(ValueError, match="stats_perturbation_key is required"):
+            settings_for("cases", env, monkeypatch)
+
     @pytest.mark.parametrize("service", MIGRATIONS)
     def test_migration_one_shots_have_both_urls(self, compose, service, monkeypatch):
         env = compose["services"][f"migrate-{service}"]["environment"]

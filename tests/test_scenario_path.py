@@ -198,8 +198,10 @@ def story(directory: Directory, cast: dict[str, Actor]) -> dict[str, Any]:
             "place_type": "traffic_light", "night": False, "exploitation_pattern": "with_adult",
             "children": [{"description": f"Child {i + 1} of a woman at the lights", "sex": "female",
                           "estimated_age_years": 3 + i} for i in range(children)], "adults": []}, 201)
-    seen["stats_before"] = wait_for(lambda: (s := gw.summary(c["steering"]))["total"]["children"] and s,
-                                    what="the steering figures to count the background intakes")
+    # Exact figures through a coordinator (stats:exact); the steering viewer's are perturbed (docs/statistics.md).
+    seen["stats_before"] = wait_for(lambda: (s := gw.summary(coordinator))["total"]["children"] and s,
+                                    what="the figures to count the background intakes")
+    seen["steering_before"] = gw.summary(c["steering"])
 
     # The Marrakech field team goes out at night.
     team = gw.post(coordinator, "/v1/field-teams", {
@@ -315,8 +317,9 @@ def story(directory: Directory, cast: dict[str, Actor]) -> dict[str, Any]:
     seen["final"] = gw.case(coordinator, case_id).json()
 
     before = seen["stats_before"]["total"]
-    seen["stats_after"] = wait_for(lambda: (s := gw.summary(c["steering"]))["total"]["cases"] != before["cases"]
-                                   and s, what="the steering figures to count the night intake")
+    seen["stats_after"] = wait_for(lambda: (s := gw.summary(coordinator))["total"]["cases"] != before["cases"]
+                                   and s, what="the figures to count the night intake")
+    seen["steering_after"] = gw.summary(c["steering"])
     raw = []
     for params in ({}, {"group_by": ["sex", "age_band"], "age_scheme": "marrakech"}, {"group_by": ["status"]}):
         for path in ("/v1/stats/summary", "/v1/stats/indicators", "/v1/stats/export"):
@@ -429,6 +432,10 @@ class TestSteeringCommittee:
         before, after = story["stats_before"]["total"], story["stats_after"]["total"]
         assert (before["children"], before["cases"], before["intakes"]) == (5, 5, 5)
         assert (after["children"], after["cases"], after["intakes"]) == (7, 7, 6)
+        # The steering viewer's figures are protected: within the noise bound of the exact ones.
+        for exact, seen in ((before, story["steering_before"]), (after, story["steering_after"])):
+            assert seen["exact"] is False and seen["noise_bound"] == 2
+            assert all(abs(seen["total"][m] - exact[m]) <= 2 for m in ("children", "cases", "intakes"))
 
     def test_no_name_anywhere_in_what_it_receives(self, story):
         for body in story["steering_raw"]:

@@ -20,6 +20,7 @@ from himaya.testing.plugin import service_fixtures
 EVENTS_SECRET = "test-events-" + "e" * 32
 FIELD_KEYS = {"k1": "test-field-key-" + "f" * 32}
 BLIND_INDEX_KEY = "test-blind-index-" + "b" * 32
+STATS_PERTURBATION_KEY = "test-stats-perturbation-" + "s" * 32
 
 RABAT = "04.421"
 RABAT_COMMUNE = "04.421.01"
@@ -30,7 +31,8 @@ MARRAKECH_COMMUNE = "07.351.01"
 
 def settings_factory(url: str) -> Settings:
     return Settings(database_url=url, environment="test", log_json=False, field_keys=json.dumps(FIELD_KEYS),
-                    blind_index_key=BLIND_INDEX_KEY, events_secret=EVENTS_SECRET)
+                    blind_index_key=BLIND_INDEX_KEY, events_secret=EVENTS_SECRET,
+                    stats_perturbation_key=STATS_PERTURBATION_KEY)
 
 
 harness, db, client = service_fixtures(

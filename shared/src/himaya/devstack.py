@@ -65,6 +65,7 @@ SECRET_SIZES: dict[str, int] = {
     "events_secret": 32,
     "field_key": 32,
     "blind_index_key": 32,
+    "stats_perturbation_key": 32,
     "referrals_field_key": 32,
 }
 """Every secret a running stack needs, by name, with its size in random bytes."""
@@ -171,6 +172,7 @@ class StackConfig:
         env["CASES_EVENTS_SECRET"] = s["events_secret"]
         env["CASES_FIELD_KEYS"] = json.dumps({"k1": s["field_key"]})
         env["CASES_BLIND_INDEX_KEY"] = s["blind_index_key"]
+        env["CASES_STATS_PERTURBATION_KEY"] = s["stats_perturbation_key"]
         env["REFERRALS_EVENTS_SECRET"] = s["events_secret"]
         env["REFERRALS_FIELD_KEYS"] = json.dumps({"k1": s["referrals_field_key"]})
         env["REFERRALS_CASES_URL"] = self.base_url("cases")

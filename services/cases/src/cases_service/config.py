@@ -21,7 +21,7 @@ class Settings(DataServiceSettings):
 
     model_config = SettingsConfigDict(env_prefix="CASES_", extra="ignore", frozen=True)
     required_secrets: ClassVar[tuple[str, ...]] = ("database_url", "field_keys", "blind_index_key",
-                                                   "events_secret")
+                                                   "events_secret", "stats_perturbation_key")
 
     migration_database_url: SecretStr | None = None
     # Field-encryption keys as a JSON object {"kid": "secret", ...}; new values use the active kid
@@ -45,6 +45,9 @@ class Settings(DataServiceSettings):
     # Identity's directory, asked with the caller's token whether a case's lead organisation, case manager,
     # institution or placement keeps to the territory and organisation rules (decision 0107).
     identity_url: str = "http://127.0.0.1:8001"
+    # Secret of the statistics' cell-key perturbation (decision 0106): whoever holds it can compute the noise
+    # of every published count. Changing it changes every protected figure once.
+    stats_perturbation_key: SecretStr | None = None
 
     @field_validator("field_keys")
     @classmethod

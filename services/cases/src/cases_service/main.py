@@ -25,6 +25,7 @@ from cases_service.db.tables import (
 from cases_service.domain.protection import Protector
 from cases_service.domain.reference import ReferenceData
 from cases_service.stats.api import router as stats_router
+from cases_service.stats.suppression import Perturbation
 from himaya.app import ServiceSpec, create_service_app
 from himaya.idempotency import IdempotencyProtection
 from himaya.retention import PurgeRule, delivered_outbox_rule, idempotency_rule
@@ -45,6 +46,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.idempotency = IdempotencyProtection.from_secret(
             app.state.protector.cipher, index_key, service="cases", retention=settings.idempotency_retention)
         app.state.reference = ReferenceData.load()
+        stats_key = settings.stats_perturbation_key.get_secret_value() if settings.stats_perturbation_key else ""
+        if not stats_key:
+            raise RuntimeError("CASES_STATS_PERTURBATION_KEY is required to publish protected statistics")
+        app.state.stats_perturbation = Perturbation(stats_key.encode())
         app.state.identity = IdentityDirectory(settings.identity_url)
         try:
             yield

@@ -8,6 +8,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from cases_service.demo.loader import load
 
 PILOT = {"phase": "pilot_2019", "from": "2019-12-01", "to": "2020-12-31"}
+BOUND = 2  # docs/statistics.md: a protected count is within 2 of the true count
+
+
+def near(published, true):
+    return published is not None and abs(published - true) <= BOUND
 
 
 @pytest.fixture(scope="module")
@@ -44,17 +49,31 @@ class TestDemoDataset:
         assert r.json()["total"]["children"] == 709
 
     async def test_pilot_by_sex_over_the_pilot_period_is_142_79_63(self, demo, client, as_):
+        # Exact through the exact path (stats:exact: team coordinators and prosecutors).
         r = await client.get("/v1/stats/summary", params={**PILOT, "group_by": "sex"},
-                             headers=as_("steering_viewer", territories=["MA"]))
+                             headers=as_("team_coordinator", territories=["MA"]))
         assert r.status_code == 200, r.text
         body = r.json()
-        assert body["total"]["children"] == 142
+        assert body["exact"] is True and body["total"]["children"] == 142
         assert {c["keys"]["sex"]: c["children"] for c in body["cells"]} == {"female": 79, "male": 63}
+
+    async def test_a_steering_viewer_gets_the_pilot_within_the_noise_bound_always_the_same(self, demo, client, as_):
+        viewer = as_("steering_viewer", territories=["MA"])
+        body = (await client.get("/v1/stats/summary", params={**PILOT, "group_by": "sex"}, headers=viewer)).json()
+        assert body["exact"] is False and body["noise_bound"] == BOUND
+        assert body["period"] == {"from": "2019-12-01", "to": "2020-12-31"}  # whole months already
+        cells = {c["keys"]["sex"]: c["children"] for c in body["cells"]}
+        assert near(body["total"]["children"], 142) and near(cells["female"], 79) and near(cells["male"], 63)
+        # The three prefectures named explicitly are the same cases as the phase: the same figures.
+        named = (await client.get("/v1/stats/summary", params={
+            "from": "2019-12-01", "to": "2020-12-31", "group_by": "sex",
+            "territory_code": ["04.421", "04.441", "04.501"]}, headers=viewer)).json()
+        assert named["cells"] == body["cells"] and named["total"] == body["total"]
 
     async def test_the_three_pilot_prefectures_named_explicitly_give_the_same(self, demo, client, as_):
         r = await client.get("/v1/stats/summary", params={
             "from": "2019-12-01", "to": "2020-12-31", "group_by": "sex",
-            "territory_code": ["04.421", "04.441", "04.501"]}, headers=as_("steering_viewer", territories=["MA"]))
+            "territory_code": ["04.421", "04.441", "04.501"]}, headers=as_("prosecutor", territories=["MA"]))
         assert [c["children"] for c in r.json()["cells"]] == [79, 63]
 
     async def test_pilot_age_nationality_and_adults_as_published(self, demo, client, as_):
@@ -78,6 +97,11 @@ class TestDemoDataset:
         r = await client.get("/v1/stats/summary", params={
             "territory_code": "07.351", "from": "2021-06-01", "to": "2022-04-30", "group_by": "sex"},
             headers=as_("steering_viewer", territories=["MA"]))
+        assert near(r.json()["total"]["children"], 369)
+        assert near({c["keys"]["sex"]: c["children"] for c in r.json()["cells"]}["male"], 241)
+        r = await client.get("/v1/stats/summary", params={
+            "territory_code": "07.351", "from": "2021-06-01", "to": "2022-04-30", "group_by": "sex"},
+            headers=as_("team_coordinator", territories=["MA"]))
         assert r.json()["total"]["children"] == 369
         assert {c["keys"]["sex"]: c["children"] for c in r.json()["cells"]}["male"] == 241
 

@@ -1,7 +1,8 @@
 """The statistics' facts and counts cube are kept by triggers in the writing transactions: after a random
 sequence of writes (intakes, repeat intakes, transitions, transfers, corrections of a child, of an intake's
 date, a case moved to another child) they equal a recomputation from scratch, and the summary summed from the
-cube equals the same counts made distinct over the facts, for every grouping and kind of period."""
+cube equals the same counts made distinct over the facts, for every grouping and kind of period (with the sum of
+the cases' record keys, from which the disclosure control derives each cell's key)."""
 
 import random
 from datetime import date, timedelta
@@ -19,7 +20,7 @@ FACTS = "SELECT * FROM cases.stats_case_facts ORDER BY case_id"
 CELLS = """SELECT month, region_code, prefecture_code, commune_code, sex, age_group, sum(cases) AS cases,
                   sum(children) AS children, sum(i_all) AS i_all, sum(i_sex) AS i_sex, sum(i_pilot) AS i_pilot,
                   sum(i_sex_pilot) AS i_sex_pilot, sum(i_marrakech) AS i_marrakech,
-                  sum(i_sex_marrakech) AS i_sex_marrakech
+                  sum(i_sex_marrakech) AS i_sex_marrakech, sum(key_sum) AS key_sum
              FROM cases.stats_cells GROUP BY 1, 2, 3, 4, 5, 6
            HAVING sum(cases) <> 0 OR sum(children) <> 0 OR sum(i_all) <> 0 ORDER BY 1, 2, 3, 4, 5, 6"""
 GROUPINGS = [((), "prefecture", "pilot"), (("territory",), "prefecture", "pilot"), (("sex",), "region", "pilot"),
@@ -134,7 +135,7 @@ async def from_scratch(admin):
 
 def by_keys(rows, names):
     return {(tuple(str(r[n]) for n in names), bool(r["is_total"])):
-            (int(r["children"]), int(r["cases"]), int(r["intakes"])) for r in rows}
+            (int(r["children"]), int(r["cases"]), int(r["intakes"]), int(r["key_sum"])) for r in rows}
 
 
 async def assert_cube_equals_facts(engine):
@@ -203,6 +204,11 @@ class TestPeriodSplit:
         assert q.split_period(date(2019, 12, 4), None) == ((date(2020, 1, 1), None),
                                                            [(date(2019, 12, 4), date(2019, 12, 31))])
         assert q.split_period(None, date(2020, 2, 29)) == ((None, date(2020, 2, 1)), [])
+        # The calendar's ends (any date the API accepts) do not overflow.
+        assert q.split_period(None, date(1, 1, 15)) == (None, [(date.min, date(1, 1, 15))])
+        assert q.split_period(date(9999, 12, 5), None) == ((date.max, None), [(date(9999, 12, 5), date.max)])
+        assert q.split_period(date(9999, 12, 5), date(9999, 12, 30)) == (None, [(date(9999, 12, 5),
+                                                                                 date(9999, 12, 30))])
 
     def test_each_age_group_lies_in_one_band_of_each_scheme(self):
         assert [q.band_of_group("pilot", g) for g in range(6)] == ["under_1", "1_4", "5_plus", "5_plus", "5_plus",

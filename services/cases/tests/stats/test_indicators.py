@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from cases_service.stats import domain
-from cases_service.stats.suppression import Cell, suppress
+from cases_service.stats.suppression import NOISE_BOUND, PTABLE, THRESHOLD, Cell, Perturbation, cell_key, suppress
 
 IDENTITY_TERRITORIES = (Path(__file__).resolve().parents[4] / "services/identity/src/identity_service/data"
                         / "territories.csv")
@@ -88,9 +88,29 @@ class TestIndicators:
                                            headers=as_("steering_viewer", territories=["MA"]))).json())
         hidden = {row["keys"]["key"]: row for row in viewer["filiation_results"]}
         assert hidden["excluded"]["values"]["count"] is None and hidden["excluded"]["suppression"] == "primary"
-        assert hidden["confirmed"]["values"]["count"] is None  # 6 - 1 would give it away
+        # 5 confirmed is published perturbed: 6 - it does not give the excluded one away.
+        assert abs(hidden["confirmed"]["values"]["count"] - 5) <= NOISE_BOUND
         assert {row["keys"]["key"]: row["values"] for row in viewer["services"]}["child"] == {
             "proposed": None, "completed": None}  # 4 completed is small
+        mother = {row["keys"]["key"]: row["values"] for row in viewer["services"]}["mother"]
+        assert abs(mother["proposed"] - 6) <= NOISE_BOUND and mother["completed"] == 0  # zero stays zero
+
+    async def test_same_contributing_cases_same_noise_whatever_else_is_in_scope(self, api, client, as_):
+        """A row's noise is keyed by the cases behind it: adding cases that do not contribute to it (padding
+        the scope with another prefecture) returns the same figure, so padding cannot average the noise."""
+        await six_cases_with_referrals(api, as_)
+        manager = as_("case_manager", territories=["MA"])
+        for n in range(3):
+            await api.intake(manager, commune="04.441.01", reported_at=f"2020-06-{n + 1:02d}T10:00:00Z",
+                             children=[{"first_name": f"Pad{n}", "sex": "male", "estimated_age_years": 6}], adults=[])
+        viewer = as_("steering_viewer", territories=["MA"])
+        alone, padded = [by_name((await client.get("/v1/stats/indicators", params={"territory_code": codes},
+                                                   headers=viewer)).json())
+                         for codes in (["04.421"], ["04.421", "04.441"])]
+        for name in ("prosecution_referrals", "prosecutor_decisions", "adults_by_relationship", "step_delays"):
+            assert alone[name] == padded[name], name
+        referrals = alone["prosecution_referrals"][0]["values"]
+        assert abs(referrals["referrals"] - 6) <= NOISE_BOUND and abs(referrals["cases"] - 6) <= NOISE_BOUND
 
     async def test_a_provincial_committee_sees_no_other_prefecture(self, api, client, as_):
         await six_cases_with_referrals(api, as_)
@@ -99,21 +119,43 @@ class TestIndicators:
 
 
 class TestSuppressionRule:
-    def test_three_way_table_has_no_line_with_one_hidden_cell(self):
+    def test_only_small_cells_are_suppressed(self):
         cells = [Cell(keys=(a, b, c), counts={"cases": 3 if (a, b, c) == ("x", "y", "z") else 7})
                  for a in "xw" for b in "yv" for c in "zu"]
         suppress(cells)
-        for dim in range(3):
-            lines = {}
-            for cell in cells:
-                lines.setdefault(cell.keys[:dim] + cell.keys[dim + 1:], []).append(cell.suppressed)
-            assert all(sum(line) != 1 for line in lines.values())
-        assert sum(c.suppressed for c in cells) >= 4
+        assert [c.keys for c in cells if c.suppressed] == [("x", "y", "z")]
 
     def test_zero_is_not_small_and_five_is_not_small(self):
         cells = [Cell(keys=("a",), counts={"cases": 5, "children": 0}), Cell(keys=("b",), counts={"cases": 9})]
         suppress(cells)
         assert not any(c.suppressed for c in cells)
+
+
+class TestCellKeyPerturbation:
+    """The perturbation table and its lookup (docs/statistics.md, "Disclosure control")."""
+
+    noise = Perturbation(b"unit-test-perturbation-secret")
+
+    def test_the_table_is_unbiased_bounded_and_keeps_counts_positive(self):
+        total = sum(w for _, w in PTABLE)
+        assert sum(n * w for n, w in PTABLE) == 0 and NOISE_BOUND == 2
+        draws = [self.noise.noise("children", key) for key in range(20_000)]
+        for n, w in PTABLE:  # each noise drawn about as often as its weight says
+            assert abs(draws.count(n) / len(draws) - w / total) < 0.02
+        published = {v: {self.noise.count(v, "cases", key) for key in range(300)} for v in range(THRESHOLD, 12)}
+        assert all(min(p) >= THRESHOLD and all(abs(x - v) <= NOISE_BOUND for x in p) for v, p in published.items())
+        # No published value gives its true count away: 5 may come from 5, 6 or 7.
+        assert all(len([v for v, p in published.items() if x in p]) > 1 for x in range(THRESHOLD, 10))
+
+    def test_consistent_keyed_and_zero_stays_zero(self):
+        assert [self.noise.count(40, "children", k) for k in range(50)] == [
+            self.noise.count(40, "children", k) for k in range(50)]
+        assert cell_key(-5) == cell_key(2**32 - 5) and self.noise.noise("x", -5) == self.noise.noise("x", 2**32 - 5)
+        other = Perturbation(b"another-secret")
+        assert [self.noise.noise("children", k) for k in range(50)] != [other.noise("children", k) for k in range(50)]
+        # The measures of one cell get independent noises.
+        assert [self.noise.noise("children", k) for k in range(50)] != [self.noise.noise("cases", k) for k in range(50)]
+        assert self.noise.count(0, "children", 12345) == 0
 
 
 class TestPhases:

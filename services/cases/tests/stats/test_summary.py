@@ -1,8 +1,10 @@
 """GET /v1/stats/summary and /v1/stats/export: counts equal to an independent count of a hand-built dataset,
-both age schemes, suppression that cannot be undone from the totals, territory scope, and no identities."""
+both age schemes, protected answers (small cells suppressed, the other counts perturbed within the bound, whole
+months, territory sets of one level), territory scope, and no identities."""
 
 import csv
 import io
+import json
 from collections import Counter
 
 RABAT, SALE, MARRAKECH = "04.421.01", "04.441.01", "07.351.01"
@@ -119,17 +121,12 @@ class TestAgeSchemes:
         assert got(r.json(), "age_band", "sex") == want
 
 
-def lines_safe(cells, dims):
-    """No line (cells sharing every key but one) holds exactly one suppressed cell among several."""
-    for i in range(len(dims)):
-        lines = {}
-        for cell in cells:
-            key = tuple(cell["keys"][d] for j, d in enumerate(dims) if j != i)
-            lines.setdefault(key, []).append(cell)
-        for line in lines.values():
-            if len(line) > 1 and sum(c["suppressed"] for c in line) == 1:
-                return False
-    return True
+BOUND = 2  # the noise bound of docs/statistics.md
+
+
+def near(published, true):
+    """A protected count: within the noise bound of the true count, and never negative."""
+    return published is not None and published >= 0 and abs(published - true) <= BOUND
 
 
 def singles(commune, sex, count, day):
@@ -144,13 +141,17 @@ class TestSuppression:
                              headers=as_("steering_viewer", territories=["MA"]))
         assert r.status_code == 200, r.text
         body = r.json()
-        assert body["exact"] is False
+        assert body["exact"] is False and body["noise_bound"] == BOUND
         cells = {c["keys"]["sex"]: c for c in body["cells"]}
         assert cells["female"]["children"] is None and cells["female"]["suppression"] == "primary"
-        # The total is published, so the other cell of the line must be hidden too.
-        assert body["total"]["children"] == 10
-        assert cells["male"]["children"] is None and cells["male"]["suppression"] == "complementary"
-        assert body["suppressed_cells"] == 2
+        # The total and the other cell are published perturbed (no complementary suppression is needed): their
+        # difference is 3 plus the difference of two noises, which nobody can tell without the secret.
+        assert near(body["total"]["children"], 10) and near(cells["male"]["children"], 7)
+        assert cells["male"]["suppression"] is None and body["suppressed_cells"] == 1
+        again = await client.get("/v1/stats/summary", params={"group_by": ["sex"]},
+                                 headers=as_("steering_viewer", territories=["MA"]))
+        assert {k: v for k, v in again.json().items() if k != "as_of"} == {
+            k: v for k, v in body.items() if k != "as_of"}
 
     async def test_two_way_table_leaves_no_line_with_a_single_hidden_cell(self, api, client, as_):
         await load(api, as_, singles(RABAT, "female", 3, 4) + singles(RABAT, "male", 6, 5)
@@ -159,12 +160,15 @@ class TestSuppression:
                              headers=as_("steering_viewer", territories=["MA"]))
         body = r.json()
         hidden = {(c["keys"]["territory"], c["keys"]["sex"]) for c in body["cells"] if c["suppressed"]}
-        assert ("04.421", "female") in hidden
-        assert lines_safe(body["cells"], ["territory", "sex"])
+        assert hidden == {("04.421", "female")}
         assert all(c["children"] is None and c["cases"] is None and c["intakes"] is None
                    for c in body["cells"] if c["suppressed"])
-        # The lone Marrakech cell has no partner in its line and stays published.
-        assert ("07.351", "male") not in hidden
+        true = {("04.421", "male"): 6, ("04.441", "female"): 6, ("04.441", "male"): 6, ("07.351", "male"): 8}
+        for c in body["cells"]:
+            if not c["suppressed"]:
+                key = (c["keys"]["territory"], c["keys"]["sex"])
+                assert all(near(c[m], true[key]) for m in ("children", "cases", "intakes")), c
+        assert near(body["total"]["children"], 29)
 
     async def test_exact_figures_for_stats_exact(self, api, client, as_):
         await load(api, as_, singles(RABAT, "female", 3, 4) + singles(RABAT, "male", 7, 5))
@@ -176,6 +180,44 @@ class TestSuppression:
         await load(api, as_, singles(RABAT, "female", 2, 4))
         r = await client.get("/v1/stats/summary", headers=as_("steering_viewer", territories=["MA"]))
         assert r.json()["total"] == {"children": None, "cases": None, "intakes": None, "suppressed": True}
+
+
+class TestProtectedQueries:
+    """What a protected answer accepts and how it counts: whole months, territory sets of one level."""
+
+    async def test_the_period_is_widened_to_whole_months(self, api, client, as_):
+        await load(api, as_, singles(RABAT, "female", 6, 4) + singles(RABAT, "male", 6, 5))
+        viewer = as_("steering_viewer", territories=["MA"])
+        narrow = (await client.get("/v1/stats/summary", params={"from": "2020-04-12", "to": "2020-05-11"},
+                                   headers=viewer)).json()
+        whole = (await client.get("/v1/stats/summary", params={"from": "2020-04-01", "to": "2020-05-31"},
+                                  headers=viewer)).json()
+        assert narrow["period"] == {"from": "2020-04-01", "to": "2020-05-31"}
+        assert narrow["total"] == whole["total"] and near(whole["total"]["children"], 12)
+        exact = (await client.get("/v1/stats/summary", params={"from": "2020-04-12", "to": "2020-05-11"},
+                                  headers=as_("team_coordinator", territories=["MA"]))).json()
+        assert exact["period"] == {"from": "2020-04-12", "to": "2020-05-11"}
+        assert exact["total"]["children"] == 6  # April 12-15 and May 10-11: the exact path keeps days
+
+    async def test_the_widest_dates_are_whole_months_too(self, client, as_):
+        r = await client.get("/v1/stats/summary", params={"from": "0001-01-31", "to": "9999-12-30"},
+                             headers=as_("steering_viewer", territories=["MA"]))
+        assert r.status_code == 200, r.text
+        assert r.json()["period"] == {"from": "0001-01-01", "to": "9999-12-31"}
+        r = await client.get("/v1/stats/summary", params={"from": "9999-12-05", "to": "9999-12-30"},
+                             headers=as_("team_coordinator", territories=["MA"]))
+        assert r.status_code == 200 and r.json()["total"]["cases"] == 0  # the exact path keeps the days
+
+    async def test_territory_codes_of_two_levels_are_refused(self, client, as_):
+        r = await client.get("/v1/stats/summary", params={"territory_code": ["04.421", "04.441.01"]},
+                             headers=as_("steering_viewer", territories=["MA"]))
+        assert r.status_code == 422 and r.headers["content-type"].startswith("application/problem+json")
+        r = await client.get("/v1/stats/indicators", params={"territory_code": ["04", "04.441"]},
+                             headers=as_("steering_viewer", territories=["MA"]))
+        assert r.status_code == 422
+        r = await client.get("/v1/stats/summary", params={"territory_code": ["04.421", "04.441.01"]},
+                             headers=as_("team_coordinator", territories=["MA"]))
+        assert r.status_code == 200  # exact figures are for callers who may see the cases anyway
 
 
 class TestTerritoryScope:
@@ -222,8 +264,21 @@ class TestExport:
         table = list(csv.reader(io.StringIO(r.text)))
         assert table[0] == ["period_from", "period_to", "sex", "children", "cases", "intakes", "suppressed"]
         assert table[1] == ["2020-01-01", "2020-12-31", "female", "", "", "", "primary"]
-        assert table[2] == ["2020-01-01", "2020-12-31", "male", "", "", "", "complementary"]
-        assert table[3] == ["2020-01-01", "2020-12-31", "total", "10", "10", "10", ""]
+        assert table[2][:3] == ["2020-01-01", "2020-12-31", "male"] and table[2][6] == ""
+        assert all(near(int(v), 7) for v in table[2][3:6])
+        assert table[3][:3] == ["2020-01-01", "2020-12-31", "total"] and all(near(int(v), 10) for v in table[3][3:6])
+        # The same figures as the protected summary: one method, one noise per set of records.
+        summary = (await client.get("/v1/stats/summary", params={"group_by": ["sex"], "from": "2020-01-01",
+                                                                   "to": "2020-12-31"},
+                                    headers=as_("steering_viewer", territories=["MA"]))).json()
+        assert [int(v) for v in table[3][3:6]] == [summary["total"][m] for m in ("children", "cases", "intakes")]
+
+    async def test_a_period_inside_months_is_counted_as_whole_months_in_the_file_name(self, api, client, as_):
+        await load(api, as_, singles(RABAT, "female", 6, 4))
+        r = await client.get("/v1/stats/export", params={"from": "2020-04-12", "to": "2020-04-13"},
+                             headers=as_("steering_viewer", territories=["MA"]))
+        assert "2020-04-01_2020-04-30" in r.headers["content-disposition"]
+        assert list(csv.reader(io.StringIO(r.text)))[1][:2] == ["2020-04-01", "2020-04-30"]
 
 
 class TestNoIdentity:
@@ -248,5 +303,5 @@ class TestNoIdentity:
         for text in texts:
             for secret in ("Quxbertine", "Zorvalian", "Fatima", "Alaoui", "AB123456", *map(str, ids)):
                 assert secret not in text
-        assert '"female"' in texts[1] and "12" in texts[1]
+        assert '"female"' in texts[1] and all(near(c["children"], 6) for c in json.loads(texts[1])["cells"])
 

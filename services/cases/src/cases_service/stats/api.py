@@ -5,11 +5,12 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 
 from cases_service.stats import domain
 from cases_service.stats.schemas import AgeScheme, Dimension, IndicatorsRead, Phase, SummaryRead, TerritoryLevel
+from cases_service.stats.suppression import Perturbation
 from himaya.auth import Principal, require_scopes
 from himaya.db import SessionDep
 from himaya.errors import problem_responses
@@ -26,10 +27,13 @@ def stats_query(
     territory_level: Annotated[TerritoryLevel, Query(description="Level of the `territory` dimension.")] = "prefecture",
     age_scheme: Annotated[AgeScheme, Query(description="pilot: <1, 1-4, 5+; marrakech: <1, 1-5, 6-13, 14-17.")]
     = "pilot",
-    from_: Annotated[date | None, Query(alias="from", description="First intake date counted (inclusive).")] = None,
-    to: Annotated[date | None, Query(description="Last intake date counted (inclusive).")] = None,
+    from_: Annotated[date | None, Query(alias="from", description=(
+        "First intake date counted (inclusive); the first of its month in a protected answer."))] = None,
+    to: Annotated[date | None, Query(description=(
+        "Last intake date counted (inclusive); the last of its month in a protected answer."))] = None,
     territory_code: Annotated[list[Annotated[str, Query(pattern=TERRITORY_PATTERN)]],
-                              Query(description="Count only these territories (inside the caller's).")] = [],  # noqa: B006
+                              Query(description=("Count only these territories (inside the caller's; in a "
+                                                 "protected answer, all of one level)."))] = [],  # noqa: B006
     phase: Annotated[Phase | None, Query(description="Count only the prefectures of this plan phase.")] = None,
 ) -> domain.StatsQuery:
     """The query parameters shared by every statistics operation."""
@@ -40,24 +44,36 @@ def stats_query(
 QueryDep = Annotated[domain.StatsQuery, Depends(stats_query)]
 
 
+def perturbation(request: Request) -> Perturbation:
+    """The cell-key perturbation of the service (its secret is `CASES_STATS_PERTURBATION_KEY`)."""
+    value: Perturbation = request.app.state.stats_perturbation
+    return value
+
+
+PerturbationDep = Annotated[Perturbation, Depends(perturbation)]
+
+
 @router.get("/summary", response_model=SummaryRead, responses=ERRORS)
-async def get_summary(session: SessionDep, principal: StatsReader, query: QueryDep) -> SummaryRead:
+async def get_summary(session: SessionDep, principal: StatsReader, query: QueryDep,
+                      noise: PerturbationDep) -> SummaryRead:
     """Counts of unique children, cases and intakes grouped by any combination of dimensions over a period."""
-    return await domain.summarize(session=session, principal=principal, query=query)
+    return await domain.summarize(session=session, principal=principal, query=query, perturbation=noise)
 
 
 @router.get("/indicators", response_model=IndicatorsRead, responses=ERRORS)
-async def get_indicators(session: SessionDep, principal: StatsReader, query: QueryDep) -> IndicatorsRead:
+async def get_indicators(session: SessionDep, principal: StatsReader, query: QueryDep,
+                         noise: PerturbationDep) -> IndicatorsRead:
     """The steering committee's other indicators (adults, filiation, decisions, services, follow-up, delays)."""
-    return await domain.indicators(session=session, principal=principal, query=query)
+    return await domain.indicators(session=session, principal=principal, query=query, perturbation=noise)
 
 
 @router.get("/export", response_class=Response, responses={
     200: {"content": {"text/csv": {"schema": {"type": "string"}}}, "description": "The summary as CSV."},
     **ERRORS})
-async def export_summary(session: SessionDep, principal: StatsReader, query: QueryDep) -> Response:
-    """The summary as CSV, small cells always suppressed; the header names each column and the period."""
-    body = await domain.export_csv(session=session, principal=principal, query=query)
-    name = f"himaya-stats_{query.period_from or 'start'}_{query.period_to or 'now'}.csv"
+async def export_summary(session: SessionDep, principal: StatsReader, query: QueryDep,
+                         noise: PerturbationDep) -> Response:
+    """The summary as CSV, always protected (small cells suppressed, counts perturbed); names columns and period."""
+    period, body = await domain.export_csv(session=session, principal=principal, query=query, perturbation=noise)
+    name = f"himaya-stats_{period.from_ or 'start'}_{period.to or 'now'}.csv"
     return Response(body, media_type="text/csv; charset=utf-8",
                     headers={"Content-Disposition": f'attachment; filename="{name}"'})

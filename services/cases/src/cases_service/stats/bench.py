@@ -6,7 +6,7 @@ cases schema, loads N synthetic cases with COPY (intakes, children, cases: no na
 - `summarize` grouped by territory, sex and age band (the QUALITY.md figure), national scope, summed from
   the counts cube; the same counts made distinct over the facts table, and over the base tables
   (cases ⋈ intakes ⋈ children);
-- the same with a period that is not whole months (edges counted from the facts);
+- the same with a period that is not whole months (a steering viewer's is widened to whole months);
 - a provincial committee's summary (one prefecture), five dimensions by commune (facts path), every indicator;
 - a write then the summary in one transaction (no refresh to pay: the triggers kept the facts);
 - intakes per second through `create_intake` (--intakes), with the triggers maintaining the statistics.
@@ -42,6 +42,7 @@ from cases_service.domain.reference import ReferenceData
 from cases_service.schemas.cases import AdultCreate, ChildCreate, IntakeCreate
 from cases_service.stats import domain
 from cases_service.stats import queries as q
+from cases_service.stats.suppression import Perturbation
 from himaya.auth import Principal
 from himaya.db import create_engine
 from himaya.migrations import provision
@@ -192,6 +193,7 @@ async def measure(n_cases: int, runs: int, intakes: int = 0) -> dict[str, Any]:
     admin_url = _replace_db(server, name)
     app_url = _with_user(admin_url, f"himaya_cases_b{tag}", secrets.token_urlsafe(16))
     out: dict[str, Any] = {"cases": n_cases}
+    noise = Perturbation(secrets.token_bytes(32))  # the protected path (a steering viewer's), as in production
     try:
         await asyncio.to_thread(provision, admin_url=admin_url, app_url=app_url, schema=SCHEMA,
                                 migrations_dir=MIGRATIONS_DIR, append_only=APPEND_ONLY_TABLES)
@@ -215,7 +217,8 @@ async def measure(n_cases: int, runs: int, intakes: int = 0) -> dict[str, Any]:
         out["rebuild_from_scratch"] = await _time(rebuild, 1)
         national = domain.StatsQuery(group_by=("territory", "sex", "age_band"))
         out["summary_national_territory_sex_age"] = await _time(lambda: in_tx(
-            lambda s: domain.summarize(session=s, principal=_principal(("MA",)), query=national)), runs)
+            lambda s: domain.summarize(session=s, principal=_principal(("MA",)), query=national,
+                                       perturbation=noise)), runs)
         scope = q.CaseScope(("MA",), None, None, None)
         dims = [(n, q.dimension(n, territory_level="prefecture", age_scheme="pilot", phases=domain.phases()))
                 for n in national.group_by]
@@ -224,17 +227,21 @@ async def measure(n_cases: int, runs: int, intakes: int = 0) -> dict[str, Any]:
         partial = domain.StatsQuery(group_by=("territory", "sex", "age_band"), period_from=date(2020, 3, 15),
                                     period_to=date(2025, 10, 20))
         out["summary_period_not_whole_months"] = await _time(lambda: in_tx(
-            lambda s: domain.summarize(session=s, principal=_principal(("MA",)), query=partial)), runs)
+            lambda s: domain.summarize(session=s, principal=_principal(("MA",)), query=partial,
+                                       perturbation=noise)), runs)
         out["summary_one_prefecture"] = await _time(lambda: in_tx(
-            lambda s: domain.summarize(session=s, principal=_principal(("04.421",)), query=national)), runs)
+            lambda s: domain.summarize(session=s, principal=_principal(("04.421",)), query=national,
+                                       perturbation=noise)), runs)
         every = domain.StatsQuery(group_by=("territory", "sex", "age_band", "month", "exploitation_pattern"),
                                   territory_level="commune")
         out["summary_five_dimensions_commune"] = await _time(lambda: in_tx(
-            lambda s: domain.summarize(session=s, principal=_principal(("MA",)), query=every)), max(3, runs // 3))
+            lambda s: domain.summarize(session=s, principal=_principal(("MA",)), query=every,
+                                       perturbation=noise)), max(3, runs // 3))
         out["base_tables_same_counts"] = await _time(lambda: in_tx(
             lambda s: s.execute(sa.text(BASE_QUERY))), max(3, runs // 3))
         out["indicators_national"] = await _time(lambda: in_tx(
-            lambda s: domain.indicators(session=s, principal=_principal(("MA",)), query=domain.StatsQuery())),
+            lambda s: domain.indicators(session=s, principal=_principal(("MA",)), query=domain.StatsQuery(),
+                                        perturbation=noise)),
             max(3, runs // 3))
 
         async def write_then_read(session: AsyncSession) -> None:
@@ -242,7 +249,8 @@ async def measure(n_cases: int, runs: int, intakes: int = 0) -> dict[str, Any]:
             await session.execute(sa.text(
                 "UPDATE cases.children SET sex = CASE sex WHEN 'female' THEN 'male' ELSE 'female' END "
                 "WHERE id = (SELECT child_id FROM cases.cases WHERE case_number = 'B-00000001')"))
-            await domain.summarize(session=session, principal=_principal(("MA",)), query=national)
+            await domain.summarize(session=session, principal=_principal(("MA",)), query=national,
+                                   perturbation=noise)
 
         out["summary_after_a_write"] = await _time(lambda: in_tx(write_then_read), max(2, runs // 5))
         if intakes:

@@ -3,13 +3,16 @@
 `cases.stats_case_facts` (migration `stats_facts_incremental`, decision 0061) is a table of one row per case
 with every dimension of the summary already derived (local intake date, age in completed years at the intake
 date, territory, ...) and the weights that make unique counts additive; `cases.stats_cells` is a journal of
-additive counts by month x commune x sex x age group. Statement triggers on cases, intakes and children keep
+additive counts by month x commune x sex x age group. Each fact carries its case's `record_key` and the cube
+sums them (`key_sum`), from which the disclosure control derives each cell's key (migration
+`stats_cell_keys`, decision 0106). Statement triggers on cases, intakes and children keep
 both up to date in the writing transaction, so a read never waits for a refresh.
 """
 
 from __future__ import annotations
 
 import asyncio
+import calendar
 import contextlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -42,14 +45,14 @@ facts = sa.table(
         "case_id", "child_id", "intake_id", "reported_on", "month", "region_code", "prefecture_code",
         "commune_code", "status", "is_repeat", "repeat_of_case_id", "sex", "age_years", "age_group", "nationality",
         "exploitation_pattern", "place_type", "night", "source", "child_simple", "intake_simple",
-        *(f"wi_{w}" for w in INTAKE_WEIGHTS))),
+        *(f"wi_{w}" for w in INTAKE_WEIGHTS), "record_key")),
     schema=SCHEMA,
 )
 cells = sa.table(
     "stats_cells",
     *(sa.column(name) for name in (
         "id", "month", "region_code", "prefecture_code", "commune_code", "sex", "age_group", "cases", "children",
-        *(f"i_{w}" for w in INTAKE_WEIGHTS))),
+        *(f"i_{w}" for w in INTAKE_WEIGHTS), "key_sum")),
     schema=SCHEMA,
 )
 cells_meta = sa.table("stats_cells_meta", sa.column("compacted_through"), schema=SCHEMA)
@@ -166,13 +169,15 @@ def _grouped(keys: Sequence[sa.ColumnElement[Any]], stmt: sa.Select[Any]) -> sa.
 async def summary_rows(session: AsyncSession, *, dimensions: Sequence[tuple[str, sa.ColumnElement[Any]]],
                        filters: Sequence[sa.ColumnElement[bool]]) -> Sequence[RowMapping]:
     """Counts per combination of dimension values, plus the grand total (the row whose `is_total` is true),
-    counted over the facts: one scan, GROUPING SETS ((dims), ()), since unique counts are not additive."""
-    inner = sa.select(*(expr.label(name) for name, expr in dimensions), facts.c.child_id, facts.c.intake_id
-                      ).where(*filters).subquery("f")
+    counted over the facts: one scan, GROUPING SETS ((dims), ()), since unique counts are not additive; and
+    the sum of the record keys of each cell's cases (`key_sum`)."""
+    inner = sa.select(*(expr.label(name) for name, expr in dimensions), facts.c.child_id, facts.c.intake_id,
+                      facts.c.record_key).where(*filters).subquery("f")
     keys = [inner.c[name] for name, _ in dimensions]
     counts = [sa.func.count(sa.distinct(inner.c.child_id)).label("children"),
               sa.func.count().label("cases"),
-              sa.func.count(sa.distinct(inner.c.intake_id)).label("intakes")]
+              sa.func.count(sa.distinct(inner.c.intake_id)).label("intakes"),
+              sa.func.coalesce(sa.func.sum(inner.c.record_key), 0).label("key_sum")]
     rows: Sequence[RowMapping] = (await session.execute(_grouped(keys, sa.select(*keys, *counts)))).mappings().all()
     return rows
 
@@ -181,25 +186,33 @@ def _month_start(day: date) -> date:
     return day.replace(day=1)
 
 
+def _month_end(day: date) -> date:
+    return day.replace(day=calendar.monthrange(day.year, day.month)[1])
+
+
 def _next_month(day: date) -> date:
-    return (day.replace(day=28) + timedelta(days=4)).replace(day=1)
+    """The first day of the next month (the last representable day after December 9999)."""
+    end = _month_end(day)
+    return end + timedelta(days=1) if end < date.max else date.max
 
 
 def split_period(period_from: date | None, period_to: date | None
                  ) -> tuple[tuple[date | None, date | None] | None, list[tuple[date, date]]]:
     """The whole months of a period (first and last month, None = unbounded; None if there is none) and the
     partial months at its edges, as date ranges to count from the facts."""
+    if period_to is not None and _month_end(period_to) != period_to and _month_start(period_to) == date.min:
+        return None, [(period_from or date.min, period_to)]  # no month before January of year 1
     cube_from = None if period_from is None else (
         period_from if period_from.day == 1 else _next_month(period_from))
     cube_to = None if period_to is None else (
-        _month_start(period_to) if _next_month(period_to) - timedelta(days=1) == period_to
+        _month_start(period_to) if _month_end(period_to) == period_to
         else _month_start(_month_start(period_to) - timedelta(days=1)))
     if cube_from is not None and cube_to is not None and cube_from > cube_to:
         assert period_from is not None and period_to is not None
         return None, [(period_from, period_to)]
     edges = []
     if period_from is not None and cube_from != period_from:
-        edges.append((period_from, _next_month(period_from) - timedelta(days=1)))
+        edges.append((period_from, _month_end(period_from)))
     if period_to is not None and cube_to != _month_start(period_to):
         edges.append((_month_start(period_to), period_to))
     return (cube_from, cube_to), edges
@@ -282,7 +295,8 @@ async def _read_on_own_connection(engine: AsyncEngine, stmt: sa.Executable) -> S
 async def _additive_rows(session: AsyncSession, names: Sequence[str],
                          dims: Callable[[sa.TableClause], list[sa.ColumnElement[Any]]], scope: CaseScope,
                          weight: str) -> dict[tuple[Any, ...], dict[str, Any]]:
-    """The cube's sums for the period's whole months and the facts' weights for its partial months, by cell."""
+    """The cube's sums for the period's whole months and the facts' weights for its partial months, by cell
+    (with the sum of the record keys of every case of the cell, which the cube holds for all of them)."""
     months, edges = split_period(scope.period_from, scope.period_to)
     parts: list[sa.Select[Any]] = []
     if months is not None:
@@ -292,13 +306,14 @@ async def _additive_rows(session: AsyncSession, names: Sequence[str],
         if months[1] is not None:
             month_filters.append(cells.c.month <= months[1])
         parts.append(sa.select(*dims(cells), cells.c.cases.label("cases"), cells.c.children.label("children"),
-                               cells.c.i_all.label("i_total"), cells.c[f"i_{weight}"].label("i_cell")
-                               ).where(*month_filters))
+                               cells.c.i_all.label("i_total"), cells.c[f"i_{weight}"].label("i_cell"),
+                               cells.c.key_sum.label("key_sum")).where(*month_filters))
     if edges:
         f = facts.c
         parts.append(sa.select(*dims(facts), sa.literal(1).label("cases"),
                                sa.cast(f.child_simple, sa.Integer).label("children"),
-                               f.wi_all.label("i_total"), f[f"wi_{weight}"].label("i_cell"))
+                               f.wi_all.label("i_total"), f[f"wi_{weight}"].label("i_cell"),
+                               f.record_key.label("key_sum"))
                      .where(*scope.where(facts, dates=False),
                             sa.or_(*(f.reported_on.between(lo, hi) for lo, hi in edges))))
     out: dict[tuple[Any, ...], dict[str, Any]] = {}
@@ -308,19 +323,30 @@ async def _additive_rows(session: AsyncSession, names: Sequence[str],
         simple = _grouped(keys, sa.select(*keys, sa.func.sum(union.c.cases).label("cases"),
                                           sa.func.sum(union.c.children).label("children"),
                                           sa.func.sum(union.c.i_total).label("i_total"),
-                                          sa.func.sum(union.c.i_cell).label("i_cell")))
+                                          sa.func.sum(union.c.i_cell).label("i_cell"),
+                                          sa.func.sum(union.c.key_sum).label("key_sum")))
         for r in (await session.execute(simple)).mappings():
             if not r["is_total"] and not r["cases"]:
                 continue  # every case of the cell was removed: the journal nets it to zero
             out[(*(r[n] for n in names), r["is_total"])] = {
                 **{n: r[n] for n in names}, "is_total": r["is_total"], "cases": int(r["cases"] or 0),
                 "children": int(r["children"] or 0),
-                "intakes": int((r["i_total"] if r["is_total"] else r["i_cell"]) or 0)}
+                "intakes": int((r["i_total"] if r["is_total"] else r["i_cell"]) or 0),
+                "key_sum": int(r["key_sum"] or 0)}
     return out
 
 
 # ---- the other indicators --------------------------------------------------------------------------------
-# Each takes the ids of the cases in scope as a subquery over the facts view.
+# Each takes the ids of the cases in scope as a subquery over the facts view. Each row also carries `key_sum`:
+# the sum of the record keys of the distinct cases that contribute to it (the key of its cell for the
+# disclosure control), read from the facts by case id.
+keys = facts.alias("k")
+
+
+def _key_sum(record_key: sa.ColumnElement[Any] = keys.c.record_key) -> sa.Label[Any]:
+    """The sum of the distinct record keys of the rows aggregated (the cell key of an indicator's row)."""
+    return sa.func.coalesce(sa.func.sum(sa.distinct(record_key)), 0).label("key_sum")
+
 
 def scoped_cases(filters: Sequence[sa.ColumnElement[bool]]) -> sa.Select[Any]:
     """The case ids of the facts in scope and period."""
@@ -330,7 +356,8 @@ def scoped_cases(filters: Sequence[sa.ColumnElement[bool]]) -> sa.Select[Any]:
 async def adults_by_relationship(session: AsyncSession, scope: sa.Select[Any]) -> Sequence[RowMapping]:
     """Distinct accompanying adults of the cases in scope, by the relationship they claimed."""
     stmt = (sa.select(case_adults.c.claimed_relationship.label("key"),
-                      sa.func.count(sa.distinct(case_adults.c.adult_id)).label("count"))
+                      sa.func.count(sa.distinct(case_adults.c.adult_id)).label("count"), _key_sum())
+            .select_from(case_adults.join(keys, keys.c.case_id == case_adults.c.case_id))
             .where(case_adults.c.case_id.in_(scope)).group_by(case_adults.c.claimed_relationship))
     return (await session.execute(stmt)).mappings().all()
 
@@ -341,8 +368,10 @@ async def mothers_with_children(session: AsyncSession, scope: sa.Select[Any]) ->
                   .join(cases, cases.c.id == case_adults.c.case_id)
                   .where(case_adults.c.case_id.in_(scope), case_adults.c.claimed_relationship == "mother")
                   .group_by(case_adults.c.adult_id).subquery())
+    key = (sa.select(_key_sum()).select_from(case_adults.join(keys, keys.c.case_id == case_adults.c.case_id))
+           .where(case_adults.c.case_id.in_(scope), case_adults.c.claimed_relationship == "mother").scalar_subquery())
     stmt = sa.select(sa.func.count().label("mothers"),
-                     sa.func.count().filter(per_mother.c.n > 1).label("with_several_children"))
+                     sa.func.count().filter(per_mother.c.n > 1).label("with_several_children"), key.label("key_sum"))
     return (await session.execute(stmt)).mappings().one()
 
 
@@ -351,10 +380,11 @@ async def filiation_results(session: AsyncSession, scope: sa.Select[Any]) -> Seq
     f = filiation_checks
     rank = sa.func.row_number().over(partition_by=(f.c.case_id, f.c.adult_id),
                                      order_by=(f.c.created_at.desc(), f.c.id.desc()))
-    ranked = (sa.select(f.c.claimed_relationship, f.c.result, rank.label("rank"))
+    ranked = (sa.select(f.c.case_id, f.c.claimed_relationship, f.c.result, rank.label("rank"))
               .where(f.c.case_id.in_(scope)).subquery())
     stmt = (sa.select(ranked.c.claimed_relationship.label("relationship"), ranked.c.result.label("key"),
-                      sa.func.count().label("count"))
+                      sa.func.count().label("count"), _key_sum())
+            .select_from(ranked.join(keys, keys.c.case_id == ranked.c.case_id))
             .where(ranked.c.rank == 1).group_by(ranked.c.claimed_relationship, ranked.c.result))
     return (await session.execute(stmt)).mappings().all()
 
@@ -363,7 +393,8 @@ async def prosecution_referrals(session: AsyncSession, scope: sa.Select[Any]) ->
     """Referrals to prosecution recorded on the timelines of the cases in scope, and their cases."""
     e = case_events
     stmt = (sa.select(sa.func.count(sa.distinct(e.c.data["referral_id"].astext)).label("referrals"),
-                      sa.func.count(sa.distinct(e.c.case_id)).label("cases"))
+                      sa.func.count(sa.distinct(e.c.case_id)).label("cases"), _key_sum())
+            .select_from(e.join(keys, keys.c.case_id == e.c.case_id))
             .where(e.c.case_id.in_(scope), e.c.event_type == "referral.sent",
                    e.c.data["kind"].astext == "prosecution"))
     return (await session.execute(stmt)).mappings().one()
@@ -374,7 +405,8 @@ async def decisions_by_type(session: AsyncSession, scope: sa.Select[Any]) -> Seq
     m = judicial_measures
     stmt = (sa.select(m.c.decision_type.label("key"), sa.func.count().label("count"),
                       sa.func.count(sa.distinct(m.c.case_id)).label("cases"),
-                      sa.func.count(sa.distinct(m.c.adult_id)).label("adults"))
+                      sa.func.count(sa.distinct(m.c.adult_id)).label("adults"), _key_sum())
+            .select_from(m.join(keys, keys.c.case_id == m.c.case_id))
             .where(m.c.case_id.in_(scope)).group_by(m.c.decision_type))
     return (await session.execute(stmt)).mappings().all()
 
@@ -382,10 +414,12 @@ async def decisions_by_type(session: AsyncSession, scope: sa.Select[Any]) -> Seq
 async def referral_to_decision_days(session: AsyncSession, scope: sa.Select[Any]) -> RowMapping:
     """Median days from a prosecution referral reaching the case to its first decision, over referrals."""
     e, m = case_events, judicial_measures
-    events = (sa.select(e.c.data["referral_id"].astext.label("referral_id"), e.c.occurred_at)
+    events = (sa.select(e.c.data["referral_id"].astext.label("referral_id"), e.c.occurred_at, e.c.case_id)
               .where(e.c.case_id.in_(scope), e.c.event_type == "referral.sent",
                      e.c.data["kind"].astext == "prosecution").subquery())
-    sent = (sa.select(events.c.referral_id, sa.func.min(events.c.occurred_at).label("sent_at"))
+    sent = (sa.select(events.c.referral_id, sa.func.min(events.c.occurred_at).label("sent_at"),
+                      sa.func.sum(sa.distinct(keys.c.record_key)).label("key_sum"))
+            .select_from(events.join(keys, keys.c.case_id == events.c.case_id))
             .group_by(events.c.referral_id).subquery())
     first = (sa.select(sa.cast(m.c.referral_id, sa.Text).label("referral_id"),
                        sa.func.min(m.c.decided_at).label("decided_at"))
@@ -393,7 +427,8 @@ async def referral_to_decision_days(session: AsyncSession, scope: sa.Select[Any]
              .group_by(m.c.referral_id).subquery())
     days = sa.extract("epoch", first.c.decided_at - sent.c.sent_at) / 86400.0
     stmt = (sa.select(sa.func.count().label("n"),
-                      sa.func.percentile_cont(0.5).within_group(days).label("median_days"))
+                      sa.func.percentile_cont(0.5).within_group(days).label("median_days"),
+                      sa.func.coalesce(sa.func.sum(sent.c.key_sum), 0).label("key_sum"))
             .select_from(sent.join(first, first.c.referral_id == sent.c.referral_id)))
     return (await session.execute(stmt)).mappings().one()
 
@@ -414,8 +449,15 @@ async def family_or_placement(session: AsyncSession, scope: sa.Select[Any]) -> R
 
     in_eps = (sa.select(sa.func.count(sa.distinct(cases.c.child_id))).join(p, p.c.case_id == cases.c.id)
               .where(cases.c.id.in_(scope)).scalar_subquery())
+    contributing = sa.or_(
+        sa.exists().where(m.c.case_id == keys.c.case_id, m.c.concerns == "child",
+                          m.c.decision_type.in_(FAMILY + PLACEMENT)),
+        sa.exists().where(p.c.case_id == keys.c.case_id))
+    key = (sa.select(sa.func.coalesce(sa.func.sum(keys.c.record_key), 0))
+           .where(keys.c.case_id.in_(scope), contributing).scalar_subquery())
     stmt = sa.select(children_with(FAMILY).label("return_to_family"),
-                     children_with(PLACEMENT).label("placement_ordered"), in_eps.label("placed_in_eps"))
+                     children_with(PLACEMENT).label("placement_ordered"), in_eps.label("placed_in_eps"),
+                     key.label("key_sum"))
     return (await session.execute(stmt)).mappings().one()
 
 
@@ -437,7 +479,8 @@ async def services_by_status(session: AsyncSession, scope: sa.Select[Any]) -> Se
     """Services of the cases in scope by beneficiary: proposed (all recorded) and completed."""
     s = service_deliveries
     stmt = (sa.select(s.c.beneficiary.label("key"), sa.func.count().label("proposed"),
-                      sa.func.count().filter(s.c.status == "completed").label("completed"))
+                      sa.func.count().filter(s.c.status == "completed").label("completed"), _key_sum())
+            .select_from(s.join(keys, keys.c.case_id == s.c.case_id))
             .where(s.c.case_id.in_(scope)).group_by(s.c.beneficiary))
     return (await session.execute(stmt)).mappings().all()
 
@@ -451,14 +494,17 @@ async def follow_up_coverage(session: AsyncSession, scope: sa.Select[Any], *, as
     f = follow_ups
     visited = sa.exists().where(f.c.case_id == cases.c.id, f.c.visited_at > as_of - timedelta(days=COVERAGE_DAYS),
                                 f.c.visited_at <= as_of)
-    stmt = sa.select(sa.func.count().label("active"), sa.func.count().filter(visited).label("visited")
-                     ).where(cases.c.id.in_(scope), cases.c.status.in_(ACTIVE))
+    stmt = (sa.select(sa.func.count().label("active"), sa.func.count().filter(visited).label("visited"),
+                      sa.func.coalesce(sa.func.sum(keys.c.record_key), 0).label("key_sum"))
+            .select_from(cases.join(keys, keys.c.case_id == cases.c.id))
+            .where(cases.c.id.in_(scope), cases.c.status.in_(ACTIVE)))
     return (await session.execute(stmt)).mappings().one()
 
 
 async def recidivism(session: AsyncSession, filters: Sequence[sa.ColumnElement[bool]], *, today: date
                      ) -> dict[str, int]:
-    """Children with a case in scope whose window has elapsed, and those with a repeat case within it."""
+    """Children with a case in scope whose window has elapsed, and those with a repeat case within it (and
+    `key_sum`, the record keys of the cases eligible for the shorter window, which holds the longer's)."""
     later = facts.alias("repeat_case")
     out: dict[str, int] = {}
     for months in (6, 12):
@@ -467,10 +513,12 @@ async def recidivism(session: AsyncSession, filters: Sequence[sa.ColumnElement[b
             later.c.repeat_of_case_id == facts.c.case_id, later.c.reported_on <= facts.c.reported_on + window)
             .correlate(facts).exists())
         stmt = (sa.select(sa.func.count(sa.distinct(facts.c.child_id)).label("eligible"),
-                          sa.func.count(sa.distinct(facts.c.child_id)).filter(repeated).label("repeat"))
+                          sa.func.count(sa.distinct(facts.c.child_id)).filter(repeated).label("repeat"),
+                          sa.func.coalesce(sa.func.sum(facts.c.record_key), 0).label("key_sum"))
                 .where(*filters, facts.c.reported_on + window <= sa.cast(today, sa.Date)))
         row = (await session.execute(stmt)).mappings().one()
         out[f"eligible_{months}m"], out[f"repeat_{months}m"] = int(row["eligible"]), int(row["repeat"])
+        out.setdefault("key_sum", int(row["key_sum"]))
     return out
 
 
@@ -489,9 +537,10 @@ async def step_delays(session: AsyncSession, scope: sa.Select[Any]) -> Sequence[
                       name="steps").data([(PATH[i], PATH[i + 1]) for i in range(len(PATH) - 1)])
     days = sa.extract("epoch", b.c.at - a.c.at) / 86400.0
     stmt = (sa.select(steps.c.from_status, steps.c.to_status, sa.func.count().label("n"),
-                      sa.func.percentile_cont(0.5).within_group(days).label("median_days"))
+                      sa.func.percentile_cont(0.5).within_group(days).label("median_days"), _key_sum())
             .select_from(steps.join(a, a.c.to_status == steps.c.from_status)
-                         .join(b, sa.and_(b.c.case_id == a.c.case_id, b.c.to_status == steps.c.to_status)))
+                         .join(b, sa.and_(b.c.case_id == a.c.case_id, b.c.to_status == steps.c.to_status))
+                         .join(keys, keys.c.case_id == a.c.case_id))
             .group_by(steps.c.from_status, steps.c.to_status))
     return (await session.execute(stmt)).mappings().all()
 

@@ -12,6 +12,8 @@ Dimension = Literal["territory", "sex", "age_band", "status", "exploitation_patt
 TerritoryLevel = Literal["region", "prefecture", "commune"]
 AgeScheme = Literal["pilot", "marrakech"]
 Phase = Literal["pilot_2019", "phase2_2021"]
+# "complementary" is no longer produced (every published count is perturbed: decision 0106); kept so that
+# clients validating against the schema keep working.
 Suppression = Literal["primary", "complementary"]
 
 
@@ -22,7 +24,8 @@ class StatsModel(BaseModel):
 
 
 class Period(StatsModel):
-    """The intake dates counted, inclusive, in Moroccan local time (null: unbounded)."""
+    """The intake dates counted, inclusive, in Moroccan local time (null: unbounded); whole months in a
+    protected (not exact) answer, whatever was asked."""
 
     from_: date | None = Field(default=None, alias="from", serialization_alias="from")
     to: date | None = None
@@ -59,8 +62,9 @@ class SummaryRead(StatsModel):
     age_scheme: AgeScheme
     territories: list[str] = Field(description="The territory codes counted (the caller's, or those asked).")
     phase: Phase | None = None
-    exact: bool = Field(description="False when cells under the threshold are suppressed.")
+    exact: bool = Field(description="False when cells under the threshold are suppressed and the others perturbed.")
     threshold: int
+    noise_bound: int = Field(description="Every published count is within this of the true count (0: exact).")
     as_of: datetime = Field(description="When the figures were last brought up to date with the case records.")
     cells: list[SummaryCell]
     total: SummaryTotal
@@ -91,5 +95,6 @@ class IndicatorsRead(StatsModel):
     phase: Phase | None = None
     exact: bool
     threshold: int
+    noise_bound: int = Field(description="Every published count is within this of the true count (0: exact).")
     as_of: datetime
     indicators: list[Indicator]
