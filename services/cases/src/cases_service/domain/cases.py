@@ -351,7 +351,7 @@ async def list_cases(*, ctx: Context, status: str | None, territory_code: str | 
                      age_min: float | None, age_max: float | None, opened_from: datetime | None,
                      opened_to: datetime | None, q: str | None, limit: int, cursor: str | None
                      ) -> Page[CaseSummary]:
-    """A page of the cases the caller may see, newest first, with API.md's filters; each listed case is audited."""
+    """A page of the cases the caller may see, newest first, with the API's filters; each listed case is audited."""
     v = ctx.visibility
     today = now().date()
     territory = None

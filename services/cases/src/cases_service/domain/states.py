@@ -1,4 +1,4 @@
-"""The case state machine of DOMAIN.md: allowed steps, who may take each, and its guard.
+"""The case state machine (docs/domain.md, docs/state-machine.md): allowed steps, who may take each, and its guard.
 
 Pure rules, no I/O: `check_transition` gets the facts a guard needs (`CaseFacts`) and either returns the
 step or raises `TransitionNotAllowed` with the reason. docs/state-machine.md is the readable form.
@@ -15,7 +15,7 @@ from himaya.scopes import Role, Scope
 
 
 class Status(StrEnum):
-    """Case states (API.md)."""
+    """Case states (docs/state-machine.md)."""
 
     REPORTED = "reported"
     SCREENED = "screened"

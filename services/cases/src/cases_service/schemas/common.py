@@ -1,4 +1,4 @@
-"""Enumerations of API.md and the bases of request and response models."""
+"""Enumerations of the API (docs/api-contract.md) and the bases of request and response models."""
 
 from __future__ import annotations
 

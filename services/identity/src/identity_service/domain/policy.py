@@ -23,7 +23,7 @@ from identity_service.domain.errors import GrantNotAllowed
 
 
 class OrganizationType(StrEnum):
-    """Organisation types of API.md."""
+    """Organisation types (docs/domain.md)."""
 
     PROSECUTION_OFFICE = "prosecution_office"
     POLICE = "police"

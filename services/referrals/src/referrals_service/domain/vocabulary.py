@@ -1,4 +1,4 @@
-"""The fixed vocabularies of referrals (API.md and DOMAIN.md): kinds, states, decision types, events."""
+"""The fixed vocabularies of referrals (docs/domain.md): kinds, states, decision types, events."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ class ReferralKind(StrEnum):
 
 
 class ReferralStatus(StrEnum):
-    """States of a referral (API.md)."""
+    """States of a referral (docs/partner-guide/referrals.md)."""
 
     SENT = "sent"
     ACKNOWLEDGED = "acknowledged"
@@ -38,7 +38,7 @@ class Urgency(StrEnum):
 
 
 class ServiceType(StrEnum):
-    """Services a referral to a provider asks for (API.md, service `service_type`)."""
+    """Services a referral to a provider asks for (the `service_type` of a service referral)."""
 
     MEDICAL = "medical"
     PSYCHOLOGICAL = "psychological"
@@ -54,7 +54,7 @@ class ServiceType(StrEnum):
 
 
 class DecisionType(StrEnum):
-    """Prosecutor decisions (DOMAIN.md)."""
+    """Prosecutor decisions (docs/domain.md)."""
 
     RETURN_TO_FAMILY = "return_to_family"
     EMERGENCY_PLACEMENT = "emergency_placement"
