@@ -37,10 +37,18 @@ FENCE = re.compile(r"^(```|~~~).*?^\1", re.MULTILINE | re.DOTALL)
 HEADING = re.compile(r"^#{1,6}\s+(.+?)\s*#*\s*$", re.MULTILINE)
 
 
+UNTRACKED_DIRS = {".git", ".venv", ".tools", ".data", "bench-results", "__pycache__", ".pytest_cache",
+                  ".mypy_cache", ".ruff_cache"}
+
+
 @cache
 def tracked_files() -> tuple[Path, ...]:
-    """Every file git tracks (what a clone holds)."""
-    out = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, check=True).stdout
+    """Every file git tracks (what a clone holds); in a copy without git, every file outside the local dirs."""
+    try:
+        out = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, check=True).stdout
+    except (OSError, subprocess.CalledProcessError):
+        return tuple(p for p in ROOT.rglob("*")
+                     if p.is_file() and not UNTRACKED_DIRS.intersection(p.relative_to(ROOT).parts))
     return tuple(ROOT / name for name in out.decode().split("\0") if name)
 
 
