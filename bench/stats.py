@@ -1,4 +1,4 @@
-"""Measure the statistics at scale: `python -m cases_service.stats.bench --cases 100000 [--cases 1000000]`.
+"""Measure the statistics at scale: `python -m bench.stats --cases 100000 [--cases 1000000]`.
 
 Creates a scratch database on the test server (DATABASE_URL, or the embedded PostgreSQL), migrates the
 cases schema, loads N synthetic cases with COPY (intakes, children, cases: no names; triggers off, then
@@ -48,7 +48,7 @@ from himaya.db import create_engine
 from himaya.migrations import provision
 from himaya.scopes import Role, scopes_for
 from himaya.settings import to_asyncpg_url
-from himaya.testing.plugin import _replace_db, _with_user, server_admin_url
+from himaya_dev.testing.plugin import replace_db, server_admin_url, with_user
 
 CITIES = ("04.421", "04.441", "04.501", "01.511", "03.061", "07.351", "09.001")
 BASE_QUERY = """
@@ -187,11 +187,11 @@ async def measure(n_cases: int, runs: int, intakes: int = 0) -> dict[str, Any]:
     server = server_admin_url()
     tag = secrets.token_hex(4)
     name = f"himaya_bench_{tag}"
-    admin = await asyncpg.connect(_replace_db(server, "postgres"))
+    admin = await asyncpg.connect(replace_db(server, "postgres"))
     await admin.execute(f'CREATE DATABASE "{name}"')
     await admin.close()
-    admin_url = _replace_db(server, name)
-    app_url = _with_user(admin_url, f"himaya_cases_b{tag}", secrets.token_urlsafe(16))
+    admin_url = replace_db(server, name)
+    app_url = with_user(admin_url, f"himaya_cases_b{tag}", secrets.token_urlsafe(16))
     out: dict[str, Any] = {"cases": n_cases}
     noise = Perturbation(secrets.token_bytes(32))  # the protected path (a steering viewer's), as in production
     try:
@@ -257,7 +257,7 @@ async def measure(n_cases: int, runs: int, intakes: int = 0) -> dict[str, Any]:
             out["intake_throughput"] = await intake_throughput(maker, intakes)
         await engine.dispose()
     finally:
-        admin = await asyncpg.connect(_replace_db(server, "postgres"))
+        admin = await asyncpg.connect(replace_db(server, "postgres"))
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         await admin.execute(f'DROP ROLE IF EXISTS "himaya_cases_b{tag}"')
         await admin.close()
