@@ -98,8 +98,8 @@ def _rows(n_cases: int, rng: random.Random, communes: dict[str, list[str]], cour
                 repeat_pool.append((child_id, cid, _born))
             elif repeat_of is not None:
                 status = "reported"
-            cases.append((cid, f"B-{made:08d}", child_id, iid, prefecture[:2], prefecture, commune, courts[prefecture],
-                           status, repeat_of, reported))
+            cases.append((cid, f"B-{made:08d}", child_id, child_id, iid, prefecture[:2], prefecture, commune,
+                          courts[prefecture], status, repeat_of, reported))
             made += 1
     return intakes, children, cases
 
@@ -123,8 +123,9 @@ async def _load(admin_url: str, n_cases: int) -> None:
             "id", "sex", "reference_birth_date", "nationality", "name_tokens"])
         await conn.execute("UPDATE cases.children SET birth_date = reference_birth_date")
         await conn.copy_records_to_table("cases", schema_name=SCHEMA, records=cases, columns=[
-            "id", "case_number", "child_id", "intake_id", "region_code", "prefecture_code", "commune_code",
-            "court_code", "status", "repeat_of_case_id", "opened_at"])
+            # recorded_child_id: the child the case was opened with (a trigger fills it, off during the load).
+            "id", "case_number", "child_id", "recorded_child_id", "intake_id", "region_code", "prefecture_code",
+            "commune_code", "court_code", "status", "repeat_of_case_id", "opened_at"])
         await conn.execute("ANALYZE cases.intakes; ANALYZE cases.children; ANALYZE cases.cases")
         await conn.execute("SET session_replication_role = origin")
     finally:
