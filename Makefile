@@ -48,7 +48,8 @@ test: install ## Run the whole test suite (embedded Postgres unless DATABASE_URL
 test-fast: install ## Run the tests without the slow fault-injection and fuzz suites
 	$(PY) -m pytest -m "not slow"
 
-# mypy, one run per package (each is its own program; mypy_path in pyproject.toml resolves himaya from its source).
+# The packages mypy checks (mypy_path in pyproject.toml resolves himaya and himaya_dev from their source).
+# Each service joins once its code type-checks.
 MYPY_TARGETS := shared/src tools/himaya-dev/src services/gateway/src
 
 lint: install ## ruff, the import boundaries (lint-imports, private names), mypy
