@@ -17,7 +17,7 @@ import pytest
 from authz.provision import NATIONAL, RABAT, Actor, Directory, expect, wait_for
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from himaya.devstack import ROOT
+from himaya_dev.devstack import ROOT
 
 pytestmark = pytest.mark.stack
 
