@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from himaya.devstack import SERVICES, Stack, StackConfig, migrate, random_secrets
+from himaya_dev.devstack import SERVICES, Stack, StackConfig, migrate, random_secrets
 
 # Helpers of the cross-service suites (tests/authz) are imported by name, as tests run in importlib mode.
 sys.path.insert(0, str(Path(__file__).parent))
