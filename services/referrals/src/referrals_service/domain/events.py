@@ -5,14 +5,15 @@ from __future__ import annotations
 import base64
 import uuid
 from collections.abc import Mapping
-from datetime import UTC, datetime
 from typing import Any
 
 import orjson
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from himaya import clock
 from himaya.auth import Principal
 from himaya.crypto import FieldCipher
+from himaya.events import DecisionData, ReferralEventData, event_document, referral_event
 from himaya.outbox import enqueue
 from himaya.scopes import Scope
 from referrals_service.db import repository as repo
@@ -33,30 +34,18 @@ def webhook_destination(subscription_id: uuid.UUID) -> str:
 
 
 def event_body(referral: Mapping[str, Any], event_type: EventType, *, actor: str, event_id: uuid.UUID,
-               data: dict[str, Any] | None = None) -> dict[str, Any]:
-    """The event document of decision 0004; `data.sequence` orders a referral's events."""
-    return {
-        "id": str(event_id),
-        "type": str(event_type),
-        "occurred_at": datetime.now(UTC).isoformat(),
-        "case_id": str(referral["case_id"]),
-        "referral_id": str(referral["id"]),
-        "organization_id": str(referral["target_organization_id"]),
-        "actor": actor,
-        "data": {
-            "kind": referral["kind"],
-            "status": referral["status"],
-            "open": referral["status"] in OPEN_STATUSES,
-            "sequence": referral["version"],
-            "sender_organization_id": str(referral["sender_organization_id"]),
-            "target_organization_id": str(referral["target_organization_id"]),
-            "target_organization_type": referral["target_organization_type"],
-            "urgency": referral["urgency"],
-            "service_type": referral["service_type"],
-            "external_reference": referral["external_reference"],
-            **(data or {}),
-        },
-    }
+               data: dict[str, Any] | None = None, decision: DecisionData | None = None) -> dict[str, Any]:
+    """The event document (himaya.events); `data.sequence`, the referral's version, orders a referral's events."""
+    state = ReferralEventData(
+        kind=referral["kind"], status=referral["status"], open=referral["status"] in OPEN_STATUSES,
+        sequence=referral["version"], sender_organization_id=referral["sender_organization_id"],
+        target_organization_id=referral["target_organization_id"],
+        target_organization_type=referral["target_organization_type"], urgency=referral["urgency"],
+        service_type=referral["service_type"], external_reference=referral["external_reference"], **(data or {}))
+    return event_document(referral_event(
+        event_id=event_id, event_type=event_type, occurred_at=clock.now(), case_id=referral["case_id"],
+        referral_id=referral["id"], organization_id=referral["target_organization_id"], actor=actor, data=state,
+        decision=decision))
 
 
 def seal_event(cipher: FieldCipher, body: Mapping[str, Any]) -> dict[str, Any]:
@@ -82,11 +71,12 @@ def open_event(cipher: FieldCipher, stored: Mapping[str, Any]) -> dict[str, Any]
 
 
 async def emit(session: AsyncSession, cipher: FieldCipher, *, referral: Mapping[str, Any], event_type: EventType,
-               principal: Principal,
-               data: dict[str, Any] | None = None) -> uuid.UUID:
+               principal: Principal, data: dict[str, Any] | None = None,
+               decision: DecisionData | None = None) -> uuid.UUID:
     """Enqueue the event for cases and for every subscription of the sender or target that wants it."""
     event_id = uuid.uuid4()
-    body = seal_event(cipher, event_body(referral, event_type, actor=principal.actor, event_id=event_id, data=data))
+    body = seal_event(cipher, event_body(referral, event_type, actor=principal.actor, event_id=event_id, data=data,
+                                         decision=decision))
     await enqueue(session, outbox_events, event_type=str(event_type), destination=CASES_DESTINATION,
                   payload=body, aggregate_id=referral["id"], event_id=event_id)
     subscribers = await repo.subscriptions_for(

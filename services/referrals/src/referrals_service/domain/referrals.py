@@ -14,6 +14,7 @@ from himaya.audit import AuditEntry, record
 from himaya.auth import Principal
 from himaya.crypto import FieldCipher
 from himaya.errors import Conflict, Forbidden, InvalidInput, NotFound, TransitionNotAllowed
+from himaya.events import DecisionData
 from himaya.pagination import build_page, decode_cursor, encode_cursor
 from referrals_service.clients.directory import CasesClient, IdentityClient
 from referrals_service.db import repository as repo
@@ -131,7 +132,8 @@ def _require(referral: Row, *, kind: ReferralKind | None, states: frozenset[str]
 async def _change(session: AsyncSession, cipher: FieldCipher,
                   principal: Principal, referral: Row, *, to: ReferralStatus,
                   event_type: EventType, values: dict[str, Any], note: str | None,
-                  event_data: dict[str, Any] | None = None, audit_fields: Sequence[str] = ()) -> Row:
+                  event_data: dict[str, Any] | None = None, decision: DecisionData | None = None,
+                  audit_fields: Sequence[str] = ()) -> Row:
     """Apply a state change: new version and change number, history, outbox event, audit."""
     now = datetime.now(UTC)
     changes: dict[str, Any] = {"status": to, "updated_at": now, "version": referral["version"] + 1,
@@ -140,7 +142,8 @@ async def _change(session: AsyncSession, cipher: FieldCipher,
         changes["closed_at"] = now
     updated = await repo.update_referral(session, cipher, referral["id"], changes)
     await _history(session, cipher, principal, updated, event_type, referral["status"], note=note)
-    await emit(session, cipher, referral=updated, event_type=event_type, principal=principal, data=event_data)
+    await emit(session, cipher, referral=updated, event_type=event_type, principal=principal, data=event_data,
+               decision=decision)
     await _audit(session, principal, event_type.replace("referral.", "referral."), updated,
                  fields=("status", *audit_fields))
     return updated
@@ -236,14 +239,11 @@ async def record_decision(*, session: AsyncSession, cipher: FieldCipher, princip
         "decided_at": data.decided_at, "notes": data.notes, "recorded_by": principal.actor,
         "organization_id": principal.organization_id, "created_at": now,
     })
-    # Flat in `data`, as cases reads it (its Decision model): decision_id, type, concerns, adult_id, decided_at.
-    details = {
-        "decision_id": str(decision["id"]), "type": data.type, "concerns": data.concerns,
-        "adult_id": str(data.adult_id) if data.adult_id else None, "legal_basis": data.legal_basis,
-        "decided_at": data.decided_at.astimezone(UTC).isoformat(), "reference": referral["external_reference"],
-    }
+    details = DecisionData(decision_id=decision["id"], type=data.type, concerns=data.concerns,
+                           adult_id=data.adult_id, legal_basis=data.legal_basis, decided_at=data.decided_at,
+                           reference=referral["external_reference"])
     await _change(session, cipher, principal, referral, to=S.DECIDED, event_type=EventType.DECISION_RECORDED,
-                  values={}, note=str(data.type), event_data=details,
+                  values={}, note=str(data.type), decision=details,
                   audit_fields=("decision.type", "decision.concerns", "decision.legal_basis"))
     # The decider's own answer echoes what it sent, but legal basis and notes only with the offence scope.
     return decision_view(decision, offences=may_see_offences(principal))

@@ -1,29 +1,10 @@
-"""The fixed vocabularies of referrals (API.md and DOMAIN.md): kinds, states, decision types, events."""
+"""The fixed vocabularies of referrals; those the events to cases carry are himaya.events' (one definition)."""
 
 from __future__ import annotations
 
 from enum import StrEnum
 
-
-class ReferralKind(StrEnum):
-    """To a prosecution office, or to a service provider."""
-
-    PROSECUTION = "prosecution"
-    SERVICE = "service"
-
-
-class ReferralStatus(StrEnum):
-    """States of a referral (API.md)."""
-
-    SENT = "sent"
-    ACKNOWLEDGED = "acknowledged"
-    ACCEPTED = "accepted"
-    COMPLETED = "completed"
-    REJECTED = "rejected"
-    CANCELLED = "cancelled"
-    DECIDED = "decided"
-    CLOSED = "closed"
-
+from himaya.events import Concerns, DecisionType, EventType, ReferralKind, ReferralStatus
 
 OPEN_STATUSES = frozenset({ReferralStatus.SENT, ReferralStatus.ACKNOWLEDGED, ReferralStatus.ACCEPTED,
                            ReferralStatus.DECIDED})
@@ -53,29 +34,6 @@ class ServiceType(StrEnum):
     EMERGENCY_SHELTER = "emergency_shelter"
 
 
-class DecisionType(StrEnum):
-    """Prosecutor decisions (DOMAIN.md)."""
-
-    RETURN_TO_FAMILY = "return_to_family"
-    EMERGENCY_PLACEMENT = "emergency_placement"
-    PLACEMENT_TRUSTED_PERSON = "placement_trusted_person"
-    REFER_JUVENILE_JUDGE = "refer_juvenile_judge"
-    MEDICAL_CARE_ORDER = "medical_care_order"
-    CIVIL_STATUS_REGULARISATION = "civil_status_regularisation"
-    DNA_EXPERTISE_ORDER = "dna_expertise_order"
-    OPEN_INVESTIGATION = "open_investigation"
-    PROSECUTE_ADULT = "prosecute_adult"
-    NO_FURTHER_ACTION_ADULT = "no_further_action_adult"
-    REFER_TRAFFICKING_MECHANISM = "refer_trafficking_mechanism"
-
-
-class Concerns(StrEnum):
-    """Whom a decision concerns."""
-
-    CHILD = "child"
-    ADULT = "adult"
-
-
 # Measures for the child cannot concern an adult, and measures against an adult cannot concern the child;
 # the others (DNA order, investigation, trafficking mechanism) may concern either.
 CHILD_ONLY_DECISIONS = frozenset({
@@ -86,19 +44,10 @@ CHILD_ONLY_DECISIONS = frozenset({
 ADULT_ONLY_DECISIONS = frozenset({DecisionType.PROSECUTE_ADULT, DecisionType.NO_FURTHER_ACTION_ADULT})
 
 
-class EventType(StrEnum):
-    """Events a referral emits (to cases and to webhook subscribers)."""
-
-    SENT = "referral.sent"
-    ACKNOWLEDGED = "referral.acknowledged"
-    DECISION_RECORDED = "referral.decision_recorded"
-    ACCEPTED = "referral.accepted"
-    REJECTED = "referral.rejected"
-    COMPLETED = "referral.completed"
-    CANCELLED = "referral.cancelled"
-    CLOSED = "referral.closed"
-
-
 PROSECUTION_TARGET_TYPES = frozenset({"prosecution_office"})
 SERVICE_TARGET_TYPES = frozenset({"health", "education", "eps", "ngo", "local_authority",
                                   "entraide_nationale", "cape"})
+
+__all__ = ["ADULT_ONLY_DECISIONS", "CHILD_ONLY_DECISIONS", "OPEN_STATUSES", "PROSECUTION_TARGET_TYPES",
+           "SERVICE_TARGET_TYPES", "Concerns", "DecisionType", "EventType", "ReferralKind", "ReferralStatus",
+           "ServiceType", "Urgency"]
