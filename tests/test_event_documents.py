@@ -7,13 +7,17 @@ import orjson
 
 from cases_service.domain.events import parse_event
 from himaya.events import DecisionData, ServiceEvent
-from referrals_service.domain.events import event_body
-from referrals_service.domain.vocabulary import Concerns, DecisionType, EventType
+from referrals_service.core.enums import Concerns, DecisionType, EventType
+from referrals_service.delivery.service import event_body
+from referrals_service.referrals.records import Referral
 
-REFERRAL = {"id": uuid.uuid4(), "case_id": uuid.uuid4(), "kind": "prosecution", "status": "decided", "version": 4,
-            "sender_organization_id": uuid.uuid4(), "target_organization_id": uuid.uuid4(),
-            "target_organization_type": "prosecution_office", "urgency": "urgent", "service_type": None,
-            "external_reference": "PR-77"}
+NOW = datetime.now(UTC)
+REFERRAL = Referral(id=uuid.uuid4(), case_id=uuid.uuid4(), kind="prosecution", status="decided", version=4,
+                    sender_organization_id=uuid.uuid4(), target_organization_id=uuid.uuid4(),
+                    target_organization_type="prosecution_office", reason="r", urgency="urgent", service_type=None,
+                    snapshot={}, external_reference="PR-77", outcome=None, rejection_reason=None,
+                    cancellation_reason=None, created_by="user:s", created_at=NOW, updated_at=NOW, closed_at=None,
+                    change_seq=9)
 
 
 def test_referrals_decision_event_is_what_cases_reads() -> None:
@@ -26,7 +30,7 @@ def test_referrals_decision_event_is_what_cases_reads() -> None:
     assert isinstance(parsed, ServiceEvent)
     assert parsed.model_dump(mode="json") == body
     assert parsed.decision() == decision
-    assert parsed.referral_data().sequence == 4 and parsed.organization_id == REFERRAL["target_organization_id"]
+    assert parsed.referral_data().sequence == 4 and parsed.organization_id == REFERRAL.target_organization_id
 
 
 def test_every_state_change_event_parses_with_its_texts() -> None:

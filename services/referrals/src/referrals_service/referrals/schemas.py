@@ -9,7 +9,7 @@ from typing import Annotated
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
 
 from himaya.text import NO_NUL
-from referrals_service.domain.vocabulary import (
+from referrals_service.core.enums import (
     Concerns,
     DecisionType,
     EventType,

@@ -1,4 +1,5 @@
-"""Delivery of outbox events: to cases' internal endpoint and to webhook subscribers, signed, in order."""
+"""The outbox dispatcher of referrals: events to cases' internal endpoint and to webhook subscribers, signed,
+each referral's events in order (the feature's background worker: it speaks HTTP, as a router speaks FastAPI)."""
 
 from __future__ import annotations
 
@@ -17,10 +18,9 @@ from himaya.crypto import FieldCipher
 from himaya.errors import InvalidInput
 from himaya.outbox import PENDING, OutboxDispatcher, OutboxEvent, PermanentDeliveryError
 from himaya.scopes import Scope
-from referrals_service.db import repository as repo
-from referrals_service.domain.audience import event_view, scopes_may_see_offences
-from referrals_service.domain.events import open_event
-from referrals_service.domain.urlguard import UrlGuard
+from referrals_service.core.audience import event_view, scopes_may_see_offences
+from referrals_service.core.urlguard import UrlGuard
+from referrals_service.delivery.repository import delivery_target, open_event
 
 # Answers that will never change on retry: dead-letter at once (decision 0004). Everything else
 # (5xx, timeouts, 401 from a secret being rotated, 404 from a receiver being deployed) is retried.
@@ -117,17 +117,17 @@ class WebhookDelivery:
         """Deliver one event; raise to retry, PermanentDeliveryError to dead-letter."""
         subscription_id = uuid.UUID(event.destination.split(":", 1)[1])
         async with self.engine.connect() as conn:
-            sub = await repo.delivery_subscription(conn, subscription_id)
-        if sub is None or not sub["active"]:
+            sub = await delivery_target(conn, subscription_id)
+        if sub is None or not sub.active:
             raise PermanentDeliveryError(SUBSCRIPTION_DELETED)
-        scopes = frozenset(sub["owner_scopes"] or ())
+        scopes = frozenset(sub.owner_scopes or ())
         data = event.payload.get("data") or {}
         parties = {data.get("sender_organization_id"), data.get("target_organization_id")}
-        if str(Scope.REFERRALS_READ) not in scopes or str(sub["organization_id"]) not in parties:
+        if str(Scope.REFERRALS_READ) not in scopes or str(sub.organization_id) not in parties:
             log.warning("webhook_not_entitled", subscription_id=str(subscription_id), event_id=str(event.id))
             raise PermanentDeliveryError(NOT_ENTITLED)
         try:
-            target = await self.guard(sub["url"])
+            target = await self.guard(sub.url)
         except InvalidInput as exc:
             log.warning("webhook_address_refused", subscription_id=str(subscription_id), detail=exc.detail)
             raise PermanentDeliveryError(ADDRESS_REFUSED) from exc
@@ -135,7 +135,7 @@ class WebhookDelivery:
                                        offences=scopes_may_see_offences(scopes)))
         headers = {"Content-Type": "application/json", "User-Agent": USER_AGENT, "Host": target.host_header,
                    signing.EVENT_ID_HEADER: str(event.payload.get("id")), signing.EVENT_TYPE_HEADER: event.event_type,
-                   DELIVERY_ID_HEADER: str(event.id), **signing.signed_headers(sub["secret"].encode(), body)}
+                   DELIVERY_ID_HEADER: str(event.id), **signing.signed_headers(sub.secret.encode(), body)}
         extensions = {"sni_hostname": target.hostname} if target.scheme == "https" else {}
         try:
             async with self.http.stream("POST", target.connect_url, content=body, headers=headers,

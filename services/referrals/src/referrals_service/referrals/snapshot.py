@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import date
 from typing import Any
+
+from himaya import clock
 
 AGE_BANDS = ((1, "under_1"), (6, "1_5"), (14, "6_13"), (18, "14_17"))
 
@@ -39,7 +41,7 @@ def case_snapshot(case: dict[str, Any], *, today: date | None = None) -> dict[st
     """Build the snapshot from the cases service's representation of a case."""
     child = case.get("child") or {}
     intake = case.get("intake") or {}
-    band = age_band(_age_today(child, today or datetime.now(UTC).date()))
+    band = age_band(_age_today(child, today or clock.now().date()))
     sex = child.get("sex")
     pattern = intake.get("exploitation_pattern")
     parts = [f"{sex or 'child of unknown sex'}, age band {band}"]

@@ -1,4 +1,5 @@
-"""What of a referral each audience may see: offence data only with `offences:read`, as cases shows it.
+"""What of a referral each audience may see: offence data only with `offences:read`, as cases shows it (the
+views of a referral's decisions and history are in `referrals/service.py`, the events' here).
 
 Prosecutor decisions about an adult (prosecute, no further action, an investigation or a trafficking
 referral concerning the adult) are offence data: cases hides them, with their timeline events, from callers
@@ -10,12 +11,12 @@ data at all.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Collection, Mapping
 from typing import Any
 
 from himaya.auth import Principal
 from himaya.scopes import Scope
-from referrals_service.domain.vocabulary import Concerns, EventType
+from referrals_service.core.enums import Concerns, EventType
 
 # Fields of a decision, and of a `referral.decision_recorded` event's data, that are offence data for any
 # decision; the decision's own identity (type, whom, when) is offence data when it concerns an adult.
@@ -31,32 +32,6 @@ def may_see_offences(principal: Principal) -> bool:
 def scopes_may_see_offences(scopes: Collection[str]) -> bool:
     """The same rule for scopes captured earlier (a webhook subscription's owner)."""
     return str(Scope.OFFENCES_READ) in scopes
-
-
-def decision_view(decision: Mapping[str, Any], *, offences: bool) -> dict[str, Any]:
-    """A decision as its audience sees it: legal basis and notes only with the offence scope."""
-    view = dict(decision)
-    if not offences:
-        for field in OFFENCE_TEXT_FIELDS:
-            view[field] = None
-    return view
-
-
-def visible_decisions(decisions: Iterable[Mapping[str, Any]], *, offences: bool) -> list[dict[str, Any]]:
-    """The decisions an audience sees: those about an adult only with the offence scope."""
-    return [decision_view(d, offences=offences) for d in decisions
-            if offences or d["concerns"] != Concerns.ADULT]
-
-
-def history_view(entries: Iterable[Mapping[str, Any]], *, offences: bool) -> list[dict[str, Any]]:
-    """A referral's history: the note of a decision step (its type) only with the offence scope."""
-    out = []
-    for entry in entries:
-        view = dict(entry)
-        if not offences and view["event_type"] == EventType.DECISION_RECORDED:
-            view["note"] = None
-        out.append(view)
-    return out
 
 
 def event_view(event: Mapping[str, Any], *, offences: bool) -> dict[str, Any]:

@@ -8,7 +8,7 @@ from typing import Annotated
 
 from pydantic import AnyUrl, BaseModel, ConfigDict, Field, StringConstraints
 
-from referrals_service.domain.vocabulary import EventType
+from referrals_service.core.enums import EventType
 
 
 class WebhookSubscriptionCreate(BaseModel):

@@ -1,0 +1,15 @@
+"""Building the typed records the repositories return from the rows they read."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+
+def from_row(cls: type[T], row: Mapping[str, Any]) -> T:
+    """A record of dataclass `cls` from a row (or an opened row) holding at least its fields."""
+    assert dataclasses.is_dataclass(cls)
+    return cls(**{f.name: row[f.name] for f in dataclasses.fields(cls)})
