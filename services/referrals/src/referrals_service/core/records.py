@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 T = TypeVar("T")
 
 
-def from_row(cls: type[T], row: Mapping[str, Any]) -> T:
+def from_row(cls: type[T], row: Mapping[Any, Any]) -> T:
     """A record of dataclass `cls` from a row (or an opened row) holding at least its fields."""
     assert dataclasses.is_dataclass(cls)
     return cls(**{f.name: row[f.name] for f in dataclasses.fields(cls)})

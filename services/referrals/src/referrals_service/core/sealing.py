@@ -22,7 +22,7 @@ def seal(cipher: FieldCipher, table: sa.Table, row_id: Any, values: Mapping[str,
     return sealed
 
 
-def open_row(cipher: FieldCipher, table: sa.Table, row: Mapping[str, Any]) -> dict[str, Any]:
+def open_row(cipher: FieldCipher, table: sa.Table, row: Mapping[Any, Any]) -> dict[str, Any]:
     """A row as a dict whose `<column>_enc` blobs are replaced by their plaintext under `column`."""
     opened = dict(row)
     for column in SEALED_COLUMNS[table.name]:

@@ -22,7 +22,7 @@ from referrals_service.referrals.records import Decision, HistoryEntry, Referral
 CHANGE_LOCK = zlib.crc32(b"referrals.change_seq") & 0x7FFFFFFF
 
 
-def _referral(cipher: FieldCipher, row: Mapping[str, Any]) -> Referral:
+def _referral(cipher: FieldCipher, row: Mapping[Any, Any]) -> Referral:
     return from_row(Referral, open_row(cipher, referrals, row))
 
 

@@ -15,7 +15,7 @@ from himaya.audit import AuditEntry, record
 from himaya.errors import Conflict, Forbidden, InvalidInput, NotFound, TransitionNotAllowed
 from himaya.events import DecisionData
 from himaya.pagination import build_page, decode_cursor, encode_cursor
-from referrals_service.core.audience import OFFENCE_TEXT_FIELDS, may_see_offences
+from referrals_service.core.audience import may_see_offences
 from referrals_service.core.context import Context
 from referrals_service.core.enums import (
     ADULT_ONLY_DECISIONS,
@@ -238,7 +238,7 @@ def decision_view(decision: Decision, *, offences: bool) -> Decision:
     """A decision as its audience sees it: legal basis and notes only with the offence scope."""
     if offences:
         return decision
-    return dataclasses.replace(decision, **dict.fromkeys(OFFENCE_TEXT_FIELDS))
+    return dataclasses.replace(decision, legal_basis=None, notes=None)
 
 
 def visible_decisions(decisions: Iterable[Decision], *, offences: bool) -> list[Decision]:
