@@ -10,6 +10,8 @@ T = TypeVar("T")
 
 
 def from_row(cls: type[T], row: Mapping[Any, Any]) -> T:
-    """A record of dataclass `cls` from a row (or an opened row) holding at least its fields."""
+    """A record of dataclass `cls` from a row (or an opened row) holding its fields (those with a default may be
+    missing)."""
     assert dataclasses.is_dataclass(cls)
-    return cls(**{f.name: row[f.name] for f in dataclasses.fields(cls)})
+    keys = row.keys()
+    return cls(**{f.name: row[f.name] for f in dataclasses.fields(cls) if f.name in keys})
