@@ -82,3 +82,4 @@ def test_cases_refuses_what_it_could_never_apply() -> None:
         event.decision()
     with pytest.raises(ValidationError):
         _state(sequence=0)
+

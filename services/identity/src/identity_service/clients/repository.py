@@ -10,8 +10,8 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from himaya.records import from_row
 from identity_service.clients.records import Client
-from identity_service.core.records import from_row
 from identity_service.core.tables import api_clients, client_secrets, organizations
 
 _CLIENT_VIEW = (sa.select(api_clients, organizations.c.type.label("organization_type"))

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from identity_service.core.records import from_row
+from himaya.records import from_row
 from identity_service.core.sql import within
 from identity_service.core.tables import field_team_members, field_teams, organizations, users
 from identity_service.field_teams.records import FieldTeam, FieldTeamMember

@@ -12,8 +12,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from himaya.records import from_row
 from identity_service.core.crypto import KeyEncryption
-from identity_service.core.records import from_row
 from identity_service.core.tables import signing_keys
 from identity_service.keys.records import PublishedKey, SigningKey
 

@@ -8,7 +8,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from identity_service.core.records import from_row
+from himaya.records import from_row
 from identity_service.core.tables import api_clients, revocations, users
 from identity_service.revocations.records import RevocationEntry
 

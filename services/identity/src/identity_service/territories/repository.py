@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from identity_service.core.records import from_row
+from himaya.records import from_row
 from identity_service.core.tables import courts, territories
 from identity_service.territories.records import Territory
 

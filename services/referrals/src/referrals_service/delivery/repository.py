@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from himaya.crypto import FieldCipher
 from himaya.outbox import enqueue
-from referrals_service.core.records import from_row
+from himaya.records import from_row
 from referrals_service.core.tables import outbox_events, webhook_subscriptions
 
 CASES_DESTINATION = "cases"

@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from himaya.crypto import FieldCipher
-from referrals_service.core.records import from_row
+from himaya.records import from_row
 from referrals_service.core.sealing import open_row, seal
 from referrals_service.core.tables import prosecutor_decisions, referral_change_seq, referral_history, referrals
 from referrals_service.referrals.records import Decision, HistoryEntry, Referral

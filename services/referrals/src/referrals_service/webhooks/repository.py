@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from himaya.outbox import DEAD, PENDING, enqueue
-from referrals_service.core.records import from_row
+from himaya.records import from_row
 from referrals_service.core.tables import outbox_events, webhook_subscriptions
 from referrals_service.webhooks.records import OutboxRow, Subscription
 

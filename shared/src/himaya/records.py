@@ -1,4 +1,4 @@
-"""Building the typed records the repositories return from the rows they read."""
+"""Typed records from rows: the repositories of every service return dataclasses, never row mappings."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ T = TypeVar("T")
 
 def from_row(cls: type[T], row: Mapping[Any, Any]) -> T:
     """A record of dataclass `cls` from a row (or an opened row) holding its fields (those with a default may be
-    missing)."""
+    missing); other columns of the row are left out."""
     assert dataclasses.is_dataclass(cls)
     keys = row.keys()
     return cls(**{f.name: row[f.name] for f in dataclasses.fields(cls) if f.name in keys})
