@@ -7,9 +7,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from himaya.audit import AuditEntry, record
+from himaya.audit import AuditEntry
 from himaya.errors import TooManyRequests
 from himaya.scopes import ROLE_SCOPES, Role
+from identity_service.core.audit import record_event
 from identity_service.core.context import Context
 from identity_service.core.crypto import (
     hash_password,
@@ -19,7 +20,6 @@ from identity_service.core.crypto import (
     verify_password,
 )
 from identity_service.core.errors import InvalidClient, InvalidGrant
-from identity_service.core.tables import audit_events
 from identity_service.keys import service as keys
 from identity_service.tokens import repository as repo
 from identity_service.tokens.records import Credentials, IssuedTokens
@@ -110,7 +110,7 @@ async def password_grant(ctx: Context, *, username: str, password: str, source_i
     try:
         await _check_not_blocked(ctx, throttle_keys, now)
     except TooManyRequests:
-        await record(ctx.session, audit_events, AuditEntry("login", "user", outcome="blocked"),
+        await record_event(ctx, AuditEntry("login", "user", outcome="blocked"),
                      actor=f"username:{username[:64]}", source_ip=source_ip)
         raise
     user = await repo.user_credentials(ctx.session, username.strip())
@@ -118,7 +118,7 @@ async def password_grant(ctx: Context, *, username: str, password: str, source_i
     if user is None or not valid or not user.active:
         await _count_failure(ctx, source_ip=source_ip, username_key=user_key, policy=policy, now=now)
         reason = "inactive" if (user is not None and valid) else "failure"
-        await record(ctx.session, audit_events, AuditEntry("login", "user", str(user.id) if user else None,
+        await record_event(ctx, AuditEntry("login", "user", str(user.id) if user else None,
                                                        outcome=reason),
                      actor=f"user:{user.id}" if user else f"username:{username[:64]}", source_ip=source_ip,
                      organization_id=user.organization_id if user else None)
@@ -131,9 +131,9 @@ async def password_grant(ctx: Context, *, username: str, password: str, source_i
     refresh = await _new_refresh_token(ctx, user_id=user.id, family_id=uuid.uuid4(), family_started=now,
                                        policy=policy, now=now)
     actor = f"user:{user.id}"
-    await record(ctx.session, audit_events, AuditEntry("login", "user", str(user.id)), actor=actor,
+    await record_event(ctx, AuditEntry("login", "user", str(user.id)), actor=actor,
                  source_ip=source_ip, organization_id=user.organization_id)
-    await record(ctx.session, audit_events, AuditEntry("token.issue", "token", outcome="password"), actor=actor,
+    await record_event(ctx, AuditEntry("token.issue", "token", outcome="password"), actor=actor,
                  source_ip=source_ip, organization_id=user.organization_id)
     return IssuedTokens(access_token=access, expires_in=int(policy.access_ttl.total_seconds()), scope=scope,
                         refresh_token=refresh)
@@ -146,7 +146,7 @@ async def refresh_grant(ctx: Context, *, refresh_token: str, source_ip: str | No
     row = await repo.refresh_token_for_update(ctx.session, secret_digest(refresh_token))
     if row is None:
         await _count_failure(ctx, source_ip=source_ip, username_key=None, policy=policy, now=now)
-        await record(ctx.session, audit_events, AuditEntry("token.refresh", "token", outcome="unknown_token"),
+        await record_event(ctx, AuditEntry("token.refresh", "token", outcome="unknown_token"),
                      source_ip=source_ip)
         raise InvalidGrant("The refresh token is not valid.")
     actor = f"user:{row.user_id}"
@@ -154,17 +154,17 @@ async def refresh_grant(ctx: Context, *, refresh_token: str, source_ip: str | No
     if row.used_at is not None or row.revoked_at is not None:
         revoked = await repo.revoke_family(ctx.session, row.family_id, at=now)
         outcome = "reuse_detected" if row.used_at is not None and revoked else "revoked_token"
-        await record(ctx.session, audit_events, AuditEntry("token.refresh", "token_family", family, outcome=outcome),
+        await record_event(ctx, AuditEntry("token.refresh", "token_family", family, outcome=outcome),
                      actor=actor, source_ip=source_ip)
         raise InvalidGrant("The refresh token has been used or revoked.")
     if row.expires_at <= now:
-        await record(ctx.session, audit_events, AuditEntry("token.refresh", "token_family", family, outcome="expired"),
+        await record_event(ctx, AuditEntry("token.refresh", "token_family", family, outcome="expired"),
                      actor=actor, source_ip=source_ip)
         raise InvalidGrant("The refresh token has expired.")
     user = await repo.user_for_token(ctx.session, row.user_id)
     if user is None or not user.active:
         await repo.revoke_family(ctx.session, row.family_id, at=now)
-        await record(ctx.session, audit_events, AuditEntry("token.refresh", "token_family", family, outcome="inactive"),
+        await record_event(ctx, AuditEntry("token.refresh", "token_family", family, outcome="inactive"),
                      actor=actor, source_ip=source_ip)
         raise InvalidGrant("The account is deactivated.")
     await repo.mark_refresh_token_used(ctx.session, row.id, at=now)
@@ -172,7 +172,7 @@ async def refresh_grant(ctx: Context, *, refresh_token: str, source_ip: str | No
     refresh = await _new_refresh_token(ctx, user_id=user.id, family_id=row.family_id, family_started=started,
                                        policy=policy, now=now)
     access, scope = await _access_token_for_user(ctx, user, policy=policy, now=now)
-    await record(ctx.session, audit_events, AuditEntry("token.issue", "token", outcome="refresh_token"), actor=actor,
+    await record_event(ctx, AuditEntry("token.issue", "token", outcome="refresh_token"), actor=actor,
                  source_ip=source_ip, organization_id=user.organization_id)
     return IssuedTokens(access_token=access, expires_in=int(policy.access_ttl.total_seconds()), scope=scope,
                         refresh_token=refresh)
@@ -192,7 +192,7 @@ async def client_credentials_grant(ctx: Context, *, client_id: str, client_secre
     if client is None or not client.active:
         await _count_failure(ctx, source_ip=source_ip, username_key=None, policy=policy, now=now)
         outcome = "inactive" if client is not None else "failure"
-        await record(ctx.session, audit_events, AuditEntry("client.authenticate", "client",
+        await record_event(ctx, AuditEntry("client.authenticate", "client",
                                                        str(cid) if cid else None, outcome=outcome),
                      actor=f"client:{cid}" if cid else "anonymous", source_ip=source_ip)
         raise InvalidClient("Client authentication failed.")
@@ -200,7 +200,7 @@ async def client_credentials_grant(ctx: Context, *, client_id: str, client_secre
     if requested_scope:
         wanted = set(requested_scope.split())
         if not wanted <= set(granted):
-            await record(ctx.session, audit_events, AuditEntry("token.issue", "token", outcome="invalid_scope"),
+            await record_event(ctx, AuditEntry("token.issue", "token", outcome="invalid_scope"),
                          actor=f"client:{cid}", source_ip=source_ip, organization_id=client.organization_id)
             raise InvalidGrant("The requested scope exceeds the client's scopes.", extra={"error": "invalid_scope"})
         granted = sorted(wanted)
@@ -208,7 +208,7 @@ async def client_credentials_grant(ctx: Context, *, client_id: str, client_secre
                      role=Role.PARTNER_SYSTEM.value, scopes=granted, org=client.organization_id,
                      org_type=client.organization_type, territories=list(client.territories), username=None)
     key = await keys.current_signing_key(ctx, now=now)
-    await record(ctx.session, audit_events, AuditEntry("token.issue", "token", outcome="client_credentials"),
+    await record_event(ctx, AuditEntry("token.issue", "token", outcome="client_credentials"),
                  actor=f"client:{client.id}", source_ip=source_ip, organization_id=client.organization_id)
     return IssuedTokens(access_token=keys.sign(claims, key), expires_in=int(policy.access_ttl.total_seconds()),
                         scope=claims["scope"])
@@ -220,7 +220,7 @@ async def revoke(ctx: Context, *, token: str, source_ip: str | None, now: dateti
     if row is None:
         return
     await repo.revoke_family(ctx.session, row.family_id, at=now)
-    await record(ctx.session, audit_events, AuditEntry("token.revoke", "token_family", str(row.family_id)),
+    await record_event(ctx, AuditEntry("token.revoke", "token_family", str(row.family_id)),
                  actor=f"user:{row.user_id}", source_ip=source_ip)
 
 

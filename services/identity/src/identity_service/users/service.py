@@ -8,18 +8,17 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from himaya.audit import AuditEntry, record
+from himaya.audit import AuditEntry
 from himaya.auth import Principal
 from himaya.errors import Conflict, InvalidInput, NotFound, PreconditionFailed
 from himaya.pagination import build_page
 from himaya.scopes import Role
 from identity_service.clients import service as clients
 from identity_service.core import access
-from identity_service.core.audit import audit
+from identity_service.core.audit import audit, record_event
 from identity_service.core.context import Context
 from identity_service.core.crypto import check_password_policy, hash_password
 from identity_service.core.pages import after_id
-from identity_service.core.tables import audit_events
 from identity_service.organizations import service as organizations
 from identity_service.revocations import service as revocations
 from identity_service.territories import service as reference
@@ -61,7 +60,7 @@ async def create_user(ctx: Context, *, username: str, full_name: str, email: str
         "id": user_id, "username": username, "full_name": full_name, "email": email,
         "organization_id": organization_id, "role": role, "territories": list(dict.fromkeys(territories)),
         "password_hash": await hash_password(password), "active": active})
-    await record(ctx.session, audit_events, AuditEntry(
+    await record_event(ctx, AuditEntry(
         "user.create", "user", str(user_id),
         fields=("username", "full_name", "email", "organization_id", "role", "territories", "password"),
         outcome="success" if active else "pending_activation"),

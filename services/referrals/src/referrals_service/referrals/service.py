@@ -11,11 +11,12 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from himaya import clock
-from himaya.audit import AuditEntry, record
+from himaya.audit import AuditEntry
 from himaya.errors import Conflict, Forbidden, InvalidInput, NotFound, TransitionNotAllowed
 from himaya.events import DecisionData
 from himaya.pagination import build_page, decode_cursor, encode_cursor
 from referrals_service.core.audience import may_see_offences
+from referrals_service.core.audit import audit
 from referrals_service.core.context import Context
 from referrals_service.core.enums import (
     ADULT_ONLY_DECISIONS,
@@ -28,7 +29,6 @@ from referrals_service.core.enums import (
     ReferralKind,
     ReferralStatus,
 )
-from referrals_service.core.tables import audit_events
 from referrals_service.delivery.service import emit
 from referrals_service.referrals import repository as repo
 from referrals_service.referrals.records import Decision, HistoryEntry, Referral
@@ -52,9 +52,8 @@ def _visible(ctx: Context, referral: Referral) -> bool:
 
 
 async def _audit(ctx: Context, action: str, referral: Referral, fields: Sequence[str] = ()) -> None:
-    await record(ctx.session, audit_events, AuditEntry(action=action, object_type="referral",
-                                                       object_id=str(referral.id), case_id=referral.case_id,
-                                                       fields=fields), principal=ctx.principal)
+    await audit(ctx, AuditEntry(action=action, object_type="referral", object_id=str(referral.id),
+                                case_id=referral.case_id, fields=fields))
 
 
 async def create_referral(ctx: Context, *, data: ReferralCreate) -> Referral:

@@ -9,14 +9,14 @@ from datetime import datetime
 from typing import Any
 
 from himaya import clock
-from himaya.audit import AuditEntry, record
+from himaya.audit import AuditEntry
 from himaya.auth import Principal
 from himaya.errors import Conflict, Forbidden, InvalidInput, NotFound
 from himaya.outbox import DEAD
 from himaya.pagination import build_page, decode_cursor
 from himaya.scopes import Scope
+from referrals_service.core.audit import audit
 from referrals_service.core.context import Context
-from referrals_service.core.tables import audit_events
 from referrals_service.delivery.dispatcher import PUBLIC_DELIVERY_ERRORS, SUBSCRIBER_STATUS
 from referrals_service.delivery.repository import webhook_destination
 from referrals_service.webhooks import repository as repo
@@ -38,9 +38,7 @@ def _org(ctx: Context) -> uuid.UUID:
 
 async def _audit(ctx: Context, action: str, object_type: str, object_id: uuid.UUID,
                  fields: tuple[str, ...] = ()) -> None:
-    await record(ctx.session, audit_events, AuditEntry(action=action, object_type=object_type,
-                                                       object_id=str(object_id), fields=fields),
-                 principal=ctx.principal)
+    await audit(ctx, AuditEntry(action=action, object_type=object_type, object_id=str(object_id), fields=fields))
 
 
 def _after(cursor: str | None) -> tuple[datetime, uuid.UUID] | None:
@@ -130,8 +128,7 @@ async def redeliver(ctx: Context, *, subscription_id: uuid.UUID, delivery_id: uu
 async def list_dead_letters(ctx: Context, *, cursor: str | None, limit: int) -> tuple[list[OutboxRow], str | None]:
     """Every event the outbox gave up on (administrators)."""
     rows = await repo.list_deliveries(ctx.session, destination="", status=DEAD, after=_after(cursor), limit=limit)
-    await record(ctx.session, audit_events, AuditEntry(action="dead_letter.list", object_type="outbox_event"),
-                 principal=ctx.principal)
+    await audit(ctx, AuditEntry(action="dead_letter.list", object_type="outbox_event"))
     return build_page(rows, limit, lambda r: [r.created_at.isoformat(), str(r.id)])
 
 
