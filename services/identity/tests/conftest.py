@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 import pytest
 
 from himaya.auth import TokenVerifier
-from himaya.testing.plugin import ServiceHarness, service_fixtures
+from himaya_dev.testing.plugin import ServiceHarness, service_fixtures
 from identity_service.config import Settings
 from identity_service.core.context import Context
 from identity_service.core.tables import APPEND_ONLY_TABLES, MIGRATIONS_DIR, SCHEMA
