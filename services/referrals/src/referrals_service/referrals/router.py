@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import dataclasses
 import uuid
+from collections.abc import Awaitable, Callable
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Query, Response
 
 from himaya.errors import problem_responses
 from himaya.etag import make_etag
-from himaya.idempotency import json_response
+from himaya.idempotency import Idempotency, json_response
 from himaya.pagination import PageDep
+from referrals_service.core.context import Context
 from referrals_service.core.deps import Decider, IdempotencyDep, IdempotencyRequiredDep, Reader, Receiver, Sender
 from referrals_service.core.enums import ReferralStatus
 from referrals_service.referrals import service
@@ -39,16 +41,23 @@ def _read(referral: Referral) -> ReferralRead:
     return ReferralRead.model_validate(referral, from_attributes=True)
 
 
+async def _answer(idem: Idempotency, ctx: Context, body: Any, change: Callable[[], Awaitable[Referral]], *,
+                  status_code: int = 200) -> Response:
+    """The referral `change` returns, once per Idempotency-Key (a replay answers the first answer's bytes)."""
+
+    async def produce() -> ReferralRead:
+        return _read(await change())
+
+    return await idem.run(ctx.session, caller=ctx.principal.actor, request_body=body, produce=produce,
+                          status_code=status_code)
+
+
 @router.post("", status_code=201, response_model=ReferralRead,
              responses=problem_responses(401, 403, 404, 409, 422, 503))
 async def create_referral(payload: ReferralCreate, ctx: Sender, idem: IdempotencyDep) -> Response:
     """Refer a case the caller may see to a prosecution office or a service provider (emits referral.sent)."""
 
-    async def produce() -> ReferralRead:
-        return _read(await service.create_referral(ctx, data=payload))
-
-    return await idem.run(ctx.session, caller=ctx.principal.actor, request_body=payload, produce=produce,
-                          status_code=201)
+    return await _answer(idem, ctx, payload, lambda: service.create_referral(ctx, data=payload), status_code=201)
 
 
 @router.get("", response_model=ReferralPage, responses=problem_responses(401, 403, 422))
@@ -81,12 +90,8 @@ async def acknowledge_referral(referral_id: uuid.UUID, payload: ReferralAcknowle
                                idem: IdempotencyDep) -> Response:
     """The receiving organisation confirms receipt (a prosecution office gives its file number)."""
 
-    async def produce() -> ReferralRead:
-        return _read(await service.acknowledge_referral(ctx, referral_id=referral_id,
-                                                        external_reference=payload.external_reference))
-
-    return await idem.run(ctx.session, caller=ctx.principal.actor, request_body=payload, produce=produce,
-                          status_code=200)
+    return await _answer(idem, ctx, payload, lambda: service.acknowledge_referral(
+        ctx, referral_id=referral_id, external_reference=payload.external_reference))
 
 
 @router.post("/{referral_id}/accept", response_model=ReferralRead, responses=CHANGE_ERRORS)
@@ -94,12 +99,8 @@ async def accept_referral(referral_id: uuid.UUID, ctx: Receiver, idem: Idempoten
                           payload: Annotated[ReferralAccept | None, Body()] = None) -> Response:
     """A service provider takes an acknowledged referral on."""
     note = payload.note if payload else None
-
-    async def produce() -> ReferralRead:
-        return _read(await service.accept_referral(ctx, referral_id=referral_id, note=note))
-
-    return await idem.run(ctx.session, caller=ctx.principal.actor, request_body=payload or {}, produce=produce,
-                          status_code=200)
+    return await _answer(idem, ctx, payload or {},
+                         lambda: service.accept_referral(ctx, referral_id=referral_id, note=note))
 
 
 @router.post("/{referral_id}/reject", response_model=ReferralRead, responses=CHANGE_ERRORS)
@@ -107,11 +108,8 @@ async def reject_referral(referral_id: uuid.UUID, payload: ReferralReason, ctx: 
                           idem: IdempotencyDep) -> Response:
     """A service provider declines a referral, with a reason."""
 
-    async def produce() -> ReferralRead:
-        return _read(await service.reject_referral(ctx, referral_id=referral_id, reason=payload.reason))
-
-    return await idem.run(ctx.session, caller=ctx.principal.actor, request_body=payload, produce=produce,
-                          status_code=200)
+    return await _answer(idem, ctx, payload,
+                         lambda: service.reject_referral(ctx, referral_id=referral_id, reason=payload.reason))
 
 
 @router.post("/{referral_id}/complete", response_model=ReferralRead, responses=CHANGE_ERRORS)
@@ -119,11 +117,8 @@ async def complete_referral(referral_id: uuid.UUID, payload: ReferralOutcome, ct
                             idem: IdempotencyDep) -> Response:
     """A service provider reports the service delivered, with its outcome."""
 
-    async def produce() -> ReferralRead:
-        return _read(await service.complete_referral(ctx, referral_id=referral_id, outcome=payload.outcome))
-
-    return await idem.run(ctx.session, caller=ctx.principal.actor, request_body=payload, produce=produce,
-                          status_code=200)
+    return await _answer(idem, ctx, payload,
+                         lambda: service.complete_referral(ctx, referral_id=referral_id, outcome=payload.outcome))
 
 
 @router.post("/{referral_id}/cancel", response_model=ReferralRead, responses=CHANGE_ERRORS)
@@ -131,11 +126,8 @@ async def cancel_referral(referral_id: uuid.UUID, payload: ReferralReason, ctx: 
                           idem: IdempotencyDep) -> Response:
     """The sending organisation withdraws a referral not yet decided on, with a reason."""
 
-    async def produce() -> ReferralRead:
-        return _read(await service.cancel_referral(ctx, referral_id=referral_id, reason=payload.reason))
-
-    return await idem.run(ctx.session, caller=ctx.principal.actor, request_body=payload, produce=produce,
-                          status_code=200)
+    return await _answer(idem, ctx, payload,
+                         lambda: service.cancel_referral(ctx, referral_id=referral_id, reason=payload.reason))
 
 
 @router.post("/{referral_id}/decisions", status_code=201, response_model=DecisionRead,
@@ -157,9 +149,5 @@ async def close_referral(referral_id: uuid.UUID, ctx: Decider, idem: Idempotency
                          payload: Annotated[ReferralOutcome | None, Body()] = None) -> Response:
     """The prosecution office closes a referral it has decided on (its access to the case then ends)."""
     outcome = payload.outcome if payload else None
-
-    async def produce() -> ReferralRead:
-        return _read(await service.close_referral(ctx, referral_id=referral_id, outcome=outcome))
-
-    return await idem.run(ctx.session, caller=ctx.principal.actor, request_body=payload or {}, produce=produce,
-                          status_code=200)
+    return await _answer(idem, ctx, payload or {},
+                         lambda: service.close_referral(ctx, referral_id=referral_id, outcome=outcome))
