@@ -11,9 +11,11 @@ from collections.abc import AsyncIterator
 from fastapi import FastAPI
 
 from cases_service.api import audit, cases, casework, events
-from cases_service.clients.identity import IdentityDirectory
 from cases_service.config import PROCESSED_EVENTS_MARGIN, Settings
-from cases_service.db.tables import (
+from cases_service.core.identity_client import IdentityDirectory
+from cases_service.core.protection import Protector
+from cases_service.core.reference import ReferenceData
+from cases_service.core.tables import (
     MIGRATIONS_DIR,
     SCHEMA,
     audit_checkpoints,
@@ -22,8 +24,6 @@ from cases_service.db.tables import (
     outbox_events,
     processed_events,
 )
-from cases_service.domain.protection import Protector
-from cases_service.domain.reference import ReferenceData
 from cases_service.stats.api import router as stats_router
 from cases_service.stats.suppression import Perturbation
 from himaya.app import ServiceSpec, create_service_app

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
 
 from cases_service.api.deps import ContextDep, IdempotencyDep, IfMatchDep, create_idempotently, with_etag
+from cases_service.core.enums import CaseStatus, MergeRequestStatus, Sex
+from cases_service.core.schemas import TerritoryCode
 from cases_service.domain import cases as domain
 from cases_service.domain import duplicates
 from cases_service.schemas.cases import (
@@ -27,7 +29,6 @@ from cases_service.schemas.cases import (
     TransitionCreate,
     TransitionRead,
 )
-from cases_service.schemas.common import CaseStatus, Sex, TerritoryCode
 from cases_service.schemas.duplicates import (
     AnyCandidate,
     DuplicateReviewCreate,
@@ -162,7 +163,7 @@ async def review_duplicate(child_id: uuid.UUID, body: DuplicateReviewCreate, ctx
 @router.get("/v1/child-merge-requests", response_model=Page[MergeRequestRead], responses=READ_ERRORS)
 async def list_merge_requests(
     ctx: ContextDep, page: PageDep,
-    status: Annotated[Literal["pending", "accepted", "refused"] | None, Query()] = None,
+    status: Annotated[MergeRequestStatus | None, Query()] = None,
 ) -> Page[MergeRequestRead]:
     """Merge requests the caller made and those addressed to its territories (case managers, team
     coordinators), newest first; both children in the minimal view."""

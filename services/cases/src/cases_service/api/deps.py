@@ -8,9 +8,9 @@ from typing import Annotated, Any
 from fastapi import Depends, Request, Response
 from pydantic import BaseModel
 
-from cases_service.db.tables import idempotency_keys
-from cases_service.domain.assignments import Directory
-from cases_service.domain.context import Context
+from cases_service.core.context import Context
+from cases_service.core.directory import Directory
+from cases_service.core.tables import idempotency_keys
 from cases_service.domain.grants import GrantLifetimes
 from himaya.auth import CurrentPrincipal
 from himaya.db import SessionDep

@@ -10,8 +10,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from cases_service.db.access import territory_clause
-from cases_service.db.tables import audit_checkpoints, audit_events, cases
+from cases_service.core.repository import territory_clause
+from cases_service.core.tables import audit_checkpoints, audit_events, cases
 from himaya.audit import AuditSigner, ChainState, Checkpoint, CheckpointReport, verify_chains, verify_checkpoints
 from himaya.audit import write_checkpoint as write_signed_checkpoint
 

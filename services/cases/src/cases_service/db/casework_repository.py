@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from cases_service.db.tables import (
+from cases_service.core.tables import (
     assessments,
     care_plans,
     filiation_checks,

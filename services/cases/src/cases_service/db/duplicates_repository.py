@@ -12,9 +12,9 @@ from sqlalchemy.dialects.postgresql import ARRAY, aggregate_order_by
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from cases_service.db.access import visible
-from cases_service.db.tables import adults, case_adults, cases, child_merge_requests, children, duplicate_reviews
-from cases_service.domain.access import Visibility
+from cases_service.core.access import Visibility
+from cases_service.core.repository import visible
+from cases_service.core.tables import adults, case_adults, cases, child_merge_requests, children, duplicate_reviews
 from himaya.auth import NATIONAL
 
 NAME_COLUMNS = ("first_name_enc", "last_name_enc", "first_name_ar_enc", "last_name_ar_enc")

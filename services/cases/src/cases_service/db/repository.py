@@ -14,9 +14,10 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from cases_service.db.access import visible
-from cases_service.db.tables import (
-    TERMINAL_STATUSES,
+from cases_service.core.access import Visibility
+from cases_service.core.enums import TERMINAL_STATUSES
+from cases_service.core.repository import visible
+from cases_service.core.tables import (
     adults,
     assessments,
     audit_events,
@@ -33,7 +34,6 @@ from cases_service.db.tables import (
     outings,
     processed_events,
 )
-from cases_service.domain.access import Visibility
 from himaya.audit import AuditEntry, record_many
 from himaya.auth import Principal
 from himaya.db import fetch_prepared

@@ -16,15 +16,15 @@ from datetime import date, datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from cases_service.core.context import DAYS_PER_YEAR, Context
+from cases_service.core.directory import Directory, OrganizationEntry, UserEntry
+from cases_service.core.protection import Protector
+from cases_service.core.reference import ReferenceData
 from cases_service.demo import dataset, repository
 from cases_service.domain import cases as case_domain
 from cases_service.domain import casework
-from cases_service.domain.assignments import Directory, OrganizationEntry, UserEntry
-from cases_service.domain.context import DAYS_PER_YEAR, Context
 from cases_service.domain.events import ServiceEvent, receive_event
 from cases_service.domain.grants import GrantLifetimes
-from cases_service.domain.protection import Protector
-from cases_service.domain.reference import ReferenceData
 from cases_service.schemas.cases import (
     AdultCreate,
     CaseUpdate,

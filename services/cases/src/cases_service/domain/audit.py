@@ -11,10 +11,10 @@ import dataclasses
 import uuid
 from datetime import datetime
 
+from cases_service.core.access import require
+from cases_service.core.context import Context, now
 from cases_service.db import audit_repository as repo
 from cases_service.db import duplicates_repository as dup
-from cases_service.domain.access import require
-from cases_service.domain.context import Context, now
 from cases_service.schemas.audit import (
     AuditChainRead,
     AuditCheckpointRead,

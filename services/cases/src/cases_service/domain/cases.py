@@ -10,17 +10,19 @@ from typing import Any
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.exc import IntegrityError
 
+from cases_service.core.access import may_see_adult_identity, may_see_names, may_see_offences, require
+from cases_service.core.context import DAYS_PER_YEAR, Context, age_years, new_id, now
+from cases_service.core.directory import check_case_assignment
+from cases_service.core.enums import Relation, Status
+from cases_service.core.protection import NAME_FIELDS
+from cases_service.core.repository import territory_clause
+from cases_service.core.schemas import PersonNames
+from cases_service.core.states import CaseFacts, allowed_targets, check_transition
+from cases_service.core.tables import cases as cases_table
+from cases_service.core.tables import outings
 from cases_service.db import duplicates_repository as dup
 from cases_service.db import repository as repo
-from cases_service.db.access import territory_clause
-from cases_service.db.tables import cases as cases_table
-from cases_service.db.tables import outings
 from cases_service.domain import duplicates, grants
-from cases_service.domain.access import Relation, may_see_adult_identity, may_see_names, may_see_offences, require
-from cases_service.domain.assignments import check_case_assignment
-from cases_service.domain.context import DAYS_PER_YEAR, Context, age_years, new_id, now
-from cases_service.domain.protection import NAME_FIELDS
-from cases_service.domain.states import CaseFacts, Status, allowed_targets, check_transition
 from cases_service.schemas.cases import (
     AdultCreate,
     AdultIdentityRead,
@@ -42,7 +44,6 @@ from cases_service.schemas.cases import (
     TransitionCreate,
     TransitionRead,
 )
-from cases_service.schemas.common import PersonNames
 from himaya.audit import AuditEntry
 from himaya.errors import Conflict, InvalidInput, NotFound, PreconditionFailed
 from himaya.pagination import Page, build_page, decode_cursor

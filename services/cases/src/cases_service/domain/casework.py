@@ -10,12 +10,13 @@ from typing import Any
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.exc import IntegrityError
 
+from cases_service.core.access import may_see_filiation_details, may_see_health_details, may_see_names, require
+from cases_service.core.context import Context, new_id, now
+from cases_service.core.directory import AssignmentRefused, check_institution_organization
+from cases_service.core.enums import DNA_ORDERS, HEALTH_ASSESSMENTS, PLACEMENT_ORDERS
 from cases_service.db import casework_repository as work
 from cases_service.db import repository as repo
-from cases_service.domain.access import may_see_filiation_details, may_see_health_details, may_see_names, require
-from cases_service.domain.assignments import AssignmentRefused, check_institution_organization
 from cases_service.domain.cases import _ensure_open, _not_found
-from cases_service.domain.context import Context, new_id, now
 from cases_service.schemas.casework import (
     AssessmentCreate,
     AssessmentDetailRead,
@@ -41,10 +42,6 @@ from cases_service.schemas.casework import (
 from himaya.audit import AuditEntry
 from himaya.errors import Conflict, Forbidden, InvalidInput, NotFound, PreconditionFailed
 from himaya.scopes import Role, Scope
-
-HEALTH_ASSESSMENTS = frozenset({"medical", "psychological"})
-PLACEMENT_ORDERS = ("emergency_placement", "placement_trusted_person")
-DNA_ORDERS = ("dna_expertise_order",)
 
 
 async def _case(ctx: Context, case_id: uuid.UUID, *, writing: bool) -> RowMapping:

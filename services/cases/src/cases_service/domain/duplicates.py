@@ -21,14 +21,14 @@ from typing import Any, TypeVar
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.exc import IntegrityError
 
+from cases_service.core.access import require
+from cases_service.core.context import DAYS_PER_YEAR, Context, age_years, new_id, now
+from cases_service.core.enums import CASE_MANAGER_ROLES, TERMINAL_STATUSES
+from cases_service.core.protection import NAME_FIELDS
+from cases_service.core.schemas import PersonNames
 from cases_service.db import duplicates_repository as dup
 from cases_service.db import repository as repo
-from cases_service.db.tables import TERMINAL_STATUSES
-from cases_service.domain.access import require
-from cases_service.domain.context import DAYS_PER_YEAR, Context, age_years, new_id, now
-from cases_service.domain.protection import NAME_FIELDS
 from cases_service.schemas.cases import DuplicateCandidate
-from cases_service.schemas.common import PersonNames
 from cases_service.schemas.duplicates import (
     AnyCandidate,
     CandidateCase,
@@ -50,7 +50,7 @@ from himaya.auth import NATIONAL
 from himaya.crypto import SAME_NAME_SCORE, STORED_EXTRA_WEIGHT, UNRELATED_SCORE, BlindIndex
 from himaya.errors import Conflict, Forbidden, InvalidInput, NotFound
 from himaya.pagination import Page, build_page, decode_cursor
-from himaya.scopes import Role, Scope
+from himaya.scopes import Scope
 
 T = TypeVar("T")
 AGE_WINDOW_YEARS = 3.0
@@ -484,13 +484,12 @@ def _repeat_links(case_rows: Sequence[RowMapping]) -> dict[uuid.UUID, uuid.UUID]
 
 # ---- merge requests (decision 0100) --------------------------------------------------------------------
 
-DECIDING_ROLES = frozenset({Role.CASE_MANAGER, Role.TEAM_COORDINATOR})
 REQUEST_FIELDS = ("merge_request", "merge_request.note", "merge_request.reason", *REMOTE_FIELDS)
 
 
 def may_decide_merges(ctx: Context) -> bool:
     """Accepting, refusing and undoing merges: CAPE case managers and team coordinators holding children:dedup."""
-    return ctx.principal.has_scope(Scope.CHILDREN_DEDUP) and ctx.principal.role in DECIDING_ROLES
+    return ctx.principal.has_scope(Scope.CHILDREN_DEDUP) and ctx.principal.role in CASE_MANAGER_ROLES
 
 
 async def _request_merge(ctx: Context, *, child_id: uuid.UUID, other_id: uuid.UUID, match: Match,

@@ -12,18 +12,15 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from cases_service.core.enums import LASTING_DECISIONS, Status
 from cases_service.db import repository as repo
 from cases_service.domain.grants import GrantLifetimes, apply_referral_event, referral_sequence
-from cases_service.domain.states import Status
 from himaya.audit import AuditEntry
 from himaya.errors import InvalidInput
 
 EventType = Literal["referral.sent", "referral.acknowledged", "referral.decision_recorded", "referral.accepted",
                     "referral.rejected", "referral.completed", "referral.cancelled", "referral.closed",
                     "case.status_changed"]
-# Decisions whose effect lasts until another decision lifts it; the others are one-off orders.
-LASTING_DECISIONS = frozenset({"emergency_placement", "placement_trusted_person", "refer_juvenile_judge",
-                               "medical_care_order"})
 SAFE_DATA_KEYS = ("kind", "urgency", "service_type", "decision_id", "type", "concerns", "adult_id", "decided_at",
                   "reference", "police_report_number", "external_reference", "status", "lifts_decision_ids")
 

@@ -20,10 +20,9 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from cases_service.core.enums import ENDING_REFERRAL_EVENTS
 from cases_service.db import repository as repo
 from himaya.errors import InvalidInput
-
-ENDING = frozenset({"referral.rejected", "referral.completed", "referral.cancelled", "referral.closed"})
 
 
 @dataclass(frozen=True)
@@ -61,7 +60,7 @@ async def apply_referral_event(session: AsyncSession, *, event_type: str, case_i
     grant_kind = "prosecution" if kind == "prosecution" else "service"
     return await repo.apply_referral_grant(
         session, case_id=case_id, organization_id=organization_id, referral_id=referral_id, kind=grant_kind,
-        sequence=sequence, active=event_type not in ENDING, expires_at=at + lifetimes.of(grant_kind))
+        sequence=sequence, active=event_type not in ENDING_REFERRAL_EVENTS, expires_at=at + lifetimes.of(grant_kind))
 
 
 async def grant_reporter(session: AsyncSession, *, case_ids: list[uuid.UUID], organization_id: uuid.UUID,

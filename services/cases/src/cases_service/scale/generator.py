@@ -28,10 +28,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from cases_service.domain.context import DAYS_PER_YEAR, age_years
+from cases_service.core.context import DAYS_PER_YEAR, age_years
+from cases_service.core.enums import PATH
+from cases_service.core.protection import Protector
+from cases_service.core.reference import LOCAL_LEVELS, ReferenceData
 from cases_service.domain.grants import GrantLifetimes
-from cases_service.domain.protection import Protector
-from cases_service.domain.reference import LOCAL_LEVELS, ReferenceData
 from himaya.audit import CHAINS, GENESIS, row_hash
 
 PILOT_START = datetime(2019, 12, 4, 8, 0, tzinfo=UTC)
@@ -67,8 +68,6 @@ SOURCES = (("field_patrol", 45), ("judicial_police", 20), ("ngo", 12), ("citizen
 PLACES = (("traffic_light", 35), ("mosque", 15), ("market", 15), ("tourist_site", 8), ("cafe_restaurant", 8),
           ("transport_hub", 8), ("shop", 5), ("residential", 3), ("other", 3))
 PATTERNS = (("with_adult", 60), ("alone", 20), ("selling_as_cover", 15), ("network_suspected", 5))
-PATH = ("reported", "screened", "referred_to_prosecution", "interim_measure", "under_assessment", "in_care",
-        "follow_up", "closed")
 # Days from one step of PATH to the next (low, high).
 DELAYS = ((0.1, 3), (1, 6), (2, 20), (5, 40), (10, 60), (30, 120), (120, 420))
 CHILD_DECISIONS = ("return_to_family", "emergency_placement", "placement_trusted_person", "refer_juvenile_judge",

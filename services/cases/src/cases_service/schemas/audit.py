@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from cases_service.schemas.common import ResponseModel
+from cases_service.core.schemas import ResponseModel
 
 
 class AuditEventRead(ResponseModel):

@@ -8,22 +8,24 @@ from typing import Any
 
 from pydantic import Field, model_validator
 
-from cases_service.schemas.common import (
-    AgeYears,
+from cases_service.core.enums import (
     CaseStatus,
     ExploitationPattern,
-    Name,
-    Nationality,
-    PersonNames,
     PlaceType,
     Relationship,
-    RequestModel,
-    ResponseModel,
     RiskLevel,
     Schooling,
     Sex,
-    ShortText,
     Source,
+)
+from cases_service.core.schemas import (
+    AgeYears,
+    Name,
+    Nationality,
+    PersonNames,
+    RequestModel,
+    ResponseModel,
+    ShortText,
     TerritoryCode,
     Text,
 )

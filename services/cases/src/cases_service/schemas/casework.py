@@ -8,20 +8,16 @@ from datetime import date, datetime
 
 from pydantic import Field, model_validator
 
-from cases_service.schemas.common import (
+from cases_service.core.enums import (
     AssessmentType,
     Beneficiary,
     FiliationMethod,
     FiliationResult,
     Relationship,
-    RequestModel,
-    ResponseModel,
     ServiceStatus,
     ServiceType,
-    ShortText,
-    TerritoryCode,
-    Text,
 )
+from cases_service.core.schemas import RequestModel, ResponseModel, ShortText, TerritoryCode, Text
 
 
 class FiliationCheckCreate(RequestModel):

@@ -13,7 +13,8 @@ from typing import Literal
 
 from pydantic import model_validator
 
-from cases_service.schemas.common import PersonNames, RequestModel, ResponseModel, Text
+from cases_service.core.enums import MergeRequestAnswer, MergeRequestStatus, ReviewDecision, ReviewOutcome
+from cases_service.core.schemas import PersonNames, RequestModel, ResponseModel, Text
 
 
 class CandidateCase(ResponseModel):
@@ -86,7 +87,7 @@ class DuplicateReviewCreate(RequestModel):
     """A reviewer's decision on a candidate: `same` merges the records, `not_same` is never proposed again."""
 
     other_child_id: uuid.UUID
-    decision: Literal["same", "not_same"]
+    decision: ReviewDecision
     note: Text | None = None
 
 
@@ -95,11 +96,11 @@ class DuplicateReviewRead(ResponseModel):
     another territory, the merge request awaiting that territory (`outcome` merge_requested, decision 0100)."""
 
     id: uuid.UUID
-    outcome: Literal["recorded", "merged", "merge_requested"]
+    outcome: ReviewOutcome
     merge_request_id: uuid.UUID | None
     child_id: uuid.UUID
     other_child_id: uuid.UUID
-    decision: Literal["same", "not_same"]
+    decision: ReviewDecision
     survivor_child_id: uuid.UUID | None
     merged_child_id: uuid.UUID | None
     moved_case_ids: list[uuid.UUID]
@@ -122,7 +123,7 @@ class MergeRequestRead(ResponseModel):
     """"Same child" said of a child of another territory: pending until a case manager there decides."""
 
     id: uuid.UUID
-    status: Literal["pending", "accepted", "refused"]
+    status: MergeRequestStatus
     child: MergeRequestSide
     other_child: MergeRequestSide
     target_prefecture_codes: list[str]
@@ -141,7 +142,7 @@ class MergeRequestRead(ResponseModel):
 class MergeRequestDecision(RequestModel):
     """Accept (the records are merged) or refuse (with the reason the requester reads) a merge request."""
 
-    decision: Literal["accept", "refuse"]
+    decision: MergeRequestAnswer
     reason: Text | None = None
 
     @model_validator(mode="after")

@@ -34,11 +34,11 @@ import asyncpg
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from cases_service.db.tables import APPEND_ONLY_TABLES, MIGRATIONS_DIR, SCHEMA
+from cases_service.core.context import Context
+from cases_service.core.protection import Protector
+from cases_service.core.reference import ReferenceData
+from cases_service.core.tables import APPEND_ONLY_TABLES, MIGRATIONS_DIR, SCHEMA
 from cases_service.domain import cases as case_domain
-from cases_service.domain.context import Context
-from cases_service.domain.protection import Protector
-from cases_service.domain.reference import ReferenceData
 from cases_service.schemas.cases import AdultCreate, ChildCreate, IntakeCreate
 from cases_service.stats import domain
 from cases_service.stats import queries as q

@@ -24,8 +24,9 @@ from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from cases_service.db.access import territory_clause
-from cases_service.db.tables import (
+from cases_service.core.enums import FAMILY_DECISIONS, IN_CARE_OR_FOLLOW_UP, PATH, PLACEMENT_ORDERS
+from cases_service.core.repository import territory_clause
+from cases_service.core.tables import (
     case_adults,
     case_events,
     cases,
@@ -433,8 +434,6 @@ async def referral_to_decision_days(session: AsyncSession, scope: sa.Select[Any]
     return (await session.execute(stmt)).mappings().one()
 
 
-FAMILY = ("return_to_family",)
-PLACEMENT = ("emergency_placement", "placement_trusted_person")
 
 
 async def family_or_placement(session: AsyncSession, scope: sa.Select[Any]) -> RowMapping:
@@ -451,12 +450,12 @@ async def family_or_placement(session: AsyncSession, scope: sa.Select[Any]) -> R
               .where(cases.c.id.in_(scope)).scalar_subquery())
     contributing = sa.or_(
         sa.exists().where(m.c.case_id == keys.c.case_id, m.c.concerns == "child",
-                          m.c.decision_type.in_(FAMILY + PLACEMENT)),
+                          m.c.decision_type.in_(FAMILY_DECISIONS + PLACEMENT_ORDERS)),
         sa.exists().where(p.c.case_id == keys.c.case_id))
     key = (sa.select(sa.func.coalesce(sa.func.sum(keys.c.record_key), 0))
            .where(keys.c.case_id.in_(scope), contributing).scalar_subquery())
-    stmt = sa.select(children_with(FAMILY).label("return_to_family"),
-                     children_with(PLACEMENT).label("placement_ordered"), in_eps.label("placed_in_eps"),
+    stmt = sa.select(children_with(FAMILY_DECISIONS).label("return_to_family"),
+                     children_with(PLACEMENT_ORDERS).label("placement_ordered"), in_eps.label("placed_in_eps"),
                      key.label("key_sum"))
     return (await session.execute(stmt)).mappings().one()
 
@@ -485,7 +484,6 @@ async def services_by_status(session: AsyncSession, scope: sa.Select[Any]) -> Se
     return (await session.execute(stmt)).mappings().all()
 
 
-ACTIVE = ("in_care", "follow_up")
 COVERAGE_DAYS = 90
 
 
@@ -497,7 +495,7 @@ async def follow_up_coverage(session: AsyncSession, scope: sa.Select[Any], *, as
     stmt = (sa.select(sa.func.count().label("active"), sa.func.count().filter(visited).label("visited"),
                       sa.func.coalesce(sa.func.sum(keys.c.record_key), 0).label("key_sum"))
             .select_from(cases.join(keys, keys.c.case_id == cases.c.id))
-            .where(cases.c.id.in_(scope), cases.c.status.in_(ACTIVE)))
+            .where(cases.c.id.in_(scope), cases.c.status.in_(IN_CARE_OR_FOLLOW_UP)))
     return (await session.execute(stmt)).mappings().one()
 
 
@@ -522,8 +520,6 @@ async def recidivism(session: AsyncSession, filters: Sequence[sa.ColumnElement[b
     return out
 
 
-PATH = ("reported", "screened", "referred_to_prosecution", "interim_measure", "under_assessment", "in_care",
-        "follow_up", "closed")
 
 
 async def step_delays(session: AsyncSession, scope: sa.Select[Any]) -> Sequence[RowMapping]:

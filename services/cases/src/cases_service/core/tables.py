@@ -40,8 +40,6 @@ def _created_at() -> sa.Column[object]:
     return sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now())
 
 
-TERMINAL_STATUSES = ("closed", "closed_not_in_scope", "transferred_out")
-
 audit_events = audit_table(metadata)
 audit_checkpoints = checkpoint_table(metadata)
 outbox_events = outbox_table(metadata)

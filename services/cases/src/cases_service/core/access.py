@@ -17,24 +17,11 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from enum import StrEnum
 
+from cases_service.core.enums import NAMELESS_ROLES, TERRITORIAL_ORG_TYPES, TERRITORIAL_ROLES, Relation
 from himaya.auth import Principal
 from himaya.errors import Forbidden
 from himaya.scopes import Role, Scope
-
-
-class Relation(StrEnum):
-    """How a caller relates to the cases it may see."""
-
-    TERRITORIAL = "territorial"
-    GRANT = "grant"
-    PLACEMENT = "placement"
-
-
-TERRITORIAL_ROLES = frozenset({Role.POLICE_OFFICER, Role.CASE_MANAGER, Role.TEAM_COORDINATOR})
-TERRITORIAL_ORG_TYPES = frozenset({"police", "gendarmerie", "cape", "entraide_nationale"})
-NAMELESS_ROLES = frozenset({Role.STEERING_VIEWER, Role.AUDITOR})
 
 
 @dataclass(frozen=True)

@@ -8,31 +8,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
-from enum import StrEnum
 
+from cases_service.core.enums import ACTIVE, TERMINAL, Status
 from himaya.errors import TransitionNotAllowed
 from himaya.scopes import Role, Scope
-
-
-class Status(StrEnum):
-    """Case states (API.md)."""
-
-    REPORTED = "reported"
-    SCREENED = "screened"
-    REFERRED_TO_PROSECUTION = "referred_to_prosecution"
-    INTERIM_MEASURE = "interim_measure"
-    UNDER_ASSESSMENT = "under_assessment"
-    IN_CARE = "in_care"
-    FOLLOW_UP = "follow_up"
-    CLOSED = "closed"
-    SUSPENDED = "suspended"
-    TRANSFERRED_OUT = "transferred_out"
-    CLOSED_NOT_IN_SCOPE = "closed_not_in_scope"
-
-
-TERMINAL = frozenset({Status.CLOSED, Status.CLOSED_NOT_IN_SCOPE, Status.TRANSFERRED_OUT})
-ACTIVE = frozenset({Status.REPORTED, Status.SCREENED, Status.REFERRED_TO_PROSECUTION, Status.INTERIM_MEASURE,
-                    Status.UNDER_ASSESSMENT, Status.IN_CARE, Status.FOLLOW_UP})
 
 
 @dataclass(frozen=True)

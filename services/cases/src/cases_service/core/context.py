@@ -9,12 +9,12 @@ from datetime import UTC, date, datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from cases_service.core.access import Visibility, visibility
+from cases_service.core.directory import Directory
+from cases_service.core.protection import Protector
+from cases_service.core.reference import ReferenceData
 from cases_service.db import repository as repo
-from cases_service.domain.access import Visibility, visibility
-from cases_service.domain.assignments import Directory
 from cases_service.domain.grants import GrantLifetimes
-from cases_service.domain.protection import Protector
-from cases_service.domain.reference import ReferenceData
 from himaya.audit import AuditEntry
 from himaya.auth import Principal
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import httpx
 
-from cases_service.domain.assignments import OrganizationEntry, UserEntry
+from cases_service.core.directory import OrganizationEntry, UserEntry
 from himaya.errors import ServiceUnavailable, Unauthorized
 from himaya.http import ServiceClient
 

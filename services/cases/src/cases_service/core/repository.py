@@ -5,8 +5,9 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlalchemy.sql.elements import ColumnElement
 
-from cases_service.db.tables import case_access_grants, cases, placements
-from cases_service.domain.access import Relation, Visibility
+from cases_service.core.access import Visibility
+from cases_service.core.enums import Relation
+from cases_service.core.tables import case_access_grants, cases, placements
 from himaya.auth import NATIONAL
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from cases_service.db.tables import metadata
+from cases_service.core.tables import metadata
 from himaya.crypto import FieldCipher
 from himaya.rotation import SealedColumns, sealed_columns
 from himaya.rotation import rotate_field_keys as rotate

@@ -21,12 +21,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from cases_service.core.enums import CASE_MANAGER_ROLES, INSTITUTION_ORGANIZATION_TYPE, LEAD_ORGANIZATION_TYPES
 from himaya.auth import NATIONAL
 from himaya.errors import InvalidInput, ServiceUnavailable
-
-LEAD_ORGANIZATION_TYPES = frozenset({"cape", "entraide_nationale"})
-CASE_MANAGER_ROLES = frozenset({"case_manager", "team_coordinator"})
-INSTITUTION_ORGANIZATION_TYPE = "eps"
 
 
 class AssignmentRefused(InvalidInput):
