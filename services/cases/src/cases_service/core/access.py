@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 from cases_service.core.enums import NAMELESS_ROLES, TERRITORIAL_ORG_TYPES, TERRITORIAL_ROLES, Relation
 from himaya.auth import Principal
-from himaya.errors import Forbidden
+from himaya.errors import Forbidden, NotFound
 from himaya.scopes import Role, Scope
 
 
@@ -78,3 +78,8 @@ def require(principal: Principal, scope: Scope) -> None:
     """403 unless the caller holds `scope` (for operations on a case the caller can already see)."""
     if not principal.has_scope(scope):
         raise Forbidden("The token lacks a scope this operation needs.")
+
+
+def not_found(what: str = "case") -> NotFound:
+    """The 404 of an object the caller may not see, or that does not exist (the two are never told apart)."""
+    return NotFound(f"No {what} with this id.")

@@ -5,20 +5,42 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import date, datetime, timedelta
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from cases_service.core import repository as core_repo
 from cases_service.core.access import Visibility, visibility
 from cases_service.core.directory import Directory
 from cases_service.core.protection import Protector
 from cases_service.core.reference import ReferenceData
-from cases_service.db import repository as repo
-from cases_service.domain.grants import GrantLifetimes
 from himaya.audit import AuditEntry
 from himaya.auth import Principal
+from himaya.errors import InvalidInput
+from himaya.pagination import decode_cursor
 
 DAYS_PER_YEAR = 365.25
+
+
+@dataclass(frozen=True)
+class GrantLifetimes:
+    """How long a grant lasts without news of its reason (settings `CASES_GRANT_DAYS_*`)."""
+
+    reporter: timedelta = timedelta(days=180)
+    service: timedelta = timedelta(days=365)
+    prosecution: timedelta = timedelta(days=730)
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> GrantLifetimes:
+        """The lifetimes configured for the service."""
+        return cls(reporter=timedelta(days=settings.grant_days_reporter),
+                   service=timedelta(days=settings.grant_days_service),
+                   prosecution=timedelta(days=settings.grant_days_prosecution))
+
+    def of(self, kind: str) -> timedelta:
+        """The lifetime of a grant of `kind` (reporter | service | prosecution)."""
+        return {"reporter": self.reporter, "service": self.service}.get(kind, self.prosecution)
 
 
 @dataclass
@@ -41,12 +63,7 @@ class Context:
 
     async def audit(self, entries: Sequence[AuditEntry]) -> None:
         """Record what the caller read or changed, in this transaction."""
-        await repo.write_audit(self.session, entries, principal=self.principal, source_ip=self.source_ip)
-
-
-def now() -> datetime:
-    """The current time (UTC)."""
-    return datetime.now(UTC)
+        await core_repo.write_audit(self.session, entries, principal=self.principal, source_ip=self.source_ip)
 
 
 def age_years(reference_birth_date: date | None, at: date) -> float | None:
@@ -59,3 +76,14 @@ def age_years(reference_birth_date: date | None, at: date) -> float | None:
 def new_id() -> uuid.UUID:
     """A new row id."""
     return uuid.uuid4()
+
+
+def time_cursor(cursor: str | None) -> tuple[datetime, uuid.UUID] | None:
+    """The (time, id) a page of a list ordered newest first continues after; 422 for a cursor not ours."""
+    if not cursor:
+        return None
+    moment, row_id = decode_cursor(cursor, 2)
+    try:
+        return datetime.fromisoformat(str(moment)), uuid.UUID(str(row_id))
+    except ValueError as exc:
+        raise InvalidInput("The cursor is not valid.") from exc

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from cases_service.core.enums import ACTIVE, TERMINAL, Status
-from himaya.errors import TransitionNotAllowed
+from himaya.errors import Conflict, TransitionNotAllowed
 from himaya.scopes import Role, Scope
 
 
@@ -131,3 +131,9 @@ def _check_guard(facts: CaseFacts, target: Status, today: date) -> None:
     elif target == S.CLOSED:
         if facts.active_child_measures:
             raise _refuse("An active judicial measure concerns the child; a decision must lift it first.")
+
+
+def ensure_open(status: str) -> None:
+    """409 for work added to a closed case."""
+    if status in TERMINAL:
+        raise Conflict("The case is closed; a new encounter opens a new linked case.")

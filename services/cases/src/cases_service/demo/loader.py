@@ -16,30 +16,24 @@ from datetime import date, datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from cases_service.core.context import DAYS_PER_YEAR, Context
-from cases_service.core.directory import Directory, OrganizationEntry, UserEntry
-from cases_service.core.protection import Protector
-from cases_service.core.reference import ReferenceData
-from cases_service.demo import dataset, repository
-from cases_service.domain import cases as case_domain
-from cases_service.domain import casework
-from cases_service.domain.events import ServiceEvent, receive_event
-from cases_service.domain.grants import GrantLifetimes
-from cases_service.schemas.cases import (
-    AdultCreate,
-    CaseUpdate,
-    ChildCreate,
-    IntakeCaseRead,
-    IntakeCreate,
-    TransitionCreate,
-)
-from cases_service.schemas.casework import (
+from cases_service.cases import service as case_domain
+from cases_service.cases.schemas import CaseUpdate, TransitionCreate
+from cases_service.casework import service as casework
+from cases_service.casework.schemas import (
     AssessmentCreate,
     CarePlanCreate,
     FiliationCheckCreate,
     FollowUpCreate,
     ServiceCreate,
 )
+from cases_service.core.context import DAYS_PER_YEAR, Context, GrantLifetimes
+from cases_service.core.directory import Directory, OrganizationEntry, UserEntry
+from cases_service.core.protection import Protector
+from cases_service.core.reference import ReferenceData
+from cases_service.decisions.service import ServiceEvent, receive_event
+from cases_service.demo import dataset, repository
+from cases_service.intakes import service as intakes
+from cases_service.intakes.schemas import AdultCreate, ChildCreate, IntakeCaseRead, IntakeCreate
 from himaya.auth import NATIONAL, Principal
 from himaya.scopes import Role, scopes_for
 
@@ -139,7 +133,7 @@ async def load(*, session: AsyncSession, protector: Protector, reference: Refere
                                 claimed_relationship=a.relationship)
                     for a in enc.adults])
         await repository.set_story_clock(session, enc.reported_at)
-        intake = await case_domain.create_intake(ctx=ctx, data=data)
+        intake = await intakes.create_intake(ctx=ctx, data=data)
         result.intakes += 1
         result.cases += len(intake.cases)
         first_cases.append(intake.cases[0])
@@ -213,7 +207,7 @@ async def _casework(ctx: Context, coordinator: Context, care: dataset.Care, enc:
         return
     again = closed + timedelta(days=care.seen_again_after_days)
     await at(again)
-    intake = await case_domain.create_intake(ctx=ctx, data=IntakeCreate(
+    intake = await intakes.create_intake(ctx=ctx, data=IntakeCreate(
         reported_at=again, source="field_patrol", commune_code=enc.commune_code, place_type=enc.place_type,
         night=enc.night, exploitation_pattern="alone", narrative="Données fictives de démonstration (demo data).",
         children=[ChildCreate(child_id=case.child_id)]))

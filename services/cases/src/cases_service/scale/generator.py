@@ -3,7 +3,7 @@
 Pure generation, no database: `Generator.batch(n)` returns the next `n` cases (with their intakes,
 children, adults, timeline, grants, decisions, assessments, care plans, services, follow-ups and audit
 events) as tuples in the column order of `COLUMNS`, ready for COPY. Every identifying value goes through
-`Protector.seal` with the same table / column / row-id binding as `cases_service.domain` and every name
+`Protector.seal` with the same table / column / row-id binding as the cases service's repositories and every name
 through `Protector.name_tokens`, so the service reads, searches and rotates these rows like its own.
 
 What it looks like: intakes spread over the loaded territories (every commune and arrondissement of
@@ -28,11 +28,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from cases_service.core.context import DAYS_PER_YEAR, age_years
+from cases_service.core.context import DAYS_PER_YEAR, GrantLifetimes, age_years
 from cases_service.core.enums import PATH
 from cases_service.core.protection import Protector
 from cases_service.core.reference import LOCAL_LEVELS, ReferenceData
-from cases_service.domain.grants import GrantLifetimes
 from himaya.audit import CHAINS, GENESIS, row_hash
 
 PILOT_START = datetime(2019, 12, 4, 8, 0, tzinfo=UTC)

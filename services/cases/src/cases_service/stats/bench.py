@@ -38,10 +38,10 @@ from cases_service.core.context import Context
 from cases_service.core.protection import Protector
 from cases_service.core.reference import ReferenceData
 from cases_service.core.tables import APPEND_ONLY_TABLES, MIGRATIONS_DIR, SCHEMA
-from cases_service.domain import cases as case_domain
-from cases_service.schemas.cases import AdultCreate, ChildCreate, IntakeCreate
-from cases_service.stats import domain
-from cases_service.stats import queries as q
+from cases_service.intakes import service as intakes
+from cases_service.intakes.schemas import AdultCreate, ChildCreate, IntakeCreate
+from cases_service.stats import repository as q
+from cases_service.stats import service as domain
 from cases_service.stats.suppression import Perturbation
 from himaya.auth import Principal
 from himaya.db import create_engine
@@ -168,7 +168,7 @@ async def intake_throughput(maker: async_sessionmaker[AsyncSession], n: int) -> 
             adults=[AdultCreate(first_name=f"Vyx{i}", sex="female", claimed_relationship="mother")])
         t0 = time.perf_counter()
         async with maker() as session, session.begin():
-            await case_domain.create_intake(ctx=Context(session=session, principal=principal, protector=protector,
+            await intakes.create_intake(ctx=Context(session=session, principal=principal, protector=protector,
                                                         reference=reference), data=data)
         samples.append(time.perf_counter() - t0)
     samples.sort()

@@ -21,15 +21,14 @@ from typing import Any, TypeVar
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.exc import IntegrityError
 
+from cases_service.core import repository as core_repo
 from cases_service.core.access import require
-from cases_service.core.context import DAYS_PER_YEAR, Context, age_years, new_id, now
+from cases_service.core.context import DAYS_PER_YEAR, Context, age_years, new_id
 from cases_service.core.enums import CASE_MANAGER_ROLES, TERMINAL_STATUSES
 from cases_service.core.protection import NAME_FIELDS
 from cases_service.core.schemas import PersonNames
-from cases_service.db import duplicates_repository as dup
-from cases_service.db import repository as repo
-from cases_service.schemas.cases import DuplicateCandidate
-from cases_service.schemas.duplicates import (
+from cases_service.duplicates import repository as dup
+from cases_service.duplicates.schemas import (
     AnyCandidate,
     CandidateCase,
     ChildCandidate,
@@ -45,6 +44,8 @@ from cases_service.schemas.duplicates import (
     UnmergeCreate,
     UnmergeRead,
 )
+from cases_service.intakes.schemas import DuplicateCandidate
+from himaya import clock
 from himaya.audit import AuditEntry
 from himaya.auth import NATIONAL
 from himaya.crypto import SAME_NAME_SCORE, STORED_EXTRA_WEIGHT, UNRELATED_SCORE, BlindIndex
@@ -287,7 +288,7 @@ async def propose_at_intake(ctx: Context, *,
     """
     out: dict[uuid.UUID, list[DuplicateCandidate]] = {}
     entries: list[AuditEntry] = []
-    today = now().date()
+    today = clock.now().date()
     for child_id, tokens, keys, sex, ref in children:
         matches = await find_matches(ctx, tokens=tokens, symmetric=True, subject_id=child_id, exclude=exclude,
                                      sex=sex, reference_birth_date=ref, subject_adults=adults, key_tokens=keys)
@@ -298,12 +299,12 @@ async def propose_at_intake(ctx: Context, *,
     return out, entries
 
 
-async def search_children(*, ctx: Context, q: str, sex: str | None, age: float | None) -> list[AnyCandidate]:
+async def search_children(ctx: Context, *, q: str, sex: str | None, age: float | None) -> list[AnyCandidate]:
     """Children whose names match `q` (any script, small misspellings), across the territories the caller may
     search; audited per case shown."""
     require(ctx.principal, Scope.CASES_READ)
     tokens = ctx.protector.query_tokens(q)
-    today = now().date()
+    today = clock.now().date()
     ref = today - timedelta(days=round(age * DAYS_PER_YEAR)) if age is not None else None
     matches = await find_matches(ctx, tokens=tokens, symmetric=False, subject_id=None, exclude=(), sex=sex,
                                  reference_birth_date=ref, key_tokens=ctx.protector.query_key_tokens(q))
@@ -313,14 +314,14 @@ async def search_children(*, ctx: Context, q: str, sex: str | None, age: float |
     return views
 
 
-async def list_duplicates(*, ctx: Context, child_id: uuid.UUID) -> DuplicatesRead:
+async def list_duplicates(ctx: Context, *, child_id: uuid.UUID) -> DuplicatesRead:
     """The child side by side with its candidates (children:dedup; 404 for a child the caller may not see)."""
     require(ctx.principal, Scope.CHILDREN_DEDUP)
     subject = await dup.child_for_review(ctx.session, child_id, ctx.visibility)
     if subject is None:
         raise NotFound("No child with this id.")
     matches = await _matches_for(ctx, subject)
-    today = now().date()
+    today = clock.now().date()
     views = [candidate_view(ctx, m, today) for m in matches]
     age = age_years(subject["reference_birth_date"], today)
     visible = [uuid.UUID(c["id"]) for c in subject["cases"] if c["visible"]]
@@ -346,7 +347,7 @@ async def _matches_for(ctx: Context, subject: RowMapping) -> list[Match]:
 
 # ---- review --------------------------------------------------------------------------------------------
 
-async def review_duplicate(*, ctx: Context, child_id: uuid.UUID, data: DuplicateReviewCreate) -> DuplicateReviewRead:
+async def review_duplicate(ctx: Context, *, child_id: uuid.UUID, data: DuplicateReviewCreate) -> DuplicateReviewRead:
     """Record `not_same` (never proposed again) or `same`: the newer record is merged into the older when the
     reviewer sees both children; for a child it may not see, a merge request to that child's territory
     (decision 0100)."""
@@ -446,7 +447,7 @@ async def _merge(ctx: Context, *, locked: Mapping[uuid.UUID, RowMapping], case_r
     event_data = {"review_id": str(review_id), "survivor_child_id": str(survivor["id"]),
                   "merged_child_id": str(merged["id"])}
     # Ids of children only: a case id of the other territory would name a case its readers may not see.
-    await repo.add_events(ctx.session, [
+    await core_repo.add_events(ctx.session, [
         {"case_id": c["id"], "actor": ctx.principal.actor, "actor_organization_id": ctx.principal.organization_id,
          "event_type": "child.merged", "data": {**event_data, "repeat_linked": c["id"] in links}}
         for c in case_rows])
@@ -507,7 +508,7 @@ async def _request_merge(ctx: Context, *, child_id: uuid.UUID, other_id: uuid.UU
         "name_score": match.name_score, "requested_by": ctx.principal.actor,
         "requester_organization_id": ctx.principal.organization_id,
         **ctx.protector.seal("child_merge_requests", request_id, {"note": note})}))
-    await repo.add_events(ctx.session, [
+    await core_repo.add_events(ctx.session, [
         {"case_id": c["id"], "actor": ctx.principal.actor, "actor_organization_id": ctx.principal.organization_id,
          "event_type": "child.merge_requested",
          "data": {"merge_request_id": str(request_id), "child_id": str(child_id), "other_child_id": str(other_id)}}
@@ -532,7 +533,7 @@ async def _request_views(ctx: Context, rows: Sequence[RowMapping],
             review = await dup.review_by_id(ctx.session, r["review_id"])
             if review is not None:
                 reviews[r["id"]] = review
-    today = now().date()
+    today = clock.now().date()
 
     def side(record_id: uuid.UUID) -> MergeRequestSide:
         s = sides[record_id]
@@ -558,7 +559,7 @@ async def _request_views(ctx: Context, rows: Sequence[RowMapping],
     return out, entries
 
 
-async def list_merge_requests(*, ctx: Context, status: str | None, limit: int,
+async def list_merge_requests(ctx: Context, *, status: str | None, limit: int,
                               cursor: str | None) -> Page[MergeRequestRead]:
     """The merge requests the caller made and, for case managers and team coordinators, those addressed to a
     prefecture of their territories; newest first. Both children are shown minimally."""
@@ -580,7 +581,7 @@ async def list_merge_requests(*, ctx: Context, status: str | None, limit: int,
 
 
 
-async def decide_merge_request(*, ctx: Context, request_id: uuid.UUID,
+async def decide_merge_request(ctx: Context, *, request_id: uuid.UUID,
                                data: MergeRequestDecision) -> MergeRequestRead:
     """Accept (the records are merged) or refuse a merge request addressed to the caller's territory: a case
     manager or team coordinator who sees a case of the requested child (404 otherwise)."""
@@ -615,7 +616,7 @@ async def decide_merge_request(*, ctx: Context, request_id: uuid.UUID,
             "repeat_links": {str(k): str(v) for k, v in merge.links.items()}}))
         values["review_id"] = review_id
     else:
-        await repo.add_events(ctx.session, [
+        await core_repo.add_events(ctx.session, [
             {"case_id": c["id"], "actor": ctx.principal.actor, "actor_organization_id": ctx.principal.organization_id,
              "event_type": "child.merge_refused", "data": {"merge_request_id": str(request_id)}}
             for c in case_rows])
@@ -636,7 +637,7 @@ def _inside(ctx: Context, prefecture_code: str) -> bool:
 
 # ---- unmerge (decision 0100) ---------------------------------------------------------------------------
 
-async def unmerge(*, ctx: Context, review_id: uuid.UUID, data: UnmergeCreate) -> UnmergeRead:
+async def unmerge(ctx: Context, *, review_id: uuid.UUID, data: UnmergeCreate) -> UnmergeRead:
     """Undo a merge: the merged record is a child of its own again with the cases opened with it (and with the
     records merged into it), repeat links crossing the two children are set again within each, and both sides'
     cases get a `child.unmerged` event. A case manager or team coordinator who sees a case of the merged child
@@ -664,7 +665,7 @@ async def unmerge(*, ctx: Context, review_id: uuid.UUID, data: UnmergeCreate) ->
         "unmerged_by": ctx.principal.actor, "unmerger_organization_id": ctx.principal.organization_id,
         **ctx.protector.seal("duplicate_reviews", review_id, {"unmerge_reason": data.reason})})
     event_data = {"review_id": str(review_id), "survivor_child_id": str(survivor), "restored_child_id": str(merged)}
-    await repo.add_events(ctx.session, [
+    await core_repo.add_events(ctx.session, [
         {"case_id": c["id"], "actor": ctx.principal.actor, "actor_organization_id": ctx.principal.organization_id,
          "event_type": "child.unmerged", "data": {**event_data, "repeat_relinked": c["id"] in relinks}}
         for c in case_rows])

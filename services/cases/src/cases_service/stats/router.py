@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 
-from cases_service.stats import domain
+from cases_service.stats import service as domain
 from cases_service.stats.schemas import AgeScheme, Dimension, IndicatorsRead, Phase, SummaryRead, TerritoryLevel
 from cases_service.stats.suppression import Perturbation
 from himaya.auth import Principal, require_scopes

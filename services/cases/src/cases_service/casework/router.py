@@ -6,9 +6,8 @@ import uuid
 
 from fastapi import APIRouter, Response
 
-from cases_service.api.deps import ContextDep, IdempotencyDep, IfMatchDep, create_idempotently, with_etag
-from cases_service.domain import casework as domain
-from cases_service.schemas.casework import (
+from cases_service.casework import service
+from cases_service.casework.schemas import (
     AnyAssessmentRead,
     AssessmentCreate,
     AssessmentRead,
@@ -30,6 +29,7 @@ from cases_service.schemas.casework import (
     ServiceRead,
     ServiceUpdate,
 )
+from cases_service.core.deps import ContextDep, IdempotencyDep, IfMatchDep, create_idempotently, with_etag
 from himaya.errors import problem_responses
 
 router = APIRouter(tags=["casework"])
@@ -44,7 +44,7 @@ FiliationOut = FiliationCheckDetailRead | FiliationCheckRead
 async def list_filiation_checks(case_id: uuid.UUID, ctx: ContextDep) -> list[FiliationCheckRead]:
     """Filiation checks: the result for everyone who sees the case, methods and DNA orders for police and
     prosecution."""
-    return await domain.list_filiation_checks(ctx=ctx, case_id=case_id)
+    return await service.list_filiation_checks(ctx=ctx, case_id=case_id)
 
 
 @router.post("/v1/cases/{case_id}/filiation-checks", status_code=201, response_model=FiliationOut,
@@ -52,7 +52,7 @@ async def list_filiation_checks(case_id: uuid.UUID, ctx: ContextDep) -> list[Fil
 async def create_filiation_check(case_id: uuid.UUID, body: FiliationCheckCreate, ctx: ContextDep,
                                  idem: IdempotencyDep) -> Response:
     """Record a filiation check; the DNA method needs a DNA-expertise order (dna_order_reference)."""
-    return await create_idempotently(ctx, idem, body, lambda: domain.create_filiation_check(
+    return await create_idempotently(ctx, idem, body, lambda: service.create_filiation_check(
         ctx=ctx, case_id=case_id, data=body), etag_version=lambda r: r.version)
 
 
@@ -61,7 +61,7 @@ async def create_filiation_check(case_id: uuid.UUID, body: FiliationCheckCreate,
 async def update_filiation_check(case_id: uuid.UUID, check_id: uuid.UUID, body: FiliationCheckUpdate,
                                  ctx: ContextDep, version: IfMatchDep) -> Response:
     """Record a filiation check's result; needs If-Match."""
-    result = await domain.update_filiation_check(ctx=ctx, case_id=case_id, check_id=check_id, data=body,
+    result = await service.update_filiation_check(ctx=ctx, case_id=case_id, check_id=check_id, data=body,
                                                  expected_version=version)
     return with_etag(result, result.version)
 
@@ -69,7 +69,7 @@ async def update_filiation_check(case_id: uuid.UUID, check_id: uuid.UUID, body: 
 @router.get("/v1/cases/{case_id}/assessments", response_model=list[AnyAssessmentRead], responses=READ_ERRORS)
 async def list_assessments(case_id: uuid.UUID, ctx: ContextDep) -> list[AssessmentRead]:
     """Assessments of the case; health content only with health:details."""
-    return await domain.list_assessments(ctx=ctx, case_id=case_id)
+    return await service.list_assessments(ctx=ctx, case_id=case_id)
 
 
 @router.post("/v1/cases/{case_id}/assessments", status_code=201, response_model=AnyAssessmentRead,
@@ -77,7 +77,7 @@ async def list_assessments(case_id: uuid.UUID, ctx: ContextDep) -> list[Assessme
 async def create_assessment(case_id: uuid.UUID, body: AssessmentCreate, ctx: ContextDep,
                             idem: IdempotencyDep) -> Response:
     """Record an assessment (rapid intake, social enquiry, medical, psychological, best interest)."""
-    return await create_idempotently(ctx, idem, body, lambda: domain.create_assessment(
+    return await create_idempotently(ctx, idem, body, lambda: service.create_assessment(
         ctx=ctx, case_id=case_id, data=body))
 
 
@@ -85,13 +85,13 @@ async def create_assessment(case_id: uuid.UUID, body: AssessmentCreate, ctx: Con
              responses=ACTION_ERRORS)
 async def complete_assessment(case_id: uuid.UUID, assessment_id: uuid.UUID, ctx: ContextDep) -> AssessmentRead:
     """Mark an assessment completed."""
-    return await domain.complete_assessment(ctx=ctx, case_id=case_id, assessment_id=assessment_id)
+    return await service.complete_assessment(ctx=ctx, case_id=case_id, assessment_id=assessment_id)
 
 
 @router.get("/v1/cases/{case_id}/care-plans", response_model=list[CarePlanRead], responses=READ_ERRORS)
 async def list_care_plans(case_id: uuid.UUID, ctx: ContextDep) -> list[CarePlanRead]:
     """Care plans of the case."""
-    return await domain.list_care_plans(ctx=ctx, case_id=case_id)
+    return await service.list_care_plans(ctx=ctx, case_id=case_id)
 
 
 @router.post("/v1/cases/{case_id}/care-plans", status_code=201, response_model=CarePlanRead,
@@ -99,7 +99,7 @@ async def list_care_plans(case_id: uuid.UUID, ctx: ContextDep) -> list[CarePlanR
 async def create_care_plan(case_id: uuid.UUID, body: CarePlanCreate, ctx: ContextDep,
                            idem: IdempotencyDep) -> Response:
     """Draft a care plan."""
-    return await create_idempotently(ctx, idem, body, lambda: domain.create_care_plan(
+    return await create_idempotently(ctx, idem, body, lambda: service.create_care_plan(
         ctx=ctx, case_id=case_id, data=body))
 
 
@@ -107,19 +107,19 @@ async def create_care_plan(case_id: uuid.UUID, body: CarePlanCreate, ctx: Contex
              responses=ACTION_ERRORS)
 async def validate_care_plan(case_id: uuid.UUID, plan_id: uuid.UUID, ctx: ContextDep) -> CarePlanRead:
     """Validate a care plan (team coordinator)."""
-    return await domain.validate_care_plan(ctx=ctx, case_id=case_id, plan_id=plan_id)
+    return await service.validate_care_plan(ctx=ctx, case_id=case_id, plan_id=plan_id)
 
 
 @router.get("/v1/cases/{case_id}/services", response_model=list[ServiceRead], responses=READ_ERRORS)
 async def list_services(case_id: uuid.UUID, ctx: ContextDep) -> list[ServiceRead]:
     """Services to the child or the mother."""
-    return await domain.list_services(ctx=ctx, case_id=case_id)
+    return await service.list_services(ctx=ctx, case_id=case_id)
 
 
 @router.post("/v1/cases/{case_id}/services", status_code=201, response_model=ServiceRead, responses=CREATE_ERRORS)
 async def create_service(case_id: uuid.UUID, body: ServiceCreate, ctx: ContextDep, idem: IdempotencyDep) -> Response:
     """Propose or record a service with its provider and status."""
-    return await create_idempotently(ctx, idem, body, lambda: domain.create_service(
+    return await create_idempotently(ctx, idem, body, lambda: service.create_service(
         ctx=ctx, case_id=case_id, data=body), etag_version=lambda r: r.version)
 
 
@@ -127,7 +127,7 @@ async def create_service(case_id: uuid.UUID, body: ServiceCreate, ctx: ContextDe
 async def update_service(case_id: uuid.UUID, service_id: uuid.UUID, body: ServiceUpdate, ctx: ContextDep,
                          version: IfMatchDep) -> Response:
     """Change a service's status; needs If-Match."""
-    result = await domain.update_service(ctx=ctx, case_id=case_id, service_id=service_id, data=body,
+    result = await service.update_service(ctx=ctx, case_id=case_id, service_id=service_id, data=body,
                                          expected_version=version)
     return with_etag(result, result.version)
 
@@ -135,7 +135,7 @@ async def update_service(case_id: uuid.UUID, service_id: uuid.UUID, body: Servic
 @router.get("/v1/cases/{case_id}/follow-ups", response_model=list[FollowUpRead], responses=READ_ERRORS)
 async def list_follow_ups(case_id: uuid.UUID, ctx: ContextDep) -> list[FollowUpRead]:
     """Follow-up visits of the case."""
-    return await domain.list_follow_ups(ctx=ctx, case_id=case_id)
+    return await service.list_follow_ups(ctx=ctx, case_id=case_id)
 
 
 @router.post("/v1/cases/{case_id}/follow-ups", status_code=201, response_model=FollowUpRead,
@@ -143,7 +143,7 @@ async def list_follow_ups(case_id: uuid.UUID, ctx: ContextDep) -> list[FollowUpR
 async def create_follow_up(case_id: uuid.UUID, body: FollowUpCreate, ctx: ContextDep,
                            idem: IdempotencyDep) -> Response:
     """Record a follow-up visit and when the next one is due."""
-    return await create_idempotently(ctx, idem, body, lambda: domain.create_follow_up(
+    return await create_idempotently(ctx, idem, body, lambda: service.create_follow_up(
         ctx=ctx, case_id=case_id, data=body))
 
 
@@ -151,13 +151,13 @@ async def create_follow_up(case_id: uuid.UUID, body: FollowUpCreate, ctx: Contex
             responses=READ_ERRORS)
 async def list_judicial_measures(case_id: uuid.UUID, ctx: ContextDep) -> list[JudicialMeasureRead]:
     """Prosecutor decisions recorded on the case (those about adults only with offences:read)."""
-    return await domain.list_measures(ctx=ctx, case_id=case_id)
+    return await service.list_measures(ctx=ctx, case_id=case_id)
 
 
 @router.get("/v1/cases/{case_id}/placements", response_model=list[PlacementRead], responses=READ_ERRORS)
 async def list_placements(case_id: uuid.UUID, ctx: ContextDep) -> list[PlacementRead]:
     """Placements of the child."""
-    return await domain.list_placements(ctx=ctx, case_id=case_id)
+    return await service.list_placements(ctx=ctx, case_id=case_id)
 
 
 @router.post("/v1/cases/{case_id}/placements", status_code=201, response_model=PlacementRead,
@@ -165,7 +165,7 @@ async def list_placements(case_id: uuid.UUID, ctx: ContextDep) -> list[Placement
 async def create_placement(case_id: uuid.UUID, body: PlacementCreate, ctx: ContextDep,
                            idem: IdempotencyDep) -> Response:
     """Place the child in an EPS under a prosecutor's placement order."""
-    return await create_idempotently(ctx, idem, body, lambda: domain.create_placement(
+    return await create_idempotently(ctx, idem, body, lambda: service.create_placement(
         ctx=ctx, case_id=case_id, data=body))
 
 
@@ -173,26 +173,26 @@ async def create_placement(case_id: uuid.UUID, body: PlacementCreate, ctx: Conte
              responses=ACTION_ERRORS)
 async def end_placement(case_id: uuid.UUID, placement_id: uuid.UUID, ctx: ContextDep) -> PlacementRead:
     """End a placement."""
-    return await domain.end_placement(ctx=ctx, case_id=case_id, placement_id=placement_id)
+    return await service.end_placement(ctx=ctx, case_id=case_id, placement_id=placement_id)
 
 
 @router.get("/v1/institutions", response_model=list[InstitutionRead], responses=problem_responses(401, 403))
 async def list_institutions(ctx: ContextDep) -> list[InstitutionRead]:
     """EPS of the caller's territories with places, occupancy and emergency vacancies."""
-    return await domain.list_institutions(ctx=ctx)
+    return await service.list_institutions(ctx=ctx)
 
 
 @router.post("/v1/institutions", status_code=201, response_model=InstitutionRead, responses=CREATE_ERRORS)
 async def create_institution(body: InstitutionCreate, ctx: ContextDep, idem: IdempotencyDep) -> Response:
     """Register an EPS and its capacity."""
-    return await create_idempotently(ctx, idem, body, lambda: domain.create_institution(ctx=ctx, data=body),
+    return await create_idempotently(ctx, idem, body, lambda: service.create_institution(ctx=ctx, data=body),
                                      etag_version=lambda r: r.version)
 
 
 @router.get("/v1/institutions/{institution_id}", response_model=InstitutionRead, responses=READ_ERRORS)
 async def get_institution(institution_id: uuid.UUID, ctx: ContextDep) -> Response:
     """An EPS with its capacity; the ETag header carries its version."""
-    result = await domain.get_institution(ctx=ctx, institution_id=institution_id)
+    result = await service.get_institution(ctx=ctx, institution_id=institution_id)
     return with_etag(result, result.version)
 
 
@@ -200,6 +200,6 @@ async def get_institution(institution_id: uuid.UUID, ctx: ContextDep) -> Respons
 async def update_institution(institution_id: uuid.UUID, body: InstitutionUpdate, ctx: ContextDep,
                              version: IfMatchDep) -> Response:
     """Update places or emergency vacancies; needs If-Match."""
-    result = await domain.update_institution(ctx=ctx, institution_id=institution_id, data=body,
+    result = await service.update_institution(ctx=ctx, institution_id=institution_id, data=body,
                                              expected_version=version)
     return with_etag(result, result.version)

@@ -14,8 +14,8 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from cases_service.db import repository as case_repo
-from cases_service.stats import queries as q
+from cases_service.core import repository as core_repo
+from cases_service.stats import repository as q
 from cases_service.stats.schemas import (
     Indicator,
     IndicatorRow,
@@ -26,6 +26,7 @@ from cases_service.stats.schemas import (
     SummaryTotal,
 )
 from cases_service.stats.suppression import NOISE_BOUND, THRESHOLD, Cell, Perturbation, cell_key, suppress
+from himaya import clock
 from himaya.audit import AuditEntry
 from himaya.auth import Principal, territory_covers
 from himaya.errors import Forbidden, InvalidInput
@@ -159,7 +160,7 @@ async def export_csv(*, session: AsyncSession, principal: Principal, query: Stat
     """The summary as CSV, always protected; the header names every column. Returns the period counted."""
     summary = await summarize(session=session, principal=principal, query=query, perturbation=perturbation,
                               force_protection=True)
-    await case_repo.write_audit(session, [AuditEntry(action="stats.export", object_type="stats",
+    await core_repo.write_audit(session, [AuditEntry(action="stats.export", object_type="stats",
                                                      fields=list(query.group_by))], principal=principal)
     period_from = summary.period.from_.isoformat() if summary.period.from_ else ""
     period_to = summary.period.to.isoformat() if summary.period.to else ""
@@ -257,7 +258,7 @@ async def indicators(*, session: AsyncSession, principal: Principal, query: Stat
     scope = q.scoped_cases(filters)
     p = Protection(perturbation, exact)
     raw = Protection(perturbation, exact=True)
-    now = datetime.now(UTC)
+    now = clock.now()
     as_of_day = min(query.period_to, now.date()) if query.period_to else now.date()
     coverage_at = datetime.combine(as_of_day, datetime.max.time(), tzinfo=UTC) if query.period_to else now
     out: list[Indicator] = [

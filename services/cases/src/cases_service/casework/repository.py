@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from cases_service.core.tables import (
     assessments,
     care_plans,
+    case_adults,
     filiation_checks,
     follow_ups,
     institutions,
@@ -130,3 +131,19 @@ async def active_placement(session: AsyncSession, case_id: uuid.UUID) -> RowMapp
     """The child's current placement, if any."""
     stmt = sa.select(placements).where(placements.c.case_id == case_id, placements.c.ended_at.is_(None))
     return (await session.execute(stmt)).mappings().one_or_none()
+
+
+async def adult_in_case(session: AsyncSession, *, case_id: uuid.UUID, adult_id: uuid.UUID) -> bool:
+    """Whether the adult is linked to the case."""
+    stmt = sa.select(sa.exists().where(case_adults.c.case_id == case_id, case_adults.c.adult_id == adult_id))
+    return bool((await session.execute(stmt)).scalar())
+
+
+async def list_measures(session: AsyncSession, case_id: uuid.UUID, *, concerns: str | None = None
+                        ) -> Sequence[RowMapping]:
+    """A case's judicial measures, in decision order."""
+    stmt = sa.select(judicial_measures).where(judicial_measures.c.case_id == case_id)
+    if concerns:
+        stmt = stmt.where(judicial_measures.c.concerns == concerns)
+    return (await session.execute(stmt.order_by(judicial_measures.c.decided_at))).mappings().all()
+

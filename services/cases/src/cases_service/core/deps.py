@@ -8,10 +8,9 @@ from typing import Annotated, Any
 from fastapi import Depends, Request, Response
 from pydantic import BaseModel
 
-from cases_service.core.context import Context
+from cases_service.core.context import Context, GrantLifetimes
 from cases_service.core.directory import Directory
 from cases_service.core.tables import idempotency_keys
-from cases_service.domain.grants import GrantLifetimes
 from himaya.auth import CurrentPrincipal
 from himaya.db import SessionDep
 from himaya.etag import make_etag, required_version

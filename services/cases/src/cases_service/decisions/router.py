@@ -5,8 +5,8 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from pydantic import BaseModel
 
-from cases_service.domain.events import parse_event, receive_event, refuse_if_forgotten
-from cases_service.domain.grants import GrantLifetimes
+from cases_service.core.context import GrantLifetimes
+from cases_service.decisions.service import parse_event, receive_event, refuse_if_forgotten
 from himaya import signing
 from himaya.db import SessionDep
 from himaya.errors import ServiceUnavailable, Unauthorized, problem_responses

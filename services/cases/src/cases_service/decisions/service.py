@@ -1,6 +1,19 @@
 """Events from referrals (decision 0004): recorded on the timeline, moving the case, granting or revoking
 the receiving organisation's access; idempotent by event id, and the access ordered by the referral's
-sequence so that no older event undoes a newer one (decision 0107)."""
+sequence so that no older event undoes a newer one (decision 0107).
+
+Access grants (decision 0107): an organisation that is not territorial sees a case only while a grant made
+by a referral it received, or by the intake it recorded, is active and unexpired.
+
+- A referral's grant follows the referral: every event of the referral carries its `data.sequence` (the
+  referral's version); the grant row keeps the newest sequence applied, and an event with an older or equal
+  sequence changes nothing, so a replayed `referral.sent` (captured, redelivered after its id was purged from
+  the processed events, or arriving out of order) cannot revive a grant its referral's end revoked. An open
+  referral's events renew the expiry; an ending event (rejected, completed, cancelled, closed) revokes it, and
+  arriving first it leaves a revoked row that older events cannot reopen.
+- A reporter's grant (an NGO or other non-territorial organisation that recorded the intake) ends when the
+  case closes (closed, closed not in scope, transferred out) or at its expiry.
+"""
 
 from __future__ import annotations
 
@@ -12,9 +25,11 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from cases_service.core.enums import LASTING_DECISIONS, Status
-from cases_service.db import repository as repo
-from cases_service.domain.grants import GrantLifetimes, apply_referral_event, referral_sequence
+from cases_service.core import repository as core_repo
+from cases_service.core.context import Context, GrantLifetimes
+from cases_service.core.enums import ENDING_REFERRAL_EVENTS, LASTING_DECISIONS, Status
+from cases_service.decisions import repository as repo
+from himaya import clock
 from himaya.audit import AuditEntry
 from himaya.errors import InvalidInput
 
@@ -68,7 +83,7 @@ def refuse_if_forgotten(event: ServiceEvent, retention: timedelta) -> None:
     """Refuse an event older than the processed ids are kept: whether it was applied can no longer be known,
     so it is never applied again (a dead event replayed months later, a captured event resent)."""
     occurred = event.occurred_at if event.occurred_at.tzinfo else event.occurred_at.replace(tzinfo=UTC)
-    if occurred < datetime.now(UTC) - retention:
+    if occurred < clock.now() - retention:
         raise InvalidInput("The event is older than this service remembers applied events; it is refused.")
 
 
@@ -90,7 +105,7 @@ async def receive_event(*, session: AsyncSession, event: ServiceEvent, lifetimes
         await apply_referral_event(session, event_type=event.type, case_id=event.case_id,
                                    organization_id=event.organization_id, referral_id=event.referral_id,
                                    kind=str(event.data.get("kind", "service")), sequence=sequence,
-                                   at=datetime.now(UTC), lifetimes=lifetimes)
+                                   at=clock.now(), lifetimes=lifetimes)
     status = Status(case["status"])
     timeline: list[dict[str, Any]] = []
     data = {k: _jsonable(event.data[k]) for k in SAFE_DATA_KEYS if k in event.data}
@@ -136,14 +151,14 @@ async def receive_event(*, session: AsyncSession, event: ServiceEvent, lifetimes
                 new_status = Status.INTERIM_MEASURE
 
     if new_status is not None:
-        await repo.update_case(session, event.case_id, expected_version=None, values={"status": new_status.value})
+        await core_repo.update_case(session, event.case_id, expected_version=None, values={"status": new_status.value})
         steps = [status, passed_through, new_status] if passed_through else [status, new_status]
         for source, target in itertools.pairwise(steps):
             assert source is not None and target is not None
             timeline.append({**base, "event_type": "case.status_changed", "from_status": source.value,
                              "to_status": target.value, "data": {"cause": event.type}})
-    await repo.add_events(session, timeline)
-    await repo.write_audit(session, [AuditEntry(action=f"event.{event.type}", object_type="case",
+    await core_repo.add_events(session, timeline)
+    await core_repo.write_audit(session, [AuditEntry(action=f"event.{event.type}", object_type="case",
                                                 object_id=str(event.case_id), case_id=event.case_id,
                                                 fields=sorted(f"case.{k}" for k in ("status", "access")
                                                               if k == "access" or new_status))],
@@ -157,3 +172,34 @@ def _jsonable(value: Any) -> Any:
     if isinstance(value, list):
         return [_jsonable(v) for v in value]
     return str(value)
+
+
+def referral_sequence(data: dict[str, Any]) -> int:
+    """The referral's version carried by one of its events; 422 when missing (it orders the grant's changes)."""
+    sequence = data.get("sequence")
+    if isinstance(sequence, bool) or not isinstance(sequence, int) or sequence < 1:
+        raise InvalidInput("A referral event carries data.sequence, the referral's version (an integer >= 1).")
+    return sequence
+
+
+async def apply_referral_event(session: AsyncSession, *, event_type: str, case_id: uuid.UUID,
+                               organization_id: uuid.UUID, referral_id: uuid.UUID, kind: str, sequence: int,
+                               at: datetime, lifetimes: GrantLifetimes) -> bool:
+    """Bring the referral's grant to the referral's state at `sequence`; False when a newer event was applied."""
+    grant_kind = "prosecution" if kind == "prosecution" else "service"
+    return await repo.apply_referral_grant(
+        session, case_id=case_id, organization_id=organization_id, referral_id=referral_id, kind=grant_kind,
+        sequence=sequence, active=event_type not in ENDING_REFERRAL_EVENTS, expires_at=at + lifetimes.of(grant_kind))
+
+
+async def grant_reporter(ctx: Context, *, case_ids: list[uuid.UUID], organization_id: uuid.UUID,
+                         intake_id: uuid.UUID, at: datetime) -> None:
+    """The organisation that recorded the intake keeps seeing its cases until they close or the grant expires."""
+    for case_id in case_ids:
+        await repo.insert_reporter_grant(ctx.session, case_id=case_id, organization_id=organization_id,
+                                         intake_id=intake_id, expires_at=at + ctx.lifetimes.reporter)
+
+
+async def end_reporter_grants(ctx: Context, *, case_id: uuid.UUID) -> int:
+    """A closed case's reporters lose access (the referrals' grants end with their referrals)."""
+    return await repo.revoke_reporter_grants(ctx.session, case_id=case_id)

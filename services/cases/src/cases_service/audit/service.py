@@ -11,17 +11,18 @@ import dataclasses
 import uuid
 from datetime import datetime
 
-from cases_service.core.access import require
-from cases_service.core.context import Context, now
-from cases_service.db import audit_repository as repo
-from cases_service.db import duplicates_repository as dup
-from cases_service.schemas.audit import (
+from cases_service.audit import repository as repo
+from cases_service.audit.schemas import (
     AuditChainRead,
     AuditCheckpointRead,
     AuditCheckpointsRead,
     AuditEventRead,
     AuditVerifyRead,
 )
+from cases_service.core.access import require
+from cases_service.core.context import Context
+from cases_service.duplicates import repository as dup
+from himaya import clock
 from himaya.audit import AuditEntry, AuditLogTampered, AuditSigner, log_checkpoint
 from himaya.auth import NATIONAL
 from himaya.errors import InvalidInput
@@ -29,7 +30,7 @@ from himaya.pagination import Page, build_page, decode_cursor
 from himaya.scopes import Scope
 
 
-async def list_audit_events(*, ctx: Context, case_id: uuid.UUID | None, child_id: uuid.UUID | None,
+async def list_audit_events(ctx: Context, *, case_id: uuid.UUID | None, child_id: uuid.UUID | None,
                             actor: str | None, organization_id: uuid.UUID | None, occurred_from: datetime | None,
                             occurred_to: datetime | None, limit: int, cursor: str | None) -> Page[AuditEventRead]:
     """Events newest first, filtered by case, child (with the records merged into it), actor, organisation
@@ -61,7 +62,7 @@ async def list_audit_events(*, ctx: Context, case_id: uuid.UUID | None, child_id
     return Page[AuditEventRead](items=[AuditEventRead.model_validate(r) for r in items], next_cursor=next_cursor)
 
 
-async def verify_audit_log(*, ctx: Context, signer: AuditSigner) -> AuditVerifyRead:
+async def verify_audit_log(ctx: Context, *, signer: AuditSigner) -> AuditVerifyRead:
     """Recompute every hash chain of this service's log (each reports its first broken row and its head) and
     check the signed checkpoints; when all is intact, sign a new checkpoint of the heads (verification included)."""
     require(ctx.principal, Scope.AUDIT_READ)
@@ -84,4 +85,4 @@ async def verify_audit_log(*, ctx: Context, signer: AuditSigner) -> AuditVerifyR
                                                             reason=checkpoints.reason, number=checkpoints.number),
                            latest_checkpoint=AuditCheckpointRead.model_validate(latest.published(signer))
                            if latest else None,
-                           verified_at=now())
+                           verified_at=clock.now())

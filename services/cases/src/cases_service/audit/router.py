@@ -8,9 +8,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 
-from cases_service.api.deps import ContextDep
-from cases_service.domain import audit as domain
-from cases_service.schemas.audit import AuditEventRead, AuditVerifyRead
+from cases_service.audit import service
+from cases_service.audit.schemas import AuditEventRead, AuditVerifyRead
+from cases_service.core.deps import ContextDep
 from himaya.errors import problem_responses
 from himaya.pagination import Page, PageDep
 
@@ -30,7 +30,7 @@ async def list_audit_events(
     occurred_to: Annotated[datetime | None, Query(alias="to")] = None,
 ) -> Page[AuditEventRead]:
     """Audit events newest first, by case, child, actor, organisation and period (audit:read)."""
-    return await domain.list_audit_events(ctx=ctx, case_id=case_id, child_id=child_id, actor=actor,
+    return await service.list_audit_events(ctx=ctx, case_id=case_id, child_id=child_id, actor=actor,
                                           organization_id=organization_id, occurred_from=occurred_from,
                                           occurred_to=occurred_to, limit=page.limit, cursor=page.cursor)
 
@@ -38,4 +38,4 @@ async def list_audit_events(
 @router.get("/v1/audit/verify", response_model=AuditVerifyRead, responses=problem_responses(401, 403))
 async def verify_audit_log(ctx: ContextDep, request: Request) -> AuditVerifyRead:
     """Verify the log's hash chains and signed checkpoints; sign the heads when intact (audit:read)."""
-    return await domain.verify_audit_log(ctx=ctx, signer=request.app.state.audit_signer)
+    return await service.verify_audit_log(ctx=ctx, signer=request.app.state.audit_signer)

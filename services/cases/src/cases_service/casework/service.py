@@ -10,14 +10,9 @@ from typing import Any
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.exc import IntegrityError
 
-from cases_service.core.access import may_see_filiation_details, may_see_health_details, may_see_names, require
-from cases_service.core.context import Context, new_id, now
-from cases_service.core.directory import AssignmentRefused, check_institution_organization
-from cases_service.core.enums import DNA_ORDERS, HEALTH_ASSESSMENTS, PLACEMENT_ORDERS
-from cases_service.db import casework_repository as work
-from cases_service.db import repository as repo
-from cases_service.domain.cases import _ensure_open, _not_found
-from cases_service.schemas.casework import (
+from cases_service.casework import repository as repo
+from cases_service.casework import repository as work
+from cases_service.casework.schemas import (
     AssessmentCreate,
     AssessmentDetailRead,
     AssessmentRead,
@@ -39,6 +34,19 @@ from cases_service.schemas.casework import (
     ServiceRead,
     ServiceUpdate,
 )
+from cases_service.core import repository as core_repo
+from cases_service.core.access import (
+    may_see_filiation_details,
+    may_see_health_details,
+    may_see_names,
+    not_found,
+    require,
+)
+from cases_service.core.context import Context, new_id
+from cases_service.core.directory import AssignmentRefused, check_institution_organization
+from cases_service.core.enums import DNA_ORDERS, HEALTH_ASSESSMENTS, PLACEMENT_ORDERS
+from cases_service.core.states import ensure_open
+from himaya import clock
 from himaya.audit import AuditEntry
 from himaya.errors import Conflict, Forbidden, InvalidInput, NotFound, PreconditionFailed
 from himaya.scopes import Role, Scope
@@ -46,16 +54,16 @@ from himaya.scopes import Role, Scope
 
 async def _case(ctx: Context, case_id: uuid.UUID, *, writing: bool) -> RowMapping:
     """The visible case (404 otherwise); when writing, locked and open."""
-    row = await repo.case_exists_visible(ctx.session, case_id, ctx.visibility, lock=writing)
+    row = await core_repo.case_exists_visible(ctx.session, case_id, ctx.visibility, lock=writing)
     if row is None:
-        raise _not_found()
+        raise not_found()
     if writing:
-        _ensure_open(row["status"])
+        ensure_open(row["status"])
     return row
 
 
 async def _event(ctx: Context, case_id: uuid.UUID, event_type: str, data: Mapping[str, Any]) -> None:
-    await repo.add_events(ctx.session, [{
+    await core_repo.add_events(ctx.session, [{
         "case_id": case_id, "actor": ctx.principal.actor, "actor_organization_id": ctx.principal.organization_id,
         "event_type": event_type, "data": dict(data)}])
 
@@ -78,7 +86,7 @@ def _filiation_read(ctx: Context, row: Mapping[Any, Any]) -> FiliationCheckRead:
         "dna_order_measure_id"], **plain)
 
 
-async def create_filiation_check(*, ctx: Context, case_id: uuid.UUID, data: FiliationCheckCreate
+async def create_filiation_check(ctx: Context, *, case_id: uuid.UUID, data: FiliationCheckCreate
                                  ) -> FiliationCheckRead:
     """Record a filiation check; the DNA method needs a DNA-expertise order recorded on the case."""
     require(ctx.principal, Scope.FILIATION_WRITE)
@@ -107,13 +115,13 @@ async def create_filiation_check(*, ctx: Context, case_id: uuid.UUID, data: Fili
     return _filiation_read(ctx, row)
 
 
-async def update_filiation_check(*, ctx: Context, case_id: uuid.UUID, check_id: uuid.UUID,
+async def update_filiation_check(ctx: Context, *, case_id: uuid.UUID, check_id: uuid.UUID,
                                  data: FiliationCheckUpdate, expected_version: int) -> FiliationCheckRead:
     """Record a filiation check's result, if it is still at the version the caller read."""
     require(ctx.principal, Scope.FILIATION_WRITE)
     await _case(ctx, case_id, writing=True)
     if await work.get_record(ctx.session, "filiation_checks", case_id=case_id, record_id=check_id) is None:
-        raise _not_found("filiation check")
+        raise not_found("filiation check")
     values: dict[str, Any] = {"result": data.result}
     if data.notes is not None:
         values.update(ctx.protector.seal("filiation_checks", check_id, {"notes": data.notes}))
@@ -127,7 +135,7 @@ async def update_filiation_check(*, ctx: Context, case_id: uuid.UUID, check_id: 
     return _filiation_read(ctx, row)
 
 
-async def list_filiation_checks(*, ctx: Context, case_id: uuid.UUID) -> list[FiliationCheckRead]:
+async def list_filiation_checks(ctx: Context, *, case_id: uuid.UUID) -> list[FiliationCheckRead]:
     """A case's filiation checks: conclusions for everyone, details for police and prosecution."""
     await _case(ctx, case_id, writing=False)
     rows = await work.list_records(ctx.session, "filiation_checks", case_id)
@@ -146,14 +154,14 @@ def _assessment_read(ctx: Context, row: Mapping[Any, Any]) -> AssessmentRead:
     return AssessmentDetailRead(**base, summary=ctx.protector.open("assessments", row, "summary")["summary"])
 
 
-async def create_assessment(*, ctx: Context, case_id: uuid.UUID, data: AssessmentCreate) -> AssessmentRead:
+async def create_assessment(ctx: Context, *, case_id: uuid.UUID, data: AssessmentCreate) -> AssessmentRead:
     """Record an assessment (completed when its conclusions are in)."""
     require(ctx.principal, Scope.CASEWORK_WRITE)
     await _case(ctx, case_id, writing=True)
     if data.type in HEALTH_ASSESSMENTS and data.summary and not may_see_health_details(ctx.principal):
         raise Forbidden("Health assessment content needs the health:details scope.")
     rid = new_id()
-    completed = now() if data.completed else None
+    completed = clock.now() if data.completed else None
     row = await work.insert_record(ctx.session, "assessments", {
         "id": rid, "case_id": case_id, "type": data.type, "status": "completed" if completed else "in_progress",
         "completed_at": completed, **ctx.protector.seal("assessments", rid, {"summary": data.summary}),
@@ -164,24 +172,24 @@ async def create_assessment(*, ctx: Context, case_id: uuid.UUID, data: Assessmen
     return _assessment_read(ctx, row)
 
 
-async def complete_assessment(*, ctx: Context, case_id: uuid.UUID, assessment_id: uuid.UUID) -> AssessmentRead:
+async def complete_assessment(ctx: Context, *, case_id: uuid.UUID, assessment_id: uuid.UUID) -> AssessmentRead:
     """Mark an assessment completed."""
     require(ctx.principal, Scope.CASEWORK_WRITE)
     await _case(ctx, case_id, writing=True)
     row = await work.get_record(ctx.session, "assessments", case_id=case_id, record_id=assessment_id, lock=True)
     if row is None:
-        raise _not_found("assessment")
+        raise not_found("assessment")
     if row["status"] == "completed":
         raise Conflict("The assessment is already completed.")
     row = await work.update_record(ctx.session, "assessments", assessment_id, expected_version=None,
-                                   values={"status": "completed", "completed_at": now()})
+                                   values={"status": "completed", "completed_at": clock.now()})
     assert row is not None
     await _event(ctx, case_id, "assessment.completed", {"assessment_id": str(assessment_id), "type": row["type"]})
     await _audit(ctx, "assessment.complete", case_id, "assessment", assessment_id, ["assessment.status"])
     return _assessment_read(ctx, row)
 
 
-async def list_assessments(*, ctx: Context, case_id: uuid.UUID) -> list[AssessmentRead]:
+async def list_assessments(ctx: Context, *, case_id: uuid.UUID) -> list[AssessmentRead]:
     """A case's assessments; health content only with health:details."""
     await _case(ctx, case_id, writing=False)
     rows = await work.list_records(ctx.session, "assessments", case_id)
@@ -199,7 +207,7 @@ def _care_plan_read(ctx: Context, row: Mapping[Any, Any]) -> CarePlanRead:
                         created_at=row["created_at"])
 
 
-async def create_care_plan(*, ctx: Context, case_id: uuid.UUID, data: CarePlanCreate) -> CarePlanRead:
+async def create_care_plan(ctx: Context, *, case_id: uuid.UUID, data: CarePlanCreate) -> CarePlanRead:
     """Draft a care plan (the team coordinator validates it)."""
     require(ctx.principal, Scope.CASEWORK_WRITE)
     await _case(ctx, case_id, writing=True)
@@ -212,7 +220,7 @@ async def create_care_plan(*, ctx: Context, case_id: uuid.UUID, data: CarePlanCr
     return _care_plan_read(ctx, row)
 
 
-async def validate_care_plan(*, ctx: Context, case_id: uuid.UUID, plan_id: uuid.UUID) -> CarePlanRead:
+async def validate_care_plan(ctx: Context, *, case_id: uuid.UUID, plan_id: uuid.UUID) -> CarePlanRead:
     """Validate a care plan: the team coordinator only."""
     require(ctx.principal, Scope.CARE_PLANS_VALIDATE)
     if ctx.principal.role != Role.TEAM_COORDINATOR:
@@ -220,18 +228,18 @@ async def validate_care_plan(*, ctx: Context, case_id: uuid.UUID, plan_id: uuid.
     await _case(ctx, case_id, writing=True)
     row = await work.get_record(ctx.session, "care_plans", case_id=case_id, record_id=plan_id, lock=True)
     if row is None:
-        raise _not_found("care plan")
+        raise not_found("care plan")
     if row["status"] == "validated":
         raise Conflict("The care plan is already validated.")
     row = await work.update_record(ctx.session, "care_plans", plan_id, expected_version=None, values={
-        "status": "validated", "validated_by": ctx.principal.actor, "validated_at": now()})
+        "status": "validated", "validated_by": ctx.principal.actor, "validated_at": clock.now()})
     assert row is not None
     await _event(ctx, case_id, "care_plan.validated", {"care_plan_id": str(plan_id)})
     await _audit(ctx, "care_plan.validate", case_id, "care_plan", plan_id, ["care_plan.status"])
     return _care_plan_read(ctx, row)
 
 
-async def list_care_plans(*, ctx: Context, case_id: uuid.UUID) -> list[CarePlanRead]:
+async def list_care_plans(ctx: Context, *, case_id: uuid.UUID) -> list[CarePlanRead]:
     """A case's care plans."""
     await _case(ctx, case_id, writing=False)
     rows = await work.list_records(ctx.session, "care_plans", case_id)
@@ -248,7 +256,7 @@ def _service_read(ctx: Context, row: Mapping[Any, Any]) -> ServiceRead:
                                               "version")}, notes=notes)
 
 
-async def create_service(*, ctx: Context, case_id: uuid.UUID, data: ServiceCreate) -> ServiceRead:
+async def create_service(ctx: Context, *, case_id: uuid.UUID, data: ServiceCreate) -> ServiceRead:
     """Propose or record a service to the child or the mother."""
     require(ctx.principal, Scope.CASEWORK_WRITE)
     await _case(ctx, case_id, writing=True)
@@ -263,13 +271,13 @@ async def create_service(*, ctx: Context, case_id: uuid.UUID, data: ServiceCreat
     return _service_read(ctx, row)
 
 
-async def update_service(*, ctx: Context, case_id: uuid.UUID, service_id: uuid.UUID, data: ServiceUpdate,
+async def update_service(ctx: Context, *, case_id: uuid.UUID, service_id: uuid.UUID, data: ServiceUpdate,
                          expected_version: int) -> ServiceRead:
     """Change a service's status, if it is still at the version the caller read."""
     require(ctx.principal, Scope.CASEWORK_WRITE)
     await _case(ctx, case_id, writing=True)
     if await work.get_record(ctx.session, "service_deliveries", case_id=case_id, record_id=service_id) is None:
-        raise _not_found("service")
+        raise not_found("service")
     values: dict[str, Any] = {"status": data.status}
     if data.notes is not None:
         values.update(ctx.protector.seal("service_deliveries", service_id, {"notes": data.notes}))
@@ -282,7 +290,7 @@ async def update_service(*, ctx: Context, case_id: uuid.UUID, service_id: uuid.U
     return _service_read(ctx, row)
 
 
-async def list_services(*, ctx: Context, case_id: uuid.UUID) -> list[ServiceRead]:
+async def list_services(ctx: Context, *, case_id: uuid.UUID) -> list[ServiceRead]:
     """A case's services."""
     await _case(ctx, case_id, writing=False)
     rows = await work.list_records(ctx.session, "service_deliveries", case_id)
@@ -298,7 +306,7 @@ def _follow_up_read(ctx: Context, row: Mapping[Any, Any]) -> FollowUpRead:
                                                "begging_observed", "next_visit_due", "created_at")}, notes=notes)
 
 
-async def create_follow_up(*, ctx: Context, case_id: uuid.UUID, data: FollowUpCreate) -> FollowUpRead:
+async def create_follow_up(ctx: Context, *, case_id: uuid.UUID, data: FollowUpCreate) -> FollowUpRead:
     """Record a follow-up visit (and when the next one is due)."""
     require(ctx.principal, Scope.CASEWORK_WRITE)
     await _case(ctx, case_id, writing=True)
@@ -317,7 +325,7 @@ async def create_follow_up(*, ctx: Context, case_id: uuid.UUID, data: FollowUpCr
     return _follow_up_read(ctx, row)
 
 
-async def list_follow_ups(*, ctx: Context, case_id: uuid.UUID) -> list[FollowUpRead]:
+async def list_follow_ups(ctx: Context, *, case_id: uuid.UUID) -> list[FollowUpRead]:
     """A case's follow-up visits."""
     await _case(ctx, case_id, writing=False)
     rows = await work.list_records(ctx.session, "follow_ups", case_id)
@@ -327,7 +335,7 @@ async def list_follow_ups(*, ctx: Context, case_id: uuid.UUID) -> list[FollowUpR
 
 # ---- judicial measures ---------------------------------------------------------------------------------
 
-async def list_measures(*, ctx: Context, case_id: uuid.UUID) -> list[JudicialMeasureRead]:
+async def list_measures(ctx: Context, *, case_id: uuid.UUID) -> list[JudicialMeasureRead]:
     """The prosecutor decisions recorded on a case; those about adults only with offences:read."""
     await _case(ctx, case_id, writing=False)
     concerns = None if ctx.principal.has_scope(Scope.OFFENCES_READ) else "child"
@@ -338,7 +346,7 @@ async def list_measures(*, ctx: Context, case_id: uuid.UUID) -> list[JudicialMea
 
 # ---- institutions and placements -----------------------------------------------------------------------
 
-async def create_institution(*, ctx: Context, data: InstitutionCreate) -> InstitutionRead:
+async def create_institution(ctx: Context, *, data: InstitutionCreate) -> InstitutionRead:
     """Register an EPS of the caller's territories with its capacity."""
     require(ctx.principal, Scope.PLACEMENTS_WRITE)
     if ctx.reference.level(data.prefecture_code) != "prefecture":
@@ -363,7 +371,7 @@ def _may_manage_institution(ctx: Context, row: Mapping[Any, Any]) -> bool:
     return own or (p.has_scope(Scope.PLACEMENTS_WRITE) and p.covers(row["prefecture_code"]))
 
 
-async def list_institutions(*, ctx: Context) -> list[InstitutionRead]:
+async def list_institutions(ctx: Context) -> list[InstitutionRead]:
     """Institutions and their vacancies, in the caller's territories."""
     require(ctx.principal, Scope.CASES_READ)
     rows = await work.list_institutions(ctx.session, prefecture_codes=None)
@@ -371,7 +379,7 @@ async def list_institutions(*, ctx: Context) -> list[InstitutionRead]:
             or r["organization_id"] == ctx.principal.organization_id]
 
 
-async def update_institution(*, ctx: Context, institution_id: uuid.UUID, data: InstitutionUpdate,
+async def update_institution(ctx: Context, *, institution_id: uuid.UUID, data: InstitutionUpdate,
                              expected_version: int) -> InstitutionRead:
     """Update an institution's capacity (its own staff, or caseworkers of its territory)."""
     require(ctx.principal, Scope.CASES_READ)
@@ -394,7 +402,7 @@ async def update_institution(*, ctx: Context, institution_id: uuid.UUID, data: I
     return InstitutionRead.model_validate(row)
 
 
-async def get_institution(*, ctx: Context, institution_id: uuid.UUID) -> InstitutionRead:
+async def get_institution(ctx: Context, *, institution_id: uuid.UUID) -> InstitutionRead:
     """One institution and its vacancies."""
     require(ctx.principal, Scope.CASES_READ)
     row = await work.get_institution(ctx.session, institution_id)
@@ -404,7 +412,7 @@ async def get_institution(*, ctx: Context, institution_id: uuid.UUID) -> Institu
     return InstitutionRead.model_validate(row)
 
 
-async def create_placement(*, ctx: Context, case_id: uuid.UUID, data: PlacementCreate) -> PlacementRead:
+async def create_placement(ctx: Context, *, case_id: uuid.UUID, data: PlacementCreate) -> PlacementRead:
     """Place the child in an EPS under a prosecutor's placement order, within the institution's capacity."""
     require(ctx.principal, Scope.PLACEMENTS_WRITE)
     await _case(ctx, case_id, writing=True)
@@ -444,24 +452,24 @@ async def create_placement(*, ctx: Context, case_id: uuid.UUID, data: PlacementC
     return PlacementRead.model_validate(row)
 
 
-async def end_placement(*, ctx: Context, case_id: uuid.UUID, placement_id: uuid.UUID) -> PlacementRead:
+async def end_placement(ctx: Context, *, case_id: uuid.UUID, placement_id: uuid.UUID) -> PlacementRead:
     """End a placement (the child leaves the institution)."""
     require(ctx.principal, Scope.PLACEMENTS_WRITE)
     await _case(ctx, case_id, writing=False)
     row = await work.get_record(ctx.session, "placements", case_id=case_id, record_id=placement_id, lock=True)
     if row is None:
-        raise _not_found("placement")
+        raise not_found("placement")
     if row["ended_at"] is not None:
         raise Conflict("The placement has already ended.")
     row = await work.update_record(ctx.session, "placements", placement_id, expected_version=None,
-                                   values={"ended_at": now()})
+                                   values={"ended_at": clock.now()})
     assert row is not None
     await _event(ctx, case_id, "placement.ended", {"placement_id": str(placement_id)})
     await _audit(ctx, "placement.end", case_id, "placement", placement_id, ["placement.ended_at"])
     return PlacementRead.model_validate(row)
 
 
-async def list_placements(*, ctx: Context, case_id: uuid.UUID) -> list[PlacementRead]:
+async def list_placements(ctx: Context, *, case_id: uuid.UUID) -> list[PlacementRead]:
     """A case's placements."""
     await _case(ctx, case_id, writing=False)
     rows = await work.list_records(ctx.session, "placements", case_id)
