@@ -9,6 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response
 
 from cases_service.cases import service
+from cases_service.cases.deps import CaseForUpdate, CurrentCase
 from cases_service.cases.schemas import (
     AdultRead,
     AnyAdultRead,
@@ -68,37 +69,40 @@ async def get_case(case_id: uuid.UUID, ctx: ContextDep) -> Response:
 
 
 @router.patch("/v1/cases/{case_id}", response_model=CaseRead, responses=UPDATE_ERRORS)
-async def update_case(case_id: uuid.UUID, body: CaseUpdate, ctx: ContextDep, version: IfMatchDep) -> Response:
+async def update_case(case_id: uuid.UUID, body: CaseUpdate, ctx: ContextDep, version: IfMatchDep,
+                      case: CurrentCase) -> Response:
     """Change risk, assignment or court; needs If-Match with the ETag read."""
-    case = await service.update_case(ctx=ctx, case_id=case_id, data=body, expected_version=version)
-    return with_etag(case, case.version)
+    updated = await service.update_case(ctx=ctx, case=case, data=body, expected_version=version)
+    return with_etag(updated, updated.version)
 
 
 @router.post("/v1/cases/{case_id}/transitions", response_model=TransitionRead,
              responses=problem_responses(401, 403, 404, 409, 422))
-async def transition_case(case_id: uuid.UUID, body: TransitionCreate, ctx: ContextDep) -> TransitionRead:
+async def transition_case(case_id: uuid.UUID, body: TransitionCreate, ctx: ContextDep,
+                          case: CaseForUpdate) -> TransitionRead:
     """Move a case along its path; 409 transition_not_allowed with the reason when refused."""
-    return await service.transition_case(ctx=ctx, case_id=case_id, data=body)
+    return await service.transition_case(ctx=ctx, case=case, data=body)
 
 
 @router.get("/v1/cases/{case_id}/timeline", response_model=Page[TimelineEvent], responses=READ_ERRORS)
-async def get_timeline(case_id: uuid.UUID, ctx: ContextDep, page: PageDep) -> Page[TimelineEvent]:
+async def get_timeline(case_id: uuid.UUID, ctx: ContextDep, page: PageDep, case: CurrentCase) -> Page[TimelineEvent]:
     """Every event of the case in order, including events received from referrals."""
-    return await service.get_timeline(ctx=ctx, case_id=case_id, limit=page.limit, cursor=page.cursor)
+    return await service.get_timeline(ctx=ctx, case=case, limit=page.limit, cursor=page.cursor)
 
 
 @router.get("/v1/cases/{case_id}/adults", response_model=list[AnyAdultRead],
             responses=READ_ERRORS)
-async def list_adults(case_id: uuid.UUID, ctx: ContextDep) -> list[AdultRead]:
+async def list_adults(case_id: uuid.UUID, ctx: ContextDep, case: CurrentCase) -> list[AdultRead]:
     """The accompanying adults; offence-related data only for police and prosecution."""
-    return await service.list_adults(ctx=ctx, case_id=case_id)
+    return await service.list_adults(ctx=ctx, case=case)
 
 
 @router.post("/v1/cases/{case_id}/adults", status_code=201, response_model=AnyAdultRead,
              responses=CREATE_ERRORS)
-async def add_adult(case_id: uuid.UUID, body: AdultCreate, ctx: ContextDep, idem: IdempotencyDep) -> Response:
+async def add_adult(case_id: uuid.UUID, body: AdultCreate, ctx: ContextDep, idem: IdempotencyDep,
+                    case: CurrentCase) -> Response:
     """Add an accompanying adult to the case."""
-    return await create_idempotently(ctx, idem, body, lambda: service.add_adult(ctx=ctx, case_id=case_id, data=body))
+    return await create_idempotently(ctx, idem, body, lambda: service.add_adult(ctx=ctx, case=case, data=body))
 
 
 

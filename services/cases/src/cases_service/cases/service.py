@@ -26,8 +26,9 @@ from cases_service.core import repository as core_repo
 from cases_service.core.access import may_see_adult_identity, may_see_names, may_see_offences, not_found, require
 from cases_service.core.context import DAYS_PER_YEAR, Context, age_years, new_id, time_cursor
 from cases_service.core.directory import check_case_assignment
-from cases_service.core.enums import Status
+from cases_service.core.enums import TERMINAL, Status
 from cases_service.core.protection import NAME_FIELDS
+from cases_service.core.records import VisibleCase
 from cases_service.core.repository import territory_clause
 from cases_service.core.schemas import PersonNames
 from cases_service.core.states import CaseFacts, allowed_targets, check_transition, ensure_open
@@ -178,14 +179,19 @@ async def list_cases(ctx: Context, *, status: str | None, territory_code: str | 
 
 # ---- changing cases ------------------------------------------------------------------------------------
 
-async def update_case(ctx: Context, *, case_id: uuid.UUID, data: CaseUpdate, expected_version: int) -> CaseRead:
+async def visible_case(ctx: Context, *, case_id: uuid.UUID, lock: bool = False) -> VisibleCase:
+    """The case if the caller may see it (locked for the transaction when asked), else 404."""
+    case = await core_repo.visible_case(ctx.session, case_id, ctx.visibility, lock=lock)
+    if case is None:
+        raise not_found()
+    return case
+
+
+async def update_case(ctx: Context, *, case: VisibleCase, data: CaseUpdate, expected_version: int) -> CaseRead:
     """Change a case's risk, assignment or court, only if it is still at the version the caller read."""
     require(ctx.principal, Scope.CASES_WRITE)
-    v = ctx.visibility
-    current = await core_repo.case_exists_visible(ctx.session, case_id, v)
-    if current is None:
-        raise not_found()
-    if current["status"] in {s.value for s in (Status.CLOSED, Status.CLOSED_NOT_IN_SCOPE, Status.TRANSFERRED_OUT)}:
+    v, case_id, current = ctx.visibility, case.id, case
+    if current.status in TERMINAL:
         raise Conflict("A closed case cannot be changed.")
     values = data.model_dump(exclude_unset=True)
     if not values:
@@ -213,12 +219,10 @@ async def update_case(ctx: Context, *, case_id: uuid.UUID, data: CaseUpdate, exp
     return _case_read(ctx, row, siblings)
 
 
-async def transition_case(ctx: Context, *, case_id: uuid.UUID, data: TransitionCreate) -> TransitionRead:
-    """Move a case along its path if the state machine, the caller's role and the step's guard allow it."""
-    v = ctx.visibility
-    current = await core_repo.case_exists_visible(ctx.session, case_id, v, lock=True)
-    if current is None:
-        raise not_found()
+async def transition_case(ctx: Context, *, case: VisibleCase, data: TransitionCreate) -> TransitionRead:
+    """Move a case along its path if the state machine, the caller's role and the step's guard allow it (the case
+    is locked: see `CaseForUpdate`)."""
+    case_id = case.id
     today = clock.now().date()
     f = await repo.case_facts(ctx.session, case_id, today)
     facts = CaseFacts(
@@ -246,7 +250,7 @@ async def transition_case(ctx: Context, *, case_id: uuid.UUID, data: TransitionC
         if data.commune_code is None:
             raise InvalidInput("A transfer needs the commune_code the child moves to.")
         transfer_place = ctx.reference.place(data.commune_code)
-        if transfer_place.prefecture_code == current["prefecture_code"]:
+        if transfer_place.prefecture_code == case.prefecture_code:
             raise InvalidInput("A transfer goes to another prefecture; change the case's commune instead.")
     elif data.commune_code is not None:
         raise InvalidInput("commune_code is only for transferred_out.")
@@ -299,11 +303,9 @@ async def _open_transferred_case(ctx: Context, *, case_id: uuid.UUID, place: Any
 
 # ---- timeline ------------------------------------------------------------------------------------------
 
-async def get_timeline(ctx: Context, *, case_id: uuid.UUID, limit: int, cursor: str | None) -> Page[TimelineEvent]:
+async def get_timeline(ctx: Context, *, case: VisibleCase, limit: int, cursor: str | None) -> Page[TimelineEvent]:
     """Every event of a visible case in order, including those received from referrals."""
-    v = ctx.visibility
-    if await core_repo.case_exists_visible(ctx.session, case_id, v) is None:
-        raise not_found()
+    case_id = case.id
     after = None
     if cursor:
         (last,) = decode_cursor(cursor, 1)
@@ -331,11 +333,9 @@ async def get_timeline(ctx: Context, *, case_id: uuid.UUID, limit: int, cursor: 
 
 # ---- adults --------------------------------------------------------------------------------------------
 
-async def list_adults(ctx: Context, *, case_id: uuid.UUID) -> list[AdultRead]:
+async def list_adults(ctx: Context, *, case: VisibleCase) -> list[AdultRead]:
     """The accompanying adults of a visible case; offence data only for police and prosecution."""
-    v = ctx.visibility
-    if await core_repo.case_exists_visible(ctx.session, case_id, v) is None:
-        raise not_found()
+    case_id = case.id
     rows = await repo.case_adults_rows(ctx.session, case_id)
     offences = may_see_offences(ctx.principal)
     measures: dict[uuid.UUID, list[dict[str, Any]]] = {}
@@ -377,13 +377,11 @@ def _adult_read(ctx: Context, row: Mapping[Any, Any], *, offences: bool,
     return AdultRead(**base)
 
 
-async def add_adult(ctx: Context, *, case_id: uuid.UUID, data: AdultCreate) -> AdultRead:
+async def add_adult(ctx: Context, *, case: VisibleCase, data: AdultCreate) -> AdultRead:
     """Add an accompanying adult to a visible, open case."""
     require(ctx.principal, Scope.CASES_WRITE)
-    current = await core_repo.case_exists_visible(ctx.session, case_id, ctx.visibility)
-    if current is None:
-        raise not_found()
-    ensure_open(current["status"])
+    case_id = case.id
+    ensure_open(case.status)
     (adult,) = await core_repo.insert_adults(ctx.session, ctx.protector, [data], intake_id=None)
     await core_repo.link_adults(ctx.session, [{"case_id": case_id, "adult_id": adult.id,
                                                "claimed_relationship": data.claimed_relationship}])

@@ -6,6 +6,7 @@ import uuid
 
 from fastapi import APIRouter, Response
 
+from cases_service.cases.deps import CaseForUpdate, CurrentCase
 from cases_service.casework import service
 from cases_service.casework.schemas import (
     AnyAssessmentRead,
@@ -41,139 +42,143 @@ FiliationOut = FiliationCheckDetailRead | FiliationCheckRead
 
 
 @router.get("/v1/cases/{case_id}/filiation-checks", response_model=list[FiliationOut], responses=READ_ERRORS)
-async def list_filiation_checks(case_id: uuid.UUID, ctx: ContextDep) -> list[FiliationCheckRead]:
+async def list_filiation_checks(case_id: uuid.UUID, ctx: ContextDep, case: CurrentCase) -> list[FiliationCheckRead]:
     """Filiation checks: the result for everyone who sees the case, methods and DNA orders for police and
     prosecution."""
-    return await service.list_filiation_checks(ctx=ctx, case_id=case_id)
+    return await service.list_filiation_checks(ctx=ctx, case=case)
 
 
 @router.post("/v1/cases/{case_id}/filiation-checks", status_code=201, response_model=FiliationOut,
              responses=CREATE_ERRORS)
 async def create_filiation_check(case_id: uuid.UUID, body: FiliationCheckCreate, ctx: ContextDep,
-                                 idem: IdempotencyDep) -> Response:
+                                 idem: IdempotencyDep, case: CaseForUpdate) -> Response:
     """Record a filiation check; the DNA method needs a DNA-expertise order (dna_order_reference)."""
     return await create_idempotently(ctx, idem, body, lambda: service.create_filiation_check(
-        ctx=ctx, case_id=case_id, data=body), etag_version=lambda r: r.version)
+        ctx=ctx, case=case, data=body), etag_version=lambda r: r.version)
 
 
 @router.patch("/v1/cases/{case_id}/filiation-checks/{check_id}", response_model=FiliationOut,
               responses=UPDATE_ERRORS)
 async def update_filiation_check(case_id: uuid.UUID, check_id: uuid.UUID, body: FiliationCheckUpdate,
-                                 ctx: ContextDep, version: IfMatchDep) -> Response:
+                                 ctx: ContextDep, version: IfMatchDep, case: CaseForUpdate) -> Response:
     """Record a filiation check's result; needs If-Match."""
-    result = await service.update_filiation_check(ctx=ctx, case_id=case_id, check_id=check_id, data=body,
+    result = await service.update_filiation_check(ctx=ctx, case=case, check_id=check_id, data=body,
                                                  expected_version=version)
     return with_etag(result, result.version)
 
 
 @router.get("/v1/cases/{case_id}/assessments", response_model=list[AnyAssessmentRead], responses=READ_ERRORS)
-async def list_assessments(case_id: uuid.UUID, ctx: ContextDep) -> list[AssessmentRead]:
+async def list_assessments(case_id: uuid.UUID, ctx: ContextDep, case: CurrentCase) -> list[AssessmentRead]:
     """Assessments of the case; health content only with health:details."""
-    return await service.list_assessments(ctx=ctx, case_id=case_id)
+    return await service.list_assessments(ctx=ctx, case=case)
 
 
 @router.post("/v1/cases/{case_id}/assessments", status_code=201, response_model=AnyAssessmentRead,
              responses=CREATE_ERRORS)
 async def create_assessment(case_id: uuid.UUID, body: AssessmentCreate, ctx: ContextDep,
-                            idem: IdempotencyDep) -> Response:
+                            idem: IdempotencyDep, case: CaseForUpdate) -> Response:
     """Record an assessment (rapid intake, social enquiry, medical, psychological, best interest)."""
     return await create_idempotently(ctx, idem, body, lambda: service.create_assessment(
-        ctx=ctx, case_id=case_id, data=body))
+        ctx=ctx, case=case, data=body))
 
 
 @router.post("/v1/cases/{case_id}/assessments/{assessment_id}/complete", response_model=AnyAssessmentRead,
              responses=ACTION_ERRORS)
-async def complete_assessment(case_id: uuid.UUID, assessment_id: uuid.UUID, ctx: ContextDep) -> AssessmentRead:
+async def complete_assessment(case_id: uuid.UUID, assessment_id: uuid.UUID, ctx: ContextDep,
+                              case: CaseForUpdate) -> AssessmentRead:
     """Mark an assessment completed."""
-    return await service.complete_assessment(ctx=ctx, case_id=case_id, assessment_id=assessment_id)
+    return await service.complete_assessment(ctx=ctx, case=case, assessment_id=assessment_id)
 
 
 @router.get("/v1/cases/{case_id}/care-plans", response_model=list[CarePlanRead], responses=READ_ERRORS)
-async def list_care_plans(case_id: uuid.UUID, ctx: ContextDep) -> list[CarePlanRead]:
+async def list_care_plans(case_id: uuid.UUID, ctx: ContextDep, case: CurrentCase) -> list[CarePlanRead]:
     """Care plans of the case."""
-    return await service.list_care_plans(ctx=ctx, case_id=case_id)
+    return await service.list_care_plans(ctx=ctx, case=case)
 
 
 @router.post("/v1/cases/{case_id}/care-plans", status_code=201, response_model=CarePlanRead,
              responses=CREATE_ERRORS)
 async def create_care_plan(case_id: uuid.UUID, body: CarePlanCreate, ctx: ContextDep,
-                           idem: IdempotencyDep) -> Response:
+                           idem: IdempotencyDep, case: CaseForUpdate) -> Response:
     """Draft a care plan."""
     return await create_idempotently(ctx, idem, body, lambda: service.create_care_plan(
-        ctx=ctx, case_id=case_id, data=body))
+        ctx=ctx, case=case, data=body))
 
 
 @router.post("/v1/cases/{case_id}/care-plans/{plan_id}/validate", response_model=CarePlanRead,
              responses=ACTION_ERRORS)
-async def validate_care_plan(case_id: uuid.UUID, plan_id: uuid.UUID, ctx: ContextDep) -> CarePlanRead:
+async def validate_care_plan(case_id: uuid.UUID, plan_id: uuid.UUID, ctx: ContextDep,
+                             case: CaseForUpdate) -> CarePlanRead:
     """Validate a care plan (team coordinator)."""
-    return await service.validate_care_plan(ctx=ctx, case_id=case_id, plan_id=plan_id)
+    return await service.validate_care_plan(ctx=ctx, case=case, plan_id=plan_id)
 
 
 @router.get("/v1/cases/{case_id}/services", response_model=list[ServiceRead], responses=READ_ERRORS)
-async def list_services(case_id: uuid.UUID, ctx: ContextDep) -> list[ServiceRead]:
+async def list_services(case_id: uuid.UUID, ctx: ContextDep, case: CurrentCase) -> list[ServiceRead]:
     """Services to the child or the mother."""
-    return await service.list_services(ctx=ctx, case_id=case_id)
+    return await service.list_services(ctx=ctx, case=case)
 
 
 @router.post("/v1/cases/{case_id}/services", status_code=201, response_model=ServiceRead, responses=CREATE_ERRORS)
-async def create_service(case_id: uuid.UUID, body: ServiceCreate, ctx: ContextDep, idem: IdempotencyDep) -> Response:
+async def create_service(case_id: uuid.UUID, body: ServiceCreate, ctx: ContextDep, idem: IdempotencyDep,
+                         case: CaseForUpdate) -> Response:
     """Propose or record a service with its provider and status."""
     return await create_idempotently(ctx, idem, body, lambda: service.create_service(
-        ctx=ctx, case_id=case_id, data=body), etag_version=lambda r: r.version)
+        ctx=ctx, case=case, data=body), etag_version=lambda r: r.version)
 
 
 @router.patch("/v1/cases/{case_id}/services/{service_id}", response_model=ServiceRead, responses=UPDATE_ERRORS)
 async def update_service(case_id: uuid.UUID, service_id: uuid.UUID, body: ServiceUpdate, ctx: ContextDep,
-                         version: IfMatchDep) -> Response:
+                         version: IfMatchDep, case: CaseForUpdate) -> Response:
     """Change a service's status; needs If-Match."""
-    result = await service.update_service(ctx=ctx, case_id=case_id, service_id=service_id, data=body,
+    result = await service.update_service(ctx=ctx, case=case, service_id=service_id, data=body,
                                          expected_version=version)
     return with_etag(result, result.version)
 
 
 @router.get("/v1/cases/{case_id}/follow-ups", response_model=list[FollowUpRead], responses=READ_ERRORS)
-async def list_follow_ups(case_id: uuid.UUID, ctx: ContextDep) -> list[FollowUpRead]:
+async def list_follow_ups(case_id: uuid.UUID, ctx: ContextDep, case: CurrentCase) -> list[FollowUpRead]:
     """Follow-up visits of the case."""
-    return await service.list_follow_ups(ctx=ctx, case_id=case_id)
+    return await service.list_follow_ups(ctx=ctx, case=case)
 
 
 @router.post("/v1/cases/{case_id}/follow-ups", status_code=201, response_model=FollowUpRead,
              responses=CREATE_ERRORS)
 async def create_follow_up(case_id: uuid.UUID, body: FollowUpCreate, ctx: ContextDep,
-                           idem: IdempotencyDep) -> Response:
+                           idem: IdempotencyDep, case: CaseForUpdate) -> Response:
     """Record a follow-up visit and when the next one is due."""
     return await create_idempotently(ctx, idem, body, lambda: service.create_follow_up(
-        ctx=ctx, case_id=case_id, data=body))
+        ctx=ctx, case=case, data=body))
 
 
 @router.get("/v1/cases/{case_id}/judicial-measures", response_model=list[JudicialMeasureRead],
             responses=READ_ERRORS)
-async def list_judicial_measures(case_id: uuid.UUID, ctx: ContextDep) -> list[JudicialMeasureRead]:
+async def list_judicial_measures(case_id: uuid.UUID, ctx: ContextDep, case: CurrentCase) -> list[JudicialMeasureRead]:
     """Prosecutor decisions recorded on the case (those about adults only with offences:read)."""
-    return await service.list_measures(ctx=ctx, case_id=case_id)
+    return await service.list_measures(ctx=ctx, case=case)
 
 
 @router.get("/v1/cases/{case_id}/placements", response_model=list[PlacementRead], responses=READ_ERRORS)
-async def list_placements(case_id: uuid.UUID, ctx: ContextDep) -> list[PlacementRead]:
+async def list_placements(case_id: uuid.UUID, ctx: ContextDep, case: CurrentCase) -> list[PlacementRead]:
     """Placements of the child."""
-    return await service.list_placements(ctx=ctx, case_id=case_id)
+    return await service.list_placements(ctx=ctx, case=case)
 
 
 @router.post("/v1/cases/{case_id}/placements", status_code=201, response_model=PlacementRead,
              responses=CREATE_ERRORS)
 async def create_placement(case_id: uuid.UUID, body: PlacementCreate, ctx: ContextDep,
-                           idem: IdempotencyDep) -> Response:
+                           idem: IdempotencyDep, case: CaseForUpdate) -> Response:
     """Place the child in an EPS under a prosecutor's placement order."""
     return await create_idempotently(ctx, idem, body, lambda: service.create_placement(
-        ctx=ctx, case_id=case_id, data=body))
+        ctx=ctx, case=case, data=body))
 
 
 @router.post("/v1/cases/{case_id}/placements/{placement_id}/end", response_model=PlacementRead,
              responses=ACTION_ERRORS)
-async def end_placement(case_id: uuid.UUID, placement_id: uuid.UUID, ctx: ContextDep) -> PlacementRead:
+async def end_placement(case_id: uuid.UUID, placement_id: uuid.UUID, ctx: ContextDep,
+                        case: CurrentCase) -> PlacementRead:
     """End a placement."""
-    return await service.end_placement(ctx=ctx, case_id=case_id, placement_id=placement_id)
+    return await service.end_placement(ctx=ctx, case=case, placement_id=placement_id)
 
 
 @router.get("/v1/institutions", response_model=list[InstitutionRead], responses=problem_responses(401, 403))

@@ -7,7 +7,6 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy.engine import RowMapping
 from sqlalchemy.exc import IntegrityError
 
 from cases_service.casework import repository as repo
@@ -45,21 +44,12 @@ from cases_service.core.access import (
 from cases_service.core.context import Context, new_id
 from cases_service.core.directory import AssignmentRefused, check_institution_organization
 from cases_service.core.enums import DNA_ORDERS, HEALTH_ASSESSMENTS, PLACEMENT_ORDERS
+from cases_service.core.records import VisibleCase
 from cases_service.core.states import ensure_open
 from himaya import clock
 from himaya.audit import AuditEntry
 from himaya.errors import Conflict, Forbidden, InvalidInput, NotFound, PreconditionFailed
 from himaya.scopes import Role, Scope
-
-
-async def _case(ctx: Context, case_id: uuid.UUID, *, writing: bool) -> RowMapping:
-    """The visible case (404 otherwise); when writing, locked and open."""
-    row = await core_repo.case_exists_visible(ctx.session, case_id, ctx.visibility, lock=writing)
-    if row is None:
-        raise not_found()
-    if writing:
-        ensure_open(row["status"])
-    return row
 
 
 async def _event(ctx: Context, case_id: uuid.UUID, event_type: str, data: Mapping[str, Any]) -> None:
@@ -86,11 +76,12 @@ def _filiation_read(ctx: Context, row: Mapping[Any, Any]) -> FiliationCheckRead:
         "dna_order_measure_id"], **plain)
 
 
-async def create_filiation_check(ctx: Context, *, case_id: uuid.UUID, data: FiliationCheckCreate
+async def create_filiation_check(ctx: Context, *, case: VisibleCase, data: FiliationCheckCreate
                                  ) -> FiliationCheckRead:
     """Record a filiation check; the DNA method needs a DNA-expertise order recorded on the case."""
     require(ctx.principal, Scope.FILIATION_WRITE)
-    await _case(ctx, case_id, writing=True)
+    ensure_open(case.status)
+    case_id = case.id
     if not await repo.adult_in_case(ctx.session, case_id=case_id, adult_id=data.adult_id):
         raise InvalidInput("adult_id does not name an adult of this case.")
     measure_id = None
@@ -115,11 +106,12 @@ async def create_filiation_check(ctx: Context, *, case_id: uuid.UUID, data: Fili
     return _filiation_read(ctx, row)
 
 
-async def update_filiation_check(ctx: Context, *, case_id: uuid.UUID, check_id: uuid.UUID,
+async def update_filiation_check(ctx: Context, *, case: VisibleCase, check_id: uuid.UUID,
                                  data: FiliationCheckUpdate, expected_version: int) -> FiliationCheckRead:
     """Record a filiation check's result, if it is still at the version the caller read."""
     require(ctx.principal, Scope.FILIATION_WRITE)
-    await _case(ctx, case_id, writing=True)
+    ensure_open(case.status)
+    case_id = case.id
     if await work.get_record(ctx.session, "filiation_checks", case_id=case_id, record_id=check_id) is None:
         raise not_found("filiation check")
     values: dict[str, Any] = {"result": data.result}
@@ -135,9 +127,9 @@ async def update_filiation_check(ctx: Context, *, case_id: uuid.UUID, check_id: 
     return _filiation_read(ctx, row)
 
 
-async def list_filiation_checks(ctx: Context, *, case_id: uuid.UUID) -> list[FiliationCheckRead]:
+async def list_filiation_checks(ctx: Context, *, case: VisibleCase) -> list[FiliationCheckRead]:
     """A case's filiation checks: conclusions for everyone, details for police and prosecution."""
-    await _case(ctx, case_id, writing=False)
+    case_id = case.id
     rows = await work.list_records(ctx.session, "filiation_checks", case_id)
     detail = may_see_filiation_details(ctx.principal)
     await _audit(ctx, "filiation_checks.read", case_id, "case", case_id,
@@ -154,10 +146,11 @@ def _assessment_read(ctx: Context, row: Mapping[Any, Any]) -> AssessmentRead:
     return AssessmentDetailRead(**base, summary=ctx.protector.open("assessments", row, "summary")["summary"])
 
 
-async def create_assessment(ctx: Context, *, case_id: uuid.UUID, data: AssessmentCreate) -> AssessmentRead:
+async def create_assessment(ctx: Context, *, case: VisibleCase, data: AssessmentCreate) -> AssessmentRead:
     """Record an assessment (completed when its conclusions are in)."""
     require(ctx.principal, Scope.CASEWORK_WRITE)
-    await _case(ctx, case_id, writing=True)
+    ensure_open(case.status)
+    case_id = case.id
     if data.type in HEALTH_ASSESSMENTS and data.summary and not may_see_health_details(ctx.principal):
         raise Forbidden("Health assessment content needs the health:details scope.")
     rid = new_id()
@@ -172,10 +165,11 @@ async def create_assessment(ctx: Context, *, case_id: uuid.UUID, data: Assessmen
     return _assessment_read(ctx, row)
 
 
-async def complete_assessment(ctx: Context, *, case_id: uuid.UUID, assessment_id: uuid.UUID) -> AssessmentRead:
+async def complete_assessment(ctx: Context, *, case: VisibleCase, assessment_id: uuid.UUID) -> AssessmentRead:
     """Mark an assessment completed."""
     require(ctx.principal, Scope.CASEWORK_WRITE)
-    await _case(ctx, case_id, writing=True)
+    ensure_open(case.status)
+    case_id = case.id
     row = await work.get_record(ctx.session, "assessments", case_id=case_id, record_id=assessment_id, lock=True)
     if row is None:
         raise not_found("assessment")
@@ -189,9 +183,9 @@ async def complete_assessment(ctx: Context, *, case_id: uuid.UUID, assessment_id
     return _assessment_read(ctx, row)
 
 
-async def list_assessments(ctx: Context, *, case_id: uuid.UUID) -> list[AssessmentRead]:
+async def list_assessments(ctx: Context, *, case: VisibleCase) -> list[AssessmentRead]:
     """A case's assessments; health content only with health:details."""
-    await _case(ctx, case_id, writing=False)
+    case_id = case.id
     rows = await work.list_records(ctx.session, "assessments", case_id)
     await _audit(ctx, "assessments.read", case_id, "case", case_id, ["assessment"])
     return [_assessment_read(ctx, r) for r in rows]
@@ -207,10 +201,11 @@ def _care_plan_read(ctx: Context, row: Mapping[Any, Any]) -> CarePlanRead:
                         created_at=row["created_at"])
 
 
-async def create_care_plan(ctx: Context, *, case_id: uuid.UUID, data: CarePlanCreate) -> CarePlanRead:
+async def create_care_plan(ctx: Context, *, case: VisibleCase, data: CarePlanCreate) -> CarePlanRead:
     """Draft a care plan (the team coordinator validates it)."""
     require(ctx.principal, Scope.CASEWORK_WRITE)
-    await _case(ctx, case_id, writing=True)
+    ensure_open(case.status)
+    case_id = case.id
     rid = new_id()
     row = await work.insert_record(ctx.session, "care_plans", {
         "id": rid, "case_id": case_id, "status": "draft",
@@ -220,12 +215,13 @@ async def create_care_plan(ctx: Context, *, case_id: uuid.UUID, data: CarePlanCr
     return _care_plan_read(ctx, row)
 
 
-async def validate_care_plan(ctx: Context, *, case_id: uuid.UUID, plan_id: uuid.UUID) -> CarePlanRead:
+async def validate_care_plan(ctx: Context, *, case: VisibleCase, plan_id: uuid.UUID) -> CarePlanRead:
     """Validate a care plan: the team coordinator only."""
     require(ctx.principal, Scope.CARE_PLANS_VALIDATE)
     if ctx.principal.role != Role.TEAM_COORDINATOR:
         raise Forbidden("Only the team coordinator validates care plans.")
-    await _case(ctx, case_id, writing=True)
+    ensure_open(case.status)
+    case_id = case.id
     row = await work.get_record(ctx.session, "care_plans", case_id=case_id, record_id=plan_id, lock=True)
     if row is None:
         raise not_found("care plan")
@@ -239,9 +235,9 @@ async def validate_care_plan(ctx: Context, *, case_id: uuid.UUID, plan_id: uuid.
     return _care_plan_read(ctx, row)
 
 
-async def list_care_plans(ctx: Context, *, case_id: uuid.UUID) -> list[CarePlanRead]:
+async def list_care_plans(ctx: Context, *, case: VisibleCase) -> list[CarePlanRead]:
     """A case's care plans."""
-    await _case(ctx, case_id, writing=False)
+    case_id = case.id
     rows = await work.list_records(ctx.session, "care_plans", case_id)
     await _audit(ctx, "care_plans.read", case_id, "case", case_id, ["care_plan"])
     return [_care_plan_read(ctx, r) for r in rows]
@@ -256,10 +252,11 @@ def _service_read(ctx: Context, row: Mapping[Any, Any]) -> ServiceRead:
                                               "version")}, notes=notes)
 
 
-async def create_service(ctx: Context, *, case_id: uuid.UUID, data: ServiceCreate) -> ServiceRead:
+async def create_service(ctx: Context, *, case: VisibleCase, data: ServiceCreate) -> ServiceRead:
     """Propose or record a service to the child or the mother."""
     require(ctx.principal, Scope.CASEWORK_WRITE)
-    await _case(ctx, case_id, writing=True)
+    ensure_open(case.status)
+    case_id = case.id
     rid = new_id()
     row = await work.insert_record(ctx.session, "service_deliveries", {
         "id": rid, "case_id": case_id, "beneficiary": data.beneficiary, "service_type": data.service_type,
@@ -271,11 +268,12 @@ async def create_service(ctx: Context, *, case_id: uuid.UUID, data: ServiceCreat
     return _service_read(ctx, row)
 
 
-async def update_service(ctx: Context, *, case_id: uuid.UUID, service_id: uuid.UUID, data: ServiceUpdate,
+async def update_service(ctx: Context, *, case: VisibleCase, service_id: uuid.UUID, data: ServiceUpdate,
                          expected_version: int) -> ServiceRead:
     """Change a service's status, if it is still at the version the caller read."""
     require(ctx.principal, Scope.CASEWORK_WRITE)
-    await _case(ctx, case_id, writing=True)
+    ensure_open(case.status)
+    case_id = case.id
     if await work.get_record(ctx.session, "service_deliveries", case_id=case_id, record_id=service_id) is None:
         raise not_found("service")
     values: dict[str, Any] = {"status": data.status}
@@ -290,9 +288,9 @@ async def update_service(ctx: Context, *, case_id: uuid.UUID, service_id: uuid.U
     return _service_read(ctx, row)
 
 
-async def list_services(ctx: Context, *, case_id: uuid.UUID) -> list[ServiceRead]:
+async def list_services(ctx: Context, *, case: VisibleCase) -> list[ServiceRead]:
     """A case's services."""
-    await _case(ctx, case_id, writing=False)
+    case_id = case.id
     rows = await work.list_records(ctx.session, "service_deliveries", case_id)
     await _audit(ctx, "services.read", case_id, "case", case_id, ["service"])
     return [_service_read(ctx, r) for r in rows]
@@ -306,10 +304,11 @@ def _follow_up_read(ctx: Context, row: Mapping[Any, Any]) -> FollowUpRead:
                                                "begging_observed", "next_visit_due", "created_at")}, notes=notes)
 
 
-async def create_follow_up(ctx: Context, *, case_id: uuid.UUID, data: FollowUpCreate) -> FollowUpRead:
+async def create_follow_up(ctx: Context, *, case: VisibleCase, data: FollowUpCreate) -> FollowUpRead:
     """Record a follow-up visit (and when the next one is due)."""
     require(ctx.principal, Scope.CASEWORK_WRITE)
-    await _case(ctx, case_id, writing=True)
+    ensure_open(case.status)
+    case_id = case.id
     if data.next_visit_due is not None and data.next_visit_due < data.visited_at.date():
         raise InvalidInput("next_visit_due must not be before the visit.")
     rid = new_id()
@@ -325,9 +324,9 @@ async def create_follow_up(ctx: Context, *, case_id: uuid.UUID, data: FollowUpCr
     return _follow_up_read(ctx, row)
 
 
-async def list_follow_ups(ctx: Context, *, case_id: uuid.UUID) -> list[FollowUpRead]:
+async def list_follow_ups(ctx: Context, *, case: VisibleCase) -> list[FollowUpRead]:
     """A case's follow-up visits."""
-    await _case(ctx, case_id, writing=False)
+    case_id = case.id
     rows = await work.list_records(ctx.session, "follow_ups", case_id)
     await _audit(ctx, "follow_ups.read", case_id, "case", case_id, ["follow_up"])
     return [_follow_up_read(ctx, r) for r in rows]
@@ -335,9 +334,9 @@ async def list_follow_ups(ctx: Context, *, case_id: uuid.UUID) -> list[FollowUpR
 
 # ---- judicial measures ---------------------------------------------------------------------------------
 
-async def list_measures(ctx: Context, *, case_id: uuid.UUID) -> list[JudicialMeasureRead]:
+async def list_measures(ctx: Context, *, case: VisibleCase) -> list[JudicialMeasureRead]:
     """The prosecutor decisions recorded on a case; those about adults only with offences:read."""
-    await _case(ctx, case_id, writing=False)
+    case_id = case.id
     concerns = None if ctx.principal.has_scope(Scope.OFFENCES_READ) else "child"
     rows = await repo.list_measures(ctx.session, case_id, concerns=concerns)
     await _audit(ctx, "judicial_measures.read", case_id, "case", case_id, ["judicial_measure"])
@@ -412,10 +411,11 @@ async def get_institution(ctx: Context, *, institution_id: uuid.UUID) -> Institu
     return InstitutionRead.model_validate(row)
 
 
-async def create_placement(ctx: Context, *, case_id: uuid.UUID, data: PlacementCreate) -> PlacementRead:
+async def create_placement(ctx: Context, *, case: VisibleCase, data: PlacementCreate) -> PlacementRead:
     """Place the child in an EPS under a prosecutor's placement order, within the institution's capacity."""
     require(ctx.principal, Scope.PLACEMENTS_WRITE)
-    await _case(ctx, case_id, writing=True)
+    ensure_open(case.status)
+    case_id = case.id
     order = await work.find_measure(ctx.session, case_id=case_id, types=PLACEMENT_ORDERS,
                                     measure_id=data.order_measure_id)
     if order is None or not order["active"]:
@@ -452,10 +452,10 @@ async def create_placement(ctx: Context, *, case_id: uuid.UUID, data: PlacementC
     return PlacementRead.model_validate(row)
 
 
-async def end_placement(ctx: Context, *, case_id: uuid.UUID, placement_id: uuid.UUID) -> PlacementRead:
+async def end_placement(ctx: Context, *, case: VisibleCase, placement_id: uuid.UUID) -> PlacementRead:
     """End a placement (the child leaves the institution)."""
     require(ctx.principal, Scope.PLACEMENTS_WRITE)
-    await _case(ctx, case_id, writing=False)
+    case_id = case.id
     row = await work.get_record(ctx.session, "placements", case_id=case_id, record_id=placement_id, lock=True)
     if row is None:
         raise not_found("placement")
@@ -469,9 +469,9 @@ async def end_placement(ctx: Context, *, case_id: uuid.UUID, placement_id: uuid.
     return PlacementRead.model_validate(row)
 
 
-async def list_placements(ctx: Context, *, case_id: uuid.UUID) -> list[PlacementRead]:
+async def list_placements(ctx: Context, *, case: VisibleCase) -> list[PlacementRead]:
     """A case's placements."""
-    await _case(ctx, case_id, writing=False)
+    case_id = case.id
     rows = await work.list_records(ctx.session, "placements", case_id)
     await _audit(ctx, "placements.read", case_id, "case", case_id, ["placement"])
     return [PlacementRead.model_validate(r) for r in rows]

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from cases_service.core.enums import CASE_MANAGER_ROLES, INSTITUTION_ORGANIZATION_TYPE, LEAD_ORGANIZATION_TYPES
+from cases_service.core.records import VisibleCase
 from himaya.auth import NATIONAL
 from himaya.errors import InvalidInput, ServiceUnavailable
 
@@ -89,10 +90,10 @@ def within(code: str, territory: str) -> bool:
     return territory == NATIONAL or code == territory or code.startswith(territory + ".")
 
 
-async def check_case_assignment(directory: Directory, case: Mapping[Any, Any], values: Mapping[str, Any]) -> None:
+async def check_case_assignment(directory: Directory, case: VisibleCase, values: Mapping[str, Any]) -> None:
     """Refuse a case update whose lead organisation or case manager breaks the rules of this module."""
-    commune = str(case["commune_code"])
-    lead_id = values.get("lead_organization_id", case["lead_organization_id"])
+    commune = case.commune_code
+    lead_id = values.get("lead_organization_id", case.lead_organization_id)
     lead: OrganizationEntry | None = None
     if "lead_organization_id" in values:
         if lead_id is None:

@@ -48,3 +48,17 @@ class NewAdult:
     id: uuid.UUID
     name_tokens: list[str]
     cnie_index: bytes | None
+
+
+@dataclass(frozen=True)
+class VisibleCase:
+    """A case the caller may see, as every route under /v1/cases/{case_id}/ loads it: enough to decide what may
+    be done to it (its status, place and lead)."""
+
+    id: uuid.UUID
+    status: str
+    version: int
+    child_id: uuid.UUID
+    prefecture_code: str
+    commune_code: str
+    lead_organization_id: uuid.UUID | None

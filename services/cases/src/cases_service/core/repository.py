@@ -17,7 +17,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from cases_service.core.access import Visibility
 from cases_service.core.enums import Relation
 from cases_service.core.protection import NAME_FIELDS, Protector
-from cases_service.core.records import AdultData, NewAdult
+from cases_service.core.records import AdultData, NewAdult, VisibleCase
 from cases_service.core.tables import (
     adults,
     audit_events,
@@ -107,14 +107,15 @@ async def insert_cases(session: AsyncSession, rows: Sequence[Mapping[str, Any]])
     await session.execute(sa.insert(cases), list(rows))
 
 
-async def case_exists_visible(session: AsyncSession, case_id: uuid.UUID, v: Visibility, *,
-                              lock: bool = False) -> RowMapping | None:
+async def visible_case(session: AsyncSession, case_id: uuid.UUID, v: Visibility, *,
+                       lock: bool = False) -> VisibleCase | None:
     """The case's id, status, version, place and lead, if the caller may see it (optionally locked)."""
     stmt = sa.select(cases.c.id, cases.c.status, cases.c.version, cases.c.child_id, cases.c.prefecture_code,
                      cases.c.commune_code, cases.c.lead_organization_id).where(cases.c.id == case_id, visible(v))
     if lock:
         stmt = stmt.with_for_update()
-    return (await session.execute(stmt)).mappings().one_or_none()
+    row = (await session.execute(stmt)).mappings().one_or_none()
+    return VisibleCase(**row) if row is not None else None
 
 
 async def update_case(session: AsyncSession, case_id: uuid.UUID, *, expected_version: int | None,

@@ -29,6 +29,7 @@ from cases_service.casework.schemas import (
 from cases_service.core.context import DAYS_PER_YEAR, Context, GrantLifetimes
 from cases_service.core.directory import Directory, OrganizationEntry, UserEntry
 from cases_service.core.protection import Protector
+from cases_service.core.records import VisibleCase
 from cases_service.core.reference import ReferenceData
 from cases_service.decisions.service import ServiceEvent, receive_event
 from cases_service.demo import dataset, repository
@@ -108,6 +109,11 @@ def _child(names: random.Random, child: dataset.Child, on: date) -> ChildCreate:
                        nationality=child.nationality, schooling="unknown")
 
 
+async def _case(ctx: Context, case_id: uuid.UUID) -> VisibleCase:
+    """The case as the routes load it for a write (visible to the loader, locked)."""
+    return await case_domain.visible_case(ctx, case_id=case_id, lock=True)
+
+
 async def load(*, session: AsyncSession, protector: Protector, reference: ReferenceData) -> Loaded:
     """Load the demo dataset in the caller's transaction unless it is there already."""
     principal = loader_principal()
@@ -139,15 +145,17 @@ async def load(*, session: AsyncSession, protector: Protector, reference: Refere
         first_cases.append(intake.cases[0])
         for case in intake.cases:
             await repository.set_story_clock(session, enc.reported_at + timedelta(hours=2))
-            await case_domain.transition_case(ctx=ctx, case_id=case.id, data=TransitionCreate(to="screened"))
+            await case_domain.transition_case(ctx=ctx,
+                                              case=await _case(ctx, case.id), data=TransitionCreate(to="screened"))
             await repository.set_story_clock(session, enc.reported_at + timedelta(days=1))
             for adult, adult_id in zip(enc.adults, intake.adult_ids, strict=True):
                 if adult.filiation is not None:
-                    await casework.create_filiation_check(ctx=ctx, case_id=case.id, data=FiliationCheckCreate(
+                    await casework.create_filiation_check(ctx=ctx,
+                                                          case=await _case(ctx, case.id), data=FiliationCheckCreate(
                         adult_id=adult_id, claimed_relationship=adult.relationship,
                         methods=["documents", "civil_status_check"], result=adult.filiation))
             for beneficiary, service_type, status in enc.services:
-                await casework.create_service(ctx=ctx, case_id=case.id, data=ServiceCreate(
+                await casework.create_service(ctx=ctx, case=await _case(ctx, case.id), data=ServiceCreate(
                     beneficiary=beneficiary, service_type=service_type, status=status))
         await _prosecution(session, enc, intake.cases, intake.adult_ids, n)
     coordinator = Context(session=session, principal=coordinator_principal(), protector=protector,
@@ -171,18 +179,19 @@ async def _casework(ctx: Context, coordinator: Context, care: dataset.Care, enc:
     start = decided + timedelta(days=3)
     await at(start)
     current = await case_domain.get_case(ctx=ctx, case_id=case.id)
-    await case_domain.update_case(ctx=ctx, case_id=case.id, data=CaseUpdate(case_manager_id=LOADER_ID),
+    await case_domain.update_case(ctx=ctx, case=await _case(ctx, case.id), data=CaseUpdate(case_manager_id=LOADER_ID),
                                   expected_version=current.version)
-    await case_domain.transition_case(ctx=ctx, case_id=case.id, data=TransitionCreate(to="under_assessment"))
+    await case_domain.transition_case(ctx=ctx,
+                                      case=await _case(ctx, case.id), data=TransitionCreate(to="under_assessment"))
     await at(start + timedelta(days=7))
-    await casework.create_assessment(ctx=ctx, case_id=case.id, data=AssessmentCreate(
+    await casework.create_assessment(ctx=ctx, case=await _case(ctx, case.id), data=AssessmentCreate(
         type="social_enquiry", completed=True, summary="Données fictives de démonstration (demo data)."))
     await at(start + timedelta(days=9))
-    plan = await casework.create_care_plan(ctx=ctx, case_id=case.id, data=CarePlanCreate(
+    plan = await casework.create_care_plan(ctx=ctx, case=await _case(ctx, case.id), data=CarePlanCreate(
         objectives="Retour en famille et scolarisation (données fictives de démonstration)."))
     await at(start + timedelta(days=11))
-    await casework.validate_care_plan(ctx=coordinator, case_id=case.id, plan_id=plan.id)
-    await case_domain.transition_case(ctx=ctx, case_id=case.id, data=TransitionCreate(to="in_care"))
+    await casework.validate_care_plan(ctx=coordinator, case=await _case(coordinator, case.id), plan_id=plan.id)
+    await case_domain.transition_case(ctx=ctx, case=await _case(ctx, case.id), data=TransitionCreate(to="in_care"))
     visit = start + timedelta(days=11)
     today = datetime.now(enc.reported_at.tzinfo).date()
     for k in range(care.visits):
@@ -192,16 +201,16 @@ async def _casework(ctx: Context, coordinator: Context, care: dataset.Care, enc:
             # The step to follow-up checks the next visit against today's date, not the story's.
             due = max(due, today)
         await at(visit)
-        await casework.create_follow_up(ctx=ctx, case_id=case.id, data=FollowUpCreate(
+        await casework.create_follow_up(ctx=ctx, case=await _case(ctx, case.id), data=FollowUpCreate(
             visited_at=visit, child_seen=True, attending_school=k % 2 == 0, begging_observed=False,
             next_visit_due=due))
         result.follow_ups += 1
     if not care.closed:
         return
-    await case_domain.transition_case(ctx=ctx, case_id=case.id, data=TransitionCreate(to="follow_up"))
+    await case_domain.transition_case(ctx=ctx, case=await _case(ctx, case.id), data=TransitionCreate(to="follow_up"))
     closed = visit + timedelta(days=10)
     await at(closed)
-    await case_domain.transition_case(ctx=coordinator, case_id=case.id, data=TransitionCreate(
+    await case_domain.transition_case(ctx=coordinator, case=await _case(coordinator, case.id), data=TransitionCreate(
         to="closed", reason="Situation stable en famille (données fictives de démonstration)."))
     if care.seen_again_after_days is None:
         return
@@ -212,7 +221,8 @@ async def _casework(ctx: Context, coordinator: Context, care: dataset.Care, enc:
         night=enc.night, exploitation_pattern="alone", narrative="Données fictives de démonstration (demo data).",
         children=[ChildCreate(child_id=case.child_id)]))
     await at(again + timedelta(hours=2))
-    await case_domain.transition_case(ctx=ctx, case_id=intake.cases[0].id, data=TransitionCreate(to="screened"))
+    await case_domain.transition_case(ctx=ctx,
+                                      case=await _case(ctx, intake.cases[0].id), data=TransitionCreate(to="screened"))
     result.intakes += 1
     result.cases += 1
     result.repeat_cases += 1
