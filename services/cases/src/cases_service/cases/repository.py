@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping
 from datetime import date, datetime
 from typing import Any
 
@@ -12,8 +12,18 @@ import sqlalchemy as sa
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from cases_service.cases.records import (
+    AdultMeasure,
+    AdultRecord,
+    CaseFilters,
+    CaseRecord,
+    ChildRecord,
+    IntakeSummaryRecord,
+    TimelineRecord,
+)
 from cases_service.core.access import Visibility
-from cases_service.core.repository import visible
+from cases_service.core.protection import NAME_FIELDS, Protector
+from cases_service.core.repository import territory_clause, visible
 from cases_service.core.tables import (
     adults,
     assessments,
@@ -39,6 +49,45 @@ INTAKE_COLUMNS = [intakes.c.reported_at.label("intake__reported_at"), intakes.c.
                   intakes.c.outing_id.label("intake__outing_id")]
 
 
+CHILD_SECRET_FIELDS = (*NAME_FIELDS, "description", "birth_act_reference")
+ADULT_SECRET_FIELDS = (*NAME_FIELDS, "cnie")
+
+
+def _case_record(row: Mapping[str, Any], protector: Protector, *, reveal_names: bool,
+                 sibling_ids: list[uuid.UUID] | None = None) -> CaseRecord:
+    """A case row of `_case_select` as a record, the child's identifying values opened when the caller may see
+    names (else None)."""
+    child = {k[7:]: v for k, v in row.items() if k.startswith("child__")}
+    plain = protector.open("children", child, *CHILD_SECRET_FIELDS) if reveal_names else {}
+    return CaseRecord(
+        id=row["id"], case_number=row["case_number"], status=row["status"], region_code=row["region_code"],
+        prefecture_code=row["prefecture_code"], commune_code=row["commune_code"], court_code=row["court_code"],
+        risk_level=row["risk_level"], trafficking_suspected=row["trafficking_suspected"],
+        opened_at=row["opened_at"], closed_at=row["closed_at"],
+        repeat_of_case_id=row["repeat_of_case_id"] if row["repeat_visible"] else None,
+        suspended_from_status=row["suspended_from_status"], lead_organization_id=row["lead_organization_id"],
+        case_manager_id=row["case_manager_id"], transferred_from_case_id=row["transferred_from_case_id"],
+        transferred_to_case_id=row["transferred_to_case_id"], child_id=row["child_id"],
+        recorded_child_id=row["recorded_child_id"],
+        age_at_intake_years=float(row["age_at_intake_years"]) if row["age_at_intake_years"] is not None else None,
+        version=row["version"], sibling_ids=sibling_ids,
+        # The identity is the record the case was opened with; the id is the child the case now counts for (the
+        # survivor after a merge): decision 0100.
+        child=ChildRecord(
+            id=row["child_id"], sex=child["sex"], birth_date=child["birth_date"],
+            estimated_age_years=float(child["estimated_age_years"]) if child["estimated_age_years"] is not None
+            else None,
+            reference_birth_date=child["reference_birth_date"], nationality=child["nationality"],
+            civil_status_registered=child["civil_status_registered"], schooling=child["schooling"],
+            disability=child["disability"],
+            names={f: plain[f] for f in NAME_FIELDS} if reveal_names else None,
+            description=plain.get("description"), birth_act_reference=plain.get("birth_act_reference")),
+        intake=IntakeSummaryRecord(
+            id=row["intake_id"], reported_at=row["intake__reported_at"], source=row["intake__source"],
+            place_type=row["intake__place_type"], night=row["intake__night"],
+            exploitation_pattern=row["intake__exploitation_pattern"], outing_id=row["intake__outing_id"]))
+
+
 def _case_select(v: Visibility) -> sa.Select[Any]:
     # The child as recorded through this case (`recorded_child_id`), not the record a merge moved the case to:
     # a merge never shows one territory's identity through another's case (decision 0100). `repeat_visible`:
@@ -51,13 +100,11 @@ def _case_select(v: Visibility) -> sa.Select[Any]:
             .where(visible(v)))
 
 
-async def get_case(session: AsyncSession, case_id: uuid.UUID, v: Visibility, *, for_update: bool = False
-                   ) -> RowMapping | None:
+async def get_case(session: AsyncSession, protector: Protector, case_id: uuid.UUID, v: Visibility, *,
+                   reveal_names: bool) -> CaseRecord | None:
     """A case with its child and intake, if the caller may see it."""
-    stmt = _case_select(v).where(cases.c.id == case_id)
-    if for_update:
-        stmt = stmt.with_for_update(of=cases)
-    return (await session.execute(stmt)).mappings().one_or_none()
+    row = (await session.execute(_case_select(v).where(cases.c.id == case_id))).mappings().one_or_none()
+    return _case_record(row, protector, reveal_names=reveal_names) if row is not None else None
 
 
 @functools.lru_cache(maxsize=1024)
@@ -73,11 +120,14 @@ def _case_with_siblings_select(v: Visibility) -> sa.Select[Any]:
             .where(cases.c.id == sa.bindparam("case_id", type_=cases.c.id.type)))
 
 
-async def get_case_with_siblings(session: AsyncSession, case_id: uuid.UUID, v: Visibility) -> RowMapping | None:
+async def get_case_with_siblings(session: AsyncSession, protector: Protector, case_id: uuid.UUID, v: Visibility, *,
+                                 reveal_names: bool) -> CaseRecord | None:
     """A case with its child and intake, if the caller may see it, and (`sibling_ids`) the other visible cases
-    its intake opened, by case number: one statement for a read."""
+    its intake opened, by case number: one prepared statement for a read (decision 0091)."""
     rows = await fetch_prepared(session, _case_with_siblings_select(v), {"case_id": case_id})
-    return rows[0] if rows else None
+    if not rows:
+        return None
+    return _case_record(rows[0], protector, reveal_names=reveal_names, sibling_ids=list(rows[0]["sibling_ids"]))
 
 
 async def sibling_case_ids(session: AsyncSession, *, intake_id: uuid.UUID, case_id: uuid.UUID,
@@ -88,40 +138,41 @@ async def sibling_case_ids(session: AsyncSession, *, intake_id: uuid.UUID, case_
     return list((await session.execute(stmt)).scalars().all())
 
 
-async def list_cases(session: AsyncSession, *, v: Visibility, filters: Sequence[sa.ColumnElement[bool]],
-                     after: tuple[datetime, uuid.UUID] | None, limit: int) -> Sequence[RowMapping]:
+async def list_cases(session: AsyncSession, protector: Protector, *, v: Visibility, filters: CaseFilters,
+                     after: tuple[datetime, uuid.UUID] | None, limit: int, reveal_names: bool) -> list[CaseRecord]:
     """A page of visible cases, newest first (keyset on opened_at, id; never OFFSET)."""
-    stmt = _case_select(v).where(*filters)
+    stmt = _case_select(v).where(*_filters(filters, protector))
     if after is not None:
         stmt = stmt.where(sa.tuple_(cases.c.opened_at, cases.c.id) < sa.tuple_(*after))
     stmt = stmt.order_by(cases.c.opened_at.desc(), cases.c.id.desc()).limit(limit + 1)
-    return (await session.execute(stmt)).mappings().all()
+    return [_case_record(row, protector, reveal_names=reveal_names)
+            for row in (await session.execute(stmt)).mappings().all()]
 
 
-def case_filters(*, status: str | None, territory: sa.ColumnElement[bool] | None, sex: str | None,
-                 born_after: date | None, born_before: date | None, opened_from: datetime | None,
-                 opened_to: datetime | None, case_number: str | None, tokens: list[str] | None
-                 ) -> list[sa.ColumnElement[bool]]:
+def _filters(f: CaseFilters, protector: Protector) -> list[sa.ColumnElement[bool]]:
     """The WHERE clauses of a case list's filters."""
     out: list[sa.ColumnElement[bool]] = []
-    if status:
-        out.append(cases.c.status == status)
-    if territory is not None:
-        out.append(territory)
-    if sex:
-        out.append(children.c.sex == sex)
-    if born_after:
-        out.append(children.c.reference_birth_date > born_after)
-    if born_before:
-        out.append(children.c.reference_birth_date <= born_before)
-    if opened_from:
-        out.append(cases.c.opened_at >= opened_from)
-    if opened_to:
-        out.append(cases.c.opened_at < opened_to)
-    if case_number is not None or tokens is not None:
+    if f.status:
+        out.append(cases.c.status == f.status)
+    if f.territory_code is not None:
+        out.append(territory_clause((f.territory_code,)))
+    if f.sex:
+        out.append(children.c.sex == f.sex)
+    if f.born_after:
+        out.append(children.c.reference_birth_date > f.born_after)
+    if f.born_before:
+        out.append(children.c.reference_birth_date <= f.born_before)
+    if f.opened_from:
+        out.append(cases.c.opened_at >= f.opened_from)
+    if f.opened_to:
+        out.append(cases.c.opened_at < f.opened_to)
+    if f.child_id is not None:
+        out.append(cases.c.child_id == f.child_id)
+    if f.case_number is not None or f.name_query is not None:
         either: list[sa.ColumnElement[bool]] = []
-        if case_number is not None:
-            either.append(cases.c.case_number == case_number)
+        if f.case_number is not None:
+            either.append(cases.c.case_number == f.case_number)
+        tokens = protector.query_tokens(f.name_query) if f.name_query else []
         if tokens:
             either.append(children.c.name_tokens.overlap(sa.cast(tokens, children.c.name_tokens.type)))
         out.append(sa.or_(*either) if either else sa.false())
@@ -169,28 +220,47 @@ async def copy_adult_links(session: AsyncSession, *, from_case: uuid.UUID, to_ca
     await session.execute(sa.insert(case_adults).from_select(["case_id", "adult_id", "claimed_relationship"], sel))
 
 
-async def list_events(session: AsyncSession, case_id: uuid.UUID, *, after: int | None, limit: int,
-                      with_adult_decisions: bool = True) -> Sequence[RowMapping]:
-    """A case's timeline in order (keyset on id); prosecutor decisions about adults only when asked."""
+async def list_events(session: AsyncSession, protector: Protector, case_id: uuid.UUID, *, after: int | None,
+                      limit: int, with_adult_decisions: bool, reveal_reasons: bool) -> list[TimelineRecord]:
+    """A case's timeline in order (keyset on id); prosecutor decisions about adults only when asked, reasons
+    opened only when asked."""
     stmt = sa.select(case_events).where(case_events.c.case_id == case_id)
     if not with_adult_decisions:
         stmt = stmt.where(~sa.and_(case_events.c.event_type == "referral.decision_recorded",
                                    case_events.c.data["concerns"].astext == "adult"))
     if after is not None:
         stmt = stmt.where(case_events.c.id > after)
-    return (await session.execute(stmt.order_by(case_events.c.id).limit(limit + 1))).mappings().all()
+    rows = (await session.execute(stmt.order_by(case_events.c.id).limit(limit + 1))).mappings().all()
+    # Timeline rows get their id from the database, so their reasons are bound to the case's id.
+    return [TimelineRecord(
+        id=r["id"], occurred_at=r["occurred_at"], actor=r["actor"], event_type=r["event_type"],
+        from_status=r["from_status"], to_status=r["to_status"], data=r["data"],
+        reason=protector.cipher.decrypt(bytes(r["reason_enc"]), table="case_events", column="reason",
+                                        row_id=r["case_id"]) if reveal_reasons and r["reason_enc"] is not None
+        else None) for r in rows]
 
 
-async def case_adults_rows(session: AsyncSession, case_id: uuid.UUID) -> Sequence[RowMapping]:
-    """The adults of a case with the relationship they claim."""
+async def adults_of_case(session: AsyncSession, protector: Protector, case_id: uuid.UUID, *, reveal_names: bool,
+                      reveal_offences: bool) -> list[AdultRecord]:
+    """The adults of a case with the relationship they claim: names and CNIE opened for callers who see names,
+    offence notes for those who see offences."""
     stmt = (sa.select(*adults.c, case_adults.c.claimed_relationship)
             .join(case_adults, case_adults.c.adult_id == adults.c.id)
             .where(case_adults.c.case_id == case_id).order_by(adults.c.created_at, adults.c.id))
-    return (await session.execute(stmt)).mappings().all()
+    out = []
+    for row in (await session.execute(stmt)).mappings().all():
+        plain = protector.open("adults", row, *ADULT_SECRET_FIELDS) if reveal_names else {}
+        out.append(AdultRecord(
+            id=row["id"], sex=row["sex"], age_years=row["age_years"], nationality=row["nationality"],
+            claimed_relationship=row["claimed_relationship"], suspected_offender=row["suspected_offender"],
+            names={f: plain.get(f) for f in NAME_FIELDS} if reveal_names else None, cnie=plain.get("cnie"),
+            offence_notes=protector.open("adults", row, "offence_notes")["offence_notes"] if reveal_offences
+            else None))
+    return out
 
 
 async def measures_for_adults(session: AsyncSession, adult_ids: Iterable[uuid.UUID], case_id: uuid.UUID
-                              ) -> Sequence[RowMapping]:
+                              ) -> list[AdultMeasure]:
     """Judicial measures of a case concerning the given adults."""
     ids = list(adult_ids)
     if not ids:
@@ -198,5 +268,7 @@ async def measures_for_adults(session: AsyncSession, adult_ids: Iterable[uuid.UU
     stmt = (sa.select(judicial_measures).where(judicial_measures.c.case_id == case_id,
                                                judicial_measures.c.adult_id.in_(ids))
             .order_by(judicial_measures.c.decided_at))
-    return (await session.execute(stmt)).mappings().all()
+    return [AdultMeasure(id=m["id"], adult_id=m["adult_id"], decision_type=m["decision_type"],
+                         decided_at=m["decided_at"], reference=m["reference"], active=m["active"])
+            for m in (await session.execute(stmt)).mappings().all()]
 

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import uuid
+from typing import Annotated
 
 from fastapi import APIRouter, Response
 
-from cases_service.cases.deps import CaseForUpdate, CurrentCase
+from cases_service.cases.deps import CurrentCase, case_for
 from cases_service.casework import service
 from cases_service.casework.schemas import (
     AnyAssessmentRead,
@@ -31,7 +32,9 @@ from cases_service.casework.schemas import (
     ServiceUpdate,
 )
 from cases_service.core.deps import ContextDep, IdempotencyDep, IfMatchDep, create_idempotently, with_etag
+from cases_service.core.records import VisibleCase
 from himaya.errors import problem_responses
+from himaya.scopes import Scope
 
 router = APIRouter(tags=["casework"])
 READ_ERRORS = problem_responses(401, 403, 404)
@@ -39,6 +42,11 @@ CREATE_ERRORS = problem_responses(401, 403, 404, 409, 422)
 UPDATE_ERRORS = problem_responses(401, 403, 404, 409, 412, 422, 428)
 ACTION_ERRORS = problem_responses(401, 403, 404, 409)
 FiliationOut = FiliationCheckDetailRead | FiliationCheckRead
+CaseForFiliation = Annotated[VisibleCase, case_for(Scope.FILIATION_WRITE, lock=True)]
+CaseForCasework = Annotated[VisibleCase, case_for(Scope.CASEWORK_WRITE, lock=True)]
+CaseForValidation = Annotated[VisibleCase, case_for(check=service.check_care_plan_validator, lock=True)]
+CaseForPlacement = Annotated[VisibleCase, case_for(Scope.PLACEMENTS_WRITE, lock=True)]
+CaseToEndPlacement = Annotated[VisibleCase, case_for(Scope.PLACEMENTS_WRITE)]
 
 
 @router.get("/v1/cases/{case_id}/filiation-checks", response_model=list[FiliationOut], responses=READ_ERRORS)
@@ -51,7 +59,7 @@ async def list_filiation_checks(case_id: uuid.UUID, ctx: ContextDep, case: Curre
 @router.post("/v1/cases/{case_id}/filiation-checks", status_code=201, response_model=FiliationOut,
              responses=CREATE_ERRORS)
 async def create_filiation_check(case_id: uuid.UUID, body: FiliationCheckCreate, ctx: ContextDep,
-                                 idem: IdempotencyDep, case: CaseForUpdate) -> Response:
+                                 idem: IdempotencyDep, case: CaseForFiliation) -> Response:
     """Record a filiation check; the DNA method needs a DNA-expertise order (dna_order_reference)."""
     return await create_idempotently(ctx, idem, body, lambda: service.create_filiation_check(
         ctx=ctx, case=case, data=body), etag_version=lambda r: r.version)
@@ -60,7 +68,7 @@ async def create_filiation_check(case_id: uuid.UUID, body: FiliationCheckCreate,
 @router.patch("/v1/cases/{case_id}/filiation-checks/{check_id}", response_model=FiliationOut,
               responses=UPDATE_ERRORS)
 async def update_filiation_check(case_id: uuid.UUID, check_id: uuid.UUID, body: FiliationCheckUpdate,
-                                 ctx: ContextDep, version: IfMatchDep, case: CaseForUpdate) -> Response:
+                                 ctx: ContextDep, version: IfMatchDep, case: CaseForFiliation) -> Response:
     """Record a filiation check's result; needs If-Match."""
     result = await service.update_filiation_check(ctx=ctx, case=case, check_id=check_id, data=body,
                                                  expected_version=version)
@@ -76,7 +84,7 @@ async def list_assessments(case_id: uuid.UUID, ctx: ContextDep, case: CurrentCas
 @router.post("/v1/cases/{case_id}/assessments", status_code=201, response_model=AnyAssessmentRead,
              responses=CREATE_ERRORS)
 async def create_assessment(case_id: uuid.UUID, body: AssessmentCreate, ctx: ContextDep,
-                            idem: IdempotencyDep, case: CaseForUpdate) -> Response:
+                            idem: IdempotencyDep, case: CaseForCasework) -> Response:
     """Record an assessment (rapid intake, social enquiry, medical, psychological, best interest)."""
     return await create_idempotently(ctx, idem, body, lambda: service.create_assessment(
         ctx=ctx, case=case, data=body))
@@ -85,7 +93,7 @@ async def create_assessment(case_id: uuid.UUID, body: AssessmentCreate, ctx: Con
 @router.post("/v1/cases/{case_id}/assessments/{assessment_id}/complete", response_model=AnyAssessmentRead,
              responses=ACTION_ERRORS)
 async def complete_assessment(case_id: uuid.UUID, assessment_id: uuid.UUID, ctx: ContextDep,
-                              case: CaseForUpdate) -> AssessmentRead:
+                              case: CaseForCasework) -> AssessmentRead:
     """Mark an assessment completed."""
     return await service.complete_assessment(ctx=ctx, case=case, assessment_id=assessment_id)
 
@@ -99,7 +107,7 @@ async def list_care_plans(case_id: uuid.UUID, ctx: ContextDep, case: CurrentCase
 @router.post("/v1/cases/{case_id}/care-plans", status_code=201, response_model=CarePlanRead,
              responses=CREATE_ERRORS)
 async def create_care_plan(case_id: uuid.UUID, body: CarePlanCreate, ctx: ContextDep,
-                           idem: IdempotencyDep, case: CaseForUpdate) -> Response:
+                           idem: IdempotencyDep, case: CaseForCasework) -> Response:
     """Draft a care plan."""
     return await create_idempotently(ctx, idem, body, lambda: service.create_care_plan(
         ctx=ctx, case=case, data=body))
@@ -108,7 +116,7 @@ async def create_care_plan(case_id: uuid.UUID, body: CarePlanCreate, ctx: Contex
 @router.post("/v1/cases/{case_id}/care-plans/{plan_id}/validate", response_model=CarePlanRead,
              responses=ACTION_ERRORS)
 async def validate_care_plan(case_id: uuid.UUID, plan_id: uuid.UUID, ctx: ContextDep,
-                             case: CaseForUpdate) -> CarePlanRead:
+                             case: CaseForValidation) -> CarePlanRead:
     """Validate a care plan (team coordinator)."""
     return await service.validate_care_plan(ctx=ctx, case=case, plan_id=plan_id)
 
@@ -121,7 +129,7 @@ async def list_services(case_id: uuid.UUID, ctx: ContextDep, case: CurrentCase) 
 
 @router.post("/v1/cases/{case_id}/services", status_code=201, response_model=ServiceRead, responses=CREATE_ERRORS)
 async def create_service(case_id: uuid.UUID, body: ServiceCreate, ctx: ContextDep, idem: IdempotencyDep,
-                         case: CaseForUpdate) -> Response:
+                         case: CaseForCasework) -> Response:
     """Propose or record a service with its provider and status."""
     return await create_idempotently(ctx, idem, body, lambda: service.create_service(
         ctx=ctx, case=case, data=body), etag_version=lambda r: r.version)
@@ -129,7 +137,7 @@ async def create_service(case_id: uuid.UUID, body: ServiceCreate, ctx: ContextDe
 
 @router.patch("/v1/cases/{case_id}/services/{service_id}", response_model=ServiceRead, responses=UPDATE_ERRORS)
 async def update_service(case_id: uuid.UUID, service_id: uuid.UUID, body: ServiceUpdate, ctx: ContextDep,
-                         version: IfMatchDep, case: CaseForUpdate) -> Response:
+                         version: IfMatchDep, case: CaseForCasework) -> Response:
     """Change a service's status; needs If-Match."""
     result = await service.update_service(ctx=ctx, case=case, service_id=service_id, data=body,
                                          expected_version=version)
@@ -145,7 +153,7 @@ async def list_follow_ups(case_id: uuid.UUID, ctx: ContextDep, case: CurrentCase
 @router.post("/v1/cases/{case_id}/follow-ups", status_code=201, response_model=FollowUpRead,
              responses=CREATE_ERRORS)
 async def create_follow_up(case_id: uuid.UUID, body: FollowUpCreate, ctx: ContextDep,
-                           idem: IdempotencyDep, case: CaseForUpdate) -> Response:
+                           idem: IdempotencyDep, case: CaseForCasework) -> Response:
     """Record a follow-up visit and when the next one is due."""
     return await create_idempotently(ctx, idem, body, lambda: service.create_follow_up(
         ctx=ctx, case=case, data=body))
@@ -167,7 +175,7 @@ async def list_placements(case_id: uuid.UUID, ctx: ContextDep, case: CurrentCase
 @router.post("/v1/cases/{case_id}/placements", status_code=201, response_model=PlacementRead,
              responses=CREATE_ERRORS)
 async def create_placement(case_id: uuid.UUID, body: PlacementCreate, ctx: ContextDep,
-                           idem: IdempotencyDep, case: CaseForUpdate) -> Response:
+                           idem: IdempotencyDep, case: CaseForPlacement) -> Response:
     """Place the child in an EPS under a prosecutor's placement order."""
     return await create_idempotently(ctx, idem, body, lambda: service.create_placement(
         ctx=ctx, case=case, data=body))
@@ -176,7 +184,7 @@ async def create_placement(case_id: uuid.UUID, body: PlacementCreate, ctx: Conte
 @router.post("/v1/cases/{case_id}/placements/{placement_id}/end", response_model=PlacementRead,
              responses=ACTION_ERRORS)
 async def end_placement(case_id: uuid.UUID, placement_id: uuid.UUID, ctx: ContextDep,
-                        case: CurrentCase) -> PlacementRead:
+                        case: CaseToEndPlacement) -> PlacementRead:
     """End a placement."""
     return await service.end_placement(ctx=ctx, case=case, placement_id=placement_id)
 

@@ -215,11 +215,16 @@ async def create_care_plan(ctx: Context, *, case: VisibleCase, data: CarePlanCre
     return _care_plan_read(ctx, row)
 
 
-async def validate_care_plan(ctx: Context, *, case: VisibleCase, plan_id: uuid.UUID) -> CarePlanRead:
-    """Validate a care plan: the team coordinator only."""
+def check_care_plan_validator(ctx: Context) -> None:
+    """403 unless the caller is a team coordinator with care_plans:validate."""
     require(ctx.principal, Scope.CARE_PLANS_VALIDATE)
     if ctx.principal.role != Role.TEAM_COORDINATOR:
         raise Forbidden("Only the team coordinator validates care plans.")
+
+
+async def validate_care_plan(ctx: Context, *, case: VisibleCase, plan_id: uuid.UUID) -> CarePlanRead:
+    """Validate a care plan: the team coordinator only."""
+    check_care_plan_validator(ctx)
     ensure_open(case.status)
     case_id = case.id
     row = await work.get_record(ctx.session, "care_plans", case_id=case_id, record_id=plan_id, lock=True)

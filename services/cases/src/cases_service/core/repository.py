@@ -10,7 +10,6 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -119,23 +118,39 @@ async def visible_case(session: AsyncSession, case_id: uuid.UUID, v: Visibility,
 
 
 async def update_case(session: AsyncSession, case_id: uuid.UUID, *, expected_version: int | None,
-                      values: Mapping[str, Any]) -> RowMapping | None:
-    """Compare-and-set update: bumps the version; None when the version did not match."""
+                      values: Mapping[str, Any], protector: Protector | None = None,
+                      sealed: Mapping[str, str | None] | None = None) -> int | None:
+    """Compare-and-set update (`sealed`: free texts to store sealed); returns the new version, None when the
+    version did not match."""
     stmt = sa.update(cases).where(cases.c.id == case_id)
     if expected_version is not None:
         stmt = stmt.where(cases.c.version == expected_version)
+    if sealed:
+        assert protector is not None
+        values = {**values, **protector.seal("cases", case_id, sealed)}
     stmt = stmt.values(**values, version=cases.c.version + 1, updated_at=sa.func.now())
-    return (await session.execute(stmt.returning(cases.c.id, cases.c.version, cases.c.status))
-            ).mappings().one_or_none()
+    version: int | None = (await session.execute(stmt.returning(cases.c.version))).scalar_one_or_none()
+    return version
 
 
-async def add_events(session: AsyncSession, rows: Sequence[Mapping[str, Any]]) -> None:
-    """Append timeline events (ids and enum values in `data`, reasons encrypted)."""
+async def add_events(session: AsyncSession, rows: Sequence[Mapping[str, Any]], *,
+                     protector: Protector | None = None) -> None:
+    """Append timeline events (ids and enum values in `data`; a `reason` is sealed, bound to the case's id since
+    the event's own id comes from the database)."""
     if rows:
         # executemany takes its columns from the first row: give every row every optional column.
-        defaults: dict[str, Any] = {"actor_organization_id": None, "from_status": None, "to_status": None, "data": {},
-                    "reason_enc": None, "source_event_id": None}
-        await session.execute(sa.insert(case_events), [{**defaults, **row} for row in rows])
+        defaults: dict[str, Any] = {"actor_organization_id": None, "from_status": None, "to_status": None,
+                                    "data": {}, "reason_enc": None, "source_event_id": None}
+        out = []
+        for row in rows:
+            values = {**defaults, **row}
+            if "reason" in values:
+                reason = values.pop("reason")
+                assert protector is not None
+                values["reason_enc"] = protector.cipher.encrypt(reason, table="case_events", column="reason",
+                                                                row_id=values["case_id"])
+            out.append(values)
+        await session.execute(sa.insert(case_events), out)
 
 
 async def write_audit(session: AsyncSession, entries: Sequence[AuditEntry], *, principal: Principal | None,

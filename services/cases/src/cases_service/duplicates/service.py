@@ -692,3 +692,8 @@ def _relinks_after_split(case_rows: Sequence[RowMapping]) -> dict[uuid.UUID, uui
             out[c["id"]] = previous.get(c["child_id"])
         previous[c["child_id"]] = c["id"]
     return out
+
+
+async def current_child_id(ctx: Context, *, child_id: uuid.UUID) -> uuid.UUID:
+    """The child a record now counts for: itself, or the record it was merged into."""
+    return await dup.survivor_of(ctx.session, child_id)
