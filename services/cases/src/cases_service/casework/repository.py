@@ -3,14 +3,25 @@ placements (no rules here)."""
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from cases_service.casework.records import (
+    Assessment,
+    CarePlan,
+    FiliationCheck,
+    FollowUp,
+    Institution,
+    JudicialMeasure,
+    Placement,
+    ServiceDelivery,
+)
+from cases_service.core.protection import Protector
 from cases_service.core.tables import (
     assessments,
     care_plans,
@@ -27,36 +38,63 @@ RECORD_TABLES: dict[str, sa.Table] = {
     "filiation_checks": filiation_checks, "assessments": assessments, "care_plans": care_plans,
     "service_deliveries": service_deliveries, "follow_ups": follow_ups, "placements": placements,
 }
+RECORD_TYPES: dict[str, type[Any]] = {
+    "filiation_checks": FiliationCheck, "assessments": Assessment, "care_plans": CarePlan,
+    "service_deliveries": ServiceDelivery, "follow_ups": FollowUp, "placements": Placement,
+}
+# The free texts of each kind of record, stored sealed.
+SEALED: dict[str, tuple[str, ...]] = {
+    "filiation_checks": ("dna_order_reference", "notes"), "assessments": ("summary",), "care_plans": ("objectives",),
+    "service_deliveries": ("notes",), "follow_ups": ("notes",), "placements": (),
+}
 ORDER_COLUMN = {"follow_ups": "visited_at", "placements": "started_at"}
+# Which sealed texts to open for a caller: a fixed set, or one decided per record (an assessment's health content).
+Reveal = Collection[str] | Callable[[Mapping[str, Any]], Collection[str]]
 
 
-async def insert_record(session: AsyncSession, table: str, values: Mapping[str, Any]) -> RowMapping:
-    """Insert a casework record and return it."""
+def _record(table: str, row: Mapping[str, Any], protector: Protector, reveal: Reveal) -> Any:
+    """A row as its record, the sealed texts in `reveal` opened and the others None."""
+    wanted = reveal(row) if callable(reveal) else reveal
+    opened = protector.open(table, row, *(c for c in SEALED[table] if c in wanted))
+    cls = RECORD_TYPES[table]
+    return cls(**{f.name: opened.get(f.name) if f.name in SEALED[table] else row[f.name]
+                  for f in dataclasses.fields(cls)})
+
+
+async def insert_record(session: AsyncSession, protector: Protector, table: str, values: Mapping[str, Any], *,
+                        sealed: Mapping[str, str | None] | None = None, reveal: Reveal = ()) -> Any:
+    """Insert a casework record (`values` with its id; `sealed`: its free texts, stored sealed) and return it."""
     t = RECORD_TABLES[table]
-    return (await session.execute(sa.insert(t).values(**values).returning(*t.c))).mappings().one()
+    row = {**values, **protector.seal(table, values["id"], sealed or {})}
+    inserted = (await session.execute(sa.insert(t).values(**row).returning(*t.c))).mappings().one()
+    return _record(table, inserted, protector, reveal)
 
 
-async def list_records(session: AsyncSession, table: str, case_id: uuid.UUID) -> Sequence[RowMapping]:
+async def list_records(session: AsyncSession, protector: Protector, table: str, case_id: uuid.UUID, *,
+                       reveal: Reveal = ()) -> list[Any]:
     """A case's records of one kind, oldest first (a case has tens of them, not thousands)."""
     t = RECORD_TABLES[table]
     order = t.c[ORDER_COLUMN.get(table, "created_at")]
     stmt = sa.select(t).where(t.c.case_id == case_id).order_by(order, t.c.id)
-    return (await session.execute(stmt)).mappings().all()
+    return [_record(table, row, protector, reveal) for row in (await session.execute(stmt)).mappings().all()]
 
 
-async def get_record(session: AsyncSession, table: str, *, case_id: uuid.UUID, record_id: uuid.UUID,
-                     lock: bool = False) -> RowMapping | None:
-    """One record of a case."""
+async def get_record(session: AsyncSession, protector: Protector, table: str, *, case_id: uuid.UUID,
+                     record_id: uuid.UUID, lock: bool = False) -> Any | None:
+    """One record of a case (its free texts not opened)."""
     t = RECORD_TABLES[table]
     stmt = sa.select(t).where(t.c.id == record_id, t.c.case_id == case_id)
     if lock:
         stmt = stmt.with_for_update()
-    return (await session.execute(stmt)).mappings().one_or_none()
+    row = (await session.execute(stmt)).mappings().one_or_none()
+    return _record(table, row, protector, ()) if row is not None else None
 
 
-async def update_record(session: AsyncSession, table: str, record_id: uuid.UUID, *,
-                        expected_version: int | None, values: Mapping[str, Any]) -> RowMapping | None:
-    """Update a record; with `expected_version`, compare-and-set (None when stale)."""
+async def update_record(session: AsyncSession, protector: Protector, table: str, record_id: uuid.UUID, *,
+                        expected_version: int | None, values: Mapping[str, Any],
+                        sealed: Mapping[str, str | None] | None = None, reveal: Reveal = ()) -> Any | None:
+    """Update a record (`sealed`: free texts to store sealed); with `expected_version`, compare-and-set (None
+    when stale)."""
     t = RECORD_TABLES[table]
     stmt = sa.update(t).where(t.c.id == record_id)
     extra: dict[str, Any] = {}
@@ -66,11 +104,19 @@ async def update_record(session: AsyncSession, table: str, record_id: uuid.UUID,
             stmt = stmt.where(t.c.version == expected_version)
     if "updated_at" in t.c:
         extra["updated_at"] = sa.func.now()
-    return (await session.execute(stmt.values(**values, **extra).returning(*t.c))).mappings().one_or_none()
+    if sealed:
+        extra.update(protector.seal(table, record_id, sealed))
+    row = (await session.execute(stmt.values(**values, **extra).returning(*t.c))).mappings().one_or_none()
+    return _record(table, row, protector, reveal) if row is not None else None
+
+
+def _measure(row: Mapping[str, Any]) -> JudicialMeasure:
+    return JudicialMeasure(**{f.name: row[f.name] for f in dataclasses.fields(JudicialMeasure)})
 
 
 async def find_measure(session: AsyncSession, *, case_id: uuid.UUID, types: Sequence[str],
-                       measure_id: uuid.UUID | None = None, reference: str | None = None) -> RowMapping | None:
+                       measure_id: uuid.UUID | None = None, reference: str | None = None
+                       ) -> JudicialMeasure | None:
     """A judicial measure of the case of one of `types`, by id or by order reference."""
     m = judicial_measures
     stmt = sa.select(m).where(m.c.case_id == case_id, m.c.decision_type.in_(types))
@@ -78,7 +124,8 @@ async def find_measure(session: AsyncSession, *, case_id: uuid.UUID, types: Sequ
         stmt = stmt.where(m.c.id == measure_id)
     if reference is not None:
         stmt = stmt.where(m.c.reference == reference)
-    return (await session.execute(stmt.order_by(m.c.decided_at.desc()).limit(1))).mappings().one_or_none()
+    row = (await session.execute(stmt.order_by(m.c.decided_at.desc()).limit(1))).mappings().one_or_none()
+    return _measure(row) if row is not None else None
 
 
 # ---- institutions and placements -----------------------------------------------------------------------
@@ -90,30 +137,36 @@ def _institution_select() -> sa.Select[Any]:
     return sa.select(*institutions.c, occupied)
 
 
-async def insert_institution(session: AsyncSession, values: Mapping[str, Any]) -> RowMapping:
+def _institution(row: Mapping[str, Any]) -> Institution:
+    return Institution(**{f.name: row[f.name] for f in dataclasses.fields(Institution)})
+
+
+async def insert_institution(session: AsyncSession, values: Mapping[str, Any]) -> Institution:
     """Insert an institution and return it with its occupancy."""
     await session.execute(sa.insert(institutions).values(**values))
-    return (await session.execute(_institution_select().where(institutions.c.id == values["id"]))).mappings().one()
+    return _institution((await session.execute(_institution_select().where(institutions.c.id == values["id"])))
+                        .mappings().one())
 
 
 async def get_institution(session: AsyncSession, institution_id: uuid.UUID, *, lock: bool = False
-                          ) -> RowMapping | None:
+                          ) -> Institution | None:
     """An institution with its occupancy (optionally locked, to serialise placements into it)."""
     if lock:
         await session.execute(sa.select(institutions.c.id).where(institutions.c.id == institution_id)
                               .with_for_update())
-    return (await session.execute(_institution_select().where(institutions.c.id == institution_id))
-            ).mappings().one_or_none()
+    row = (await session.execute(_institution_select().where(institutions.c.id == institution_id))
+           ).mappings().one_or_none()
+    return _institution(row) if row is not None else None
 
 
 async def list_institutions(session: AsyncSession, *, prefecture_codes: Sequence[str] | None
-                            ) -> Sequence[RowMapping]:
+                            ) -> list[Institution]:
     """Institutions, of some prefectures or all (a few hundred rows at most)."""
     stmt = _institution_select()
     if prefecture_codes is not None:
         stmt = stmt.where(institutions.c.prefecture_code.in_(prefecture_codes))
-    return (await session.execute(stmt.order_by(institutions.c.prefecture_code, institutions.c.name))
-            ).mappings().all()
+    return [_institution(row) for row in (await session.execute(
+        stmt.order_by(institutions.c.prefecture_code, institutions.c.name))).mappings().all()]
 
 
 async def update_institution(session: AsyncSession, institution_id: uuid.UUID, *, expected_version: int | None,
@@ -127,10 +180,10 @@ async def update_institution(session: AsyncSession, institution_id: uuid.UUID, *
     return bool(getattr(result, "rowcount", 0))
 
 
-async def active_placement(session: AsyncSession, case_id: uuid.UUID) -> RowMapping | None:
-    """The child's current placement, if any."""
-    stmt = sa.select(placements).where(placements.c.case_id == case_id, placements.c.ended_at.is_(None))
-    return (await session.execute(stmt)).mappings().one_or_none()
+async def has_active_placement(session: AsyncSession, case_id: uuid.UUID) -> bool:
+    """Whether the child is placed now."""
+    stmt = sa.select(sa.exists().where(placements.c.case_id == case_id, placements.c.ended_at.is_(None)))
+    return bool((await session.execute(stmt)).scalar())
 
 
 async def adult_in_case(session: AsyncSession, *, case_id: uuid.UUID, adult_id: uuid.UUID) -> bool:
@@ -140,10 +193,11 @@ async def adult_in_case(session: AsyncSession, *, case_id: uuid.UUID, adult_id: 
 
 
 async def list_measures(session: AsyncSession, case_id: uuid.UUID, *, concerns: str | None = None
-                        ) -> Sequence[RowMapping]:
+                        ) -> list[JudicialMeasure]:
     """A case's judicial measures, in decision order."""
     stmt = sa.select(judicial_measures).where(judicial_measures.c.case_id == case_id)
     if concerns:
         stmt = stmt.where(judicial_measures.c.concerns == concerns)
-    return (await session.execute(stmt.order_by(judicial_measures.c.decided_at))).mappings().all()
+    return [_measure(row) for row in (await session.execute(stmt.order_by(judicial_measures.c.decided_at))
+                                      ).mappings().all()]
 

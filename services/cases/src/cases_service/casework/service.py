@@ -4,33 +4,32 @@ the capacity of institutions (EPS)."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 
 from cases_service.casework import repository as repo
-from cases_service.casework import repository as work
+from cases_service.casework.records import (
+    Assessment,
+    CarePlan,
+    FiliationCheck,
+    FollowUp,
+    Institution,
+    JudicialMeasure,
+    Placement,
+    ServiceDelivery,
+)
 from cases_service.casework.schemas import (
     AssessmentCreate,
-    AssessmentDetailRead,
-    AssessmentRead,
     CarePlanCreate,
-    CarePlanRead,
     FiliationCheckCreate,
-    FiliationCheckDetailRead,
-    FiliationCheckRead,
     FiliationCheckUpdate,
     FollowUpCreate,
-    FollowUpRead,
     InstitutionCreate,
-    InstitutionRead,
     InstitutionUpdate,
-    JudicialMeasureRead,
     PlacementCreate,
-    PlacementRead,
     ServiceCreate,
-    ServiceRead,
     ServiceUpdate,
 )
 from cases_service.core import repository as core_repo
@@ -64,20 +63,30 @@ async def _audit(ctx: Context, action: str, case_id: uuid.UUID, object_type: str
                                 else None, case_id=case_id, fields=fields)])
 
 
+def _reveal_filiation(ctx: Context) -> tuple[str, ...]:
+    return ("dna_order_reference", "notes") if may_see_filiation_details(ctx.principal) else ()
+
+
+def _reveal_notes(ctx: Context, column: str = "notes") -> tuple[str, ...]:
+    return (column,) if may_see_names(ctx.principal) else ()
+
+
+def may_read_assessment(ctx: Context, assessment_type: str) -> bool:
+    """Whether the caller reads an assessment's content: health content (medical, psychological) only with
+    health:details; others see that it exists and its status."""
+    return assessment_type not in HEALTH_ASSESSMENTS or may_see_health_details(ctx.principal)
+
+
+def _reveal_assessment(ctx: Context) -> Callable[[Mapping[str, Any]], tuple[str, ...]]:
+    return lambda row: ("summary",) if may_read_assessment(ctx, row["type"]) else ()
+
+
 # ---- filiation checks ----------------------------------------------------------------------------------
 
-def _filiation_read(ctx: Context, row: Mapping[Any, Any]) -> FiliationCheckRead:
-    base = {k: row[k] for k in ("id", "case_id", "adult_id", "claimed_relationship", "result", "created_at",
-                                "updated_at", "version")}
-    if not may_see_filiation_details(ctx.principal):
-        return FiliationCheckRead(**base)
-    plain = ctx.protector.open("filiation_checks", row, "dna_order_reference", "notes")
-    return FiliationCheckDetailRead(**base, methods=list(row["methods"]), dna_order_measure_id=row[
-        "dna_order_measure_id"], **plain)
 
 
 async def create_filiation_check(ctx: Context, *, case: VisibleCase, data: FiliationCheckCreate
-                                 ) -> FiliationCheckRead:
+                                 ) -> FiliationCheck:
     """Record a filiation check; the DNA method needs a DNA-expertise order recorded on the case."""
     require(ctx.principal, Scope.FILIATION_WRITE)
     ensure_open(case.status)
@@ -86,67 +95,63 @@ async def create_filiation_check(ctx: Context, *, case: VisibleCase, data: Filia
         raise InvalidInput("adult_id does not name an adult of this case.")
     measure_id = None
     if "dna_expertise" in data.methods:
-        measure = await work.find_measure(ctx.session, case_id=case_id, types=DNA_ORDERS,
+        measure = await repo.find_measure(ctx.session, case_id=case_id, types=DNA_ORDERS,
                                           reference=data.dna_order_reference)
         if measure is None:
             raise InvalidInput("A DNA check needs a prosecutor's DNA-expertise order on this case with this "
                                "dna_order_reference.")
-        measure_id = measure["id"]
+        measure_id = measure.id
     rid = new_id()
-    row = await work.insert_record(ctx.session, "filiation_checks", {
+    row = await repo.insert_record(ctx.session, ctx.protector, "filiation_checks", {
         "id": rid, "case_id": case_id, "adult_id": data.adult_id, "claimed_relationship": data.claimed_relationship,
         "methods": list(data.methods), "dna_order_measure_id": measure_id, "result": data.result,
-        **ctx.protector.seal("filiation_checks", rid, {"dna_order_reference": data.dna_order_reference,
-                                                       "notes": data.notes}),
-        "created_by": ctx.principal.actor})
+        "created_by": ctx.principal.actor},
+        sealed={"dna_order_reference": data.dna_order_reference, "notes": data.notes},
+        reveal=_reveal_filiation(ctx))
     await _event(ctx, case_id, "filiation_check.recorded", {"filiation_check_id": str(rid), "result": data.result,
                                                              "adult_id": str(data.adult_id)})
     await _audit(ctx, "filiation_check.create", case_id, "filiation_check", rid,
                  ["filiation_check", "filiation_check.methods", "filiation_check.result"])
-    return _filiation_read(ctx, row)
+    return row
 
 
 async def update_filiation_check(ctx: Context, *, case: VisibleCase, check_id: uuid.UUID,
-                                 data: FiliationCheckUpdate, expected_version: int) -> FiliationCheckRead:
+                                 data: FiliationCheckUpdate, expected_version: int) -> FiliationCheck:
     """Record a filiation check's result, if it is still at the version the caller read."""
     require(ctx.principal, Scope.FILIATION_WRITE)
     ensure_open(case.status)
     case_id = case.id
-    if await work.get_record(ctx.session, "filiation_checks", case_id=case_id, record_id=check_id) is None:
+    if await repo.get_record(ctx.session, ctx.protector, "filiation_checks", case_id=case_id,
+                             record_id=check_id) is None:
         raise not_found("filiation check")
-    values: dict[str, Any] = {"result": data.result}
-    if data.notes is not None:
-        values.update(ctx.protector.seal("filiation_checks", check_id, {"notes": data.notes}))
-    row = await work.update_record(ctx.session, "filiation_checks", check_id, expected_version=expected_version,
-                                   values=values)
+    row = await repo.update_record(ctx.session, ctx.protector, "filiation_checks", check_id,
+                                   expected_version=expected_version, values={"result": data.result},
+                                   sealed={"notes": data.notes} if data.notes is not None else None,
+                                   reveal=_reveal_filiation(ctx))
     if row is None:
         raise PreconditionFailed("The filiation check changed since you read it; read it again.")
     await _event(ctx, case_id, "filiation_check.updated", {"filiation_check_id": str(check_id),
                                                             "result": data.result})
     await _audit(ctx, "filiation_check.update", case_id, "filiation_check", check_id, ["filiation_check.result"])
-    return _filiation_read(ctx, row)
+    return row
 
 
-async def list_filiation_checks(ctx: Context, *, case: VisibleCase) -> list[FiliationCheckRead]:
+async def list_filiation_checks(ctx: Context, *, case: VisibleCase) -> list[FiliationCheck]:
     """A case's filiation checks: conclusions for everyone, details for police and prosecution."""
     case_id = case.id
-    rows = await work.list_records(ctx.session, "filiation_checks", case_id)
+    rows = await repo.list_records(ctx.session, ctx.protector, "filiation_checks", case_id,
+                                   reveal=_reveal_filiation(ctx))
     detail = may_see_filiation_details(ctx.principal)
     await _audit(ctx, "filiation_checks.read", case_id, "case", case_id,
                  ["filiation_check.result"] + (["filiation_check.methods"] if detail else []))
-    return [_filiation_read(ctx, r) for r in rows]
+    return rows
 
 
 # ---- assessments ---------------------------------------------------------------------------------------
 
-def _assessment_read(ctx: Context, row: Mapping[Any, Any]) -> AssessmentRead:
-    base = {k: row[k] for k in ("id", "case_id", "type", "status", "completed_at", "created_at")}
-    if row["type"] in HEALTH_ASSESSMENTS and not may_see_health_details(ctx.principal):
-        return AssessmentRead(**base)
-    return AssessmentDetailRead(**base, summary=ctx.protector.open("assessments", row, "summary")["summary"])
 
 
-async def create_assessment(ctx: Context, *, case: VisibleCase, data: AssessmentCreate) -> AssessmentRead:
+async def create_assessment(ctx: Context, *, case: VisibleCase, data: AssessmentCreate) -> Assessment:
     """Record an assessment (completed when its conclusions are in)."""
     require(ctx.principal, Scope.CASEWORK_WRITE)
     ensure_open(case.status)
@@ -155,64 +160,61 @@ async def create_assessment(ctx: Context, *, case: VisibleCase, data: Assessment
         raise Forbidden("Health assessment content needs the health:details scope.")
     rid = new_id()
     completed = clock.now() if data.completed else None
-    row = await work.insert_record(ctx.session, "assessments", {
+    row = await repo.insert_record(ctx.session, ctx.protector, "assessments", {
         "id": rid, "case_id": case_id, "type": data.type, "status": "completed" if completed else "in_progress",
-        "completed_at": completed, **ctx.protector.seal("assessments", rid, {"summary": data.summary}),
-        "created_by": ctx.principal.actor})
+        "completed_at": completed, "created_by": ctx.principal.actor},
+        sealed={"summary": data.summary}, reveal=_reveal_assessment(ctx))
     await _event(ctx, case_id, "assessment.recorded", {"assessment_id": str(rid), "type": data.type,
-                                                        "status": row["status"]})
+                                                        "status": row.status})
     await _audit(ctx, "assessment.create", case_id, "assessment", rid, ["assessment"])
-    return _assessment_read(ctx, row)
+    return row
 
 
-async def complete_assessment(ctx: Context, *, case: VisibleCase, assessment_id: uuid.UUID) -> AssessmentRead:
+async def complete_assessment(ctx: Context, *, case: VisibleCase, assessment_id: uuid.UUID) -> Assessment:
     """Mark an assessment completed."""
     require(ctx.principal, Scope.CASEWORK_WRITE)
     ensure_open(case.status)
     case_id = case.id
-    row = await work.get_record(ctx.session, "assessments", case_id=case_id, record_id=assessment_id, lock=True)
-    if row is None:
+    current = await repo.get_record(ctx.session, ctx.protector, "assessments", case_id=case_id,
+                                    record_id=assessment_id, lock=True)
+    if current is None:
         raise not_found("assessment")
-    if row["status"] == "completed":
+    if current.status == "completed":
         raise Conflict("The assessment is already completed.")
-    row = await work.update_record(ctx.session, "assessments", assessment_id, expected_version=None,
-                                   values={"status": "completed", "completed_at": clock.now()})
+    row = await repo.update_record(ctx.session, ctx.protector, "assessments", assessment_id, expected_version=None,
+                                   values={"status": "completed", "completed_at": clock.now()},
+                                   reveal=_reveal_assessment(ctx))
     assert row is not None
-    await _event(ctx, case_id, "assessment.completed", {"assessment_id": str(assessment_id), "type": row["type"]})
+    await _event(ctx, case_id, "assessment.completed", {"assessment_id": str(assessment_id), "type": row.type})
     await _audit(ctx, "assessment.complete", case_id, "assessment", assessment_id, ["assessment.status"])
-    return _assessment_read(ctx, row)
+    return row
 
 
-async def list_assessments(ctx: Context, *, case: VisibleCase) -> list[AssessmentRead]:
+async def list_assessments(ctx: Context, *, case: VisibleCase) -> list[Assessment]:
     """A case's assessments; health content only with health:details."""
     case_id = case.id
-    rows = await work.list_records(ctx.session, "assessments", case_id)
+    rows = await repo.list_records(ctx.session, ctx.protector, "assessments", case_id,
+                                   reveal=_reveal_assessment(ctx))
     await _audit(ctx, "assessments.read", case_id, "case", case_id, ["assessment"])
-    return [_assessment_read(ctx, r) for r in rows]
+    return rows
 
 
 # ---- care plans ----------------------------------------------------------------------------------------
 
-def _care_plan_read(ctx: Context, row: Mapping[Any, Any]) -> CarePlanRead:
-    objectives = ctx.protector.open("care_plans", row, "objectives")["objectives"] if may_see_names(
-        ctx.principal) else None
-    return CarePlanRead(id=row["id"], case_id=row["case_id"], objectives=objectives, status=row["status"],
-                        validated_by=row["validated_by"], validated_at=row["validated_at"],
-                        created_at=row["created_at"])
 
 
-async def create_care_plan(ctx: Context, *, case: VisibleCase, data: CarePlanCreate) -> CarePlanRead:
+async def create_care_plan(ctx: Context, *, case: VisibleCase, data: CarePlanCreate) -> CarePlan:
     """Draft a care plan (the team coordinator validates it)."""
     require(ctx.principal, Scope.CASEWORK_WRITE)
     ensure_open(case.status)
     case_id = case.id
     rid = new_id()
-    row = await work.insert_record(ctx.session, "care_plans", {
-        "id": rid, "case_id": case_id, "status": "draft",
-        **ctx.protector.seal("care_plans", rid, {"objectives": data.objectives}), "created_by": ctx.principal.actor})
+    row = await repo.insert_record(ctx.session, ctx.protector, "care_plans", {
+        "id": rid, "case_id": case_id, "status": "draft", "created_by": ctx.principal.actor},
+        sealed={"objectives": data.objectives}, reveal=_reveal_notes(ctx, "objectives"))
     await _event(ctx, case_id, "care_plan.drafted", {"care_plan_id": str(rid)})
     await _audit(ctx, "care_plan.create", case_id, "care_plan", rid, ["care_plan"])
-    return _care_plan_read(ctx, row)
+    return row
 
 
 def check_care_plan_validator(ctx: Context) -> None:
@@ -222,94 +224,89 @@ def check_care_plan_validator(ctx: Context) -> None:
         raise Forbidden("Only the team coordinator validates care plans.")
 
 
-async def validate_care_plan(ctx: Context, *, case: VisibleCase, plan_id: uuid.UUID) -> CarePlanRead:
+async def validate_care_plan(ctx: Context, *, case: VisibleCase, plan_id: uuid.UUID) -> CarePlan:
     """Validate a care plan: the team coordinator only."""
     check_care_plan_validator(ctx)
     ensure_open(case.status)
     case_id = case.id
-    row = await work.get_record(ctx.session, "care_plans", case_id=case_id, record_id=plan_id, lock=True)
-    if row is None:
+    current = await repo.get_record(ctx.session, ctx.protector, "care_plans", case_id=case_id, record_id=plan_id,
+                                    lock=True)
+    if current is None:
         raise not_found("care plan")
-    if row["status"] == "validated":
+    if current.status == "validated":
         raise Conflict("The care plan is already validated.")
-    row = await work.update_record(ctx.session, "care_plans", plan_id, expected_version=None, values={
-        "status": "validated", "validated_by": ctx.principal.actor, "validated_at": clock.now()})
+    row = await repo.update_record(ctx.session, ctx.protector, "care_plans", plan_id, expected_version=None, values={
+        "status": "validated", "validated_by": ctx.principal.actor, "validated_at": clock.now()},
+        reveal=_reveal_notes(ctx, "objectives"))
     assert row is not None
     await _event(ctx, case_id, "care_plan.validated", {"care_plan_id": str(plan_id)})
     await _audit(ctx, "care_plan.validate", case_id, "care_plan", plan_id, ["care_plan.status"])
-    return _care_plan_read(ctx, row)
+    return row
 
 
-async def list_care_plans(ctx: Context, *, case: VisibleCase) -> list[CarePlanRead]:
+async def list_care_plans(ctx: Context, *, case: VisibleCase) -> list[CarePlan]:
     """A case's care plans."""
     case_id = case.id
-    rows = await work.list_records(ctx.session, "care_plans", case_id)
+    rows = await repo.list_records(ctx.session, ctx.protector, "care_plans", case_id,
+                                   reveal=_reveal_notes(ctx, "objectives"))
     await _audit(ctx, "care_plans.read", case_id, "case", case_id, ["care_plan"])
-    return [_care_plan_read(ctx, r) for r in rows]
+    return rows
 
 
 # ---- services ------------------------------------------------------------------------------------------
 
-def _service_read(ctx: Context, row: Mapping[Any, Any]) -> ServiceRead:
-    notes = ctx.protector.open("service_deliveries", row, "notes")["notes"] if may_see_names(ctx.principal) else None
-    return ServiceRead(**{k: row[k] for k in ("id", "case_id", "beneficiary", "service_type",
-                                              "provider_organization_id", "status", "created_at", "updated_at",
-                                              "version")}, notes=notes)
 
 
-async def create_service(ctx: Context, *, case: VisibleCase, data: ServiceCreate) -> ServiceRead:
+async def create_service(ctx: Context, *, case: VisibleCase, data: ServiceCreate) -> ServiceDelivery:
     """Propose or record a service to the child or the mother."""
     require(ctx.principal, Scope.CASEWORK_WRITE)
     ensure_open(case.status)
     case_id = case.id
     rid = new_id()
-    row = await work.insert_record(ctx.session, "service_deliveries", {
+    row = await repo.insert_record(ctx.session, ctx.protector, "service_deliveries", {
         "id": rid, "case_id": case_id, "beneficiary": data.beneficiary, "service_type": data.service_type,
         "provider_organization_id": data.provider_organization_id, "status": data.status,
-        **ctx.protector.seal("service_deliveries", rid, {"notes": data.notes}), "created_by": ctx.principal.actor})
+        "created_by": ctx.principal.actor}, sealed={"notes": data.notes}, reveal=_reveal_notes(ctx))
     await _event(ctx, case_id, "service.recorded", {"service_id": str(rid), "service_type": data.service_type,
                                                      "beneficiary": data.beneficiary, "status": data.status})
     await _audit(ctx, "service.create", case_id, "service", rid, ["service"])
-    return _service_read(ctx, row)
+    return row
 
 
 async def update_service(ctx: Context, *, case: VisibleCase, service_id: uuid.UUID, data: ServiceUpdate,
-                         expected_version: int) -> ServiceRead:
+                         expected_version: int) -> ServiceDelivery:
     """Change a service's status, if it is still at the version the caller read."""
     require(ctx.principal, Scope.CASEWORK_WRITE)
     ensure_open(case.status)
     case_id = case.id
-    if await work.get_record(ctx.session, "service_deliveries", case_id=case_id, record_id=service_id) is None:
+    if await repo.get_record(ctx.session, ctx.protector, "service_deliveries", case_id=case_id,
+                             record_id=service_id) is None:
         raise not_found("service")
-    values: dict[str, Any] = {"status": data.status}
-    if data.notes is not None:
-        values.update(ctx.protector.seal("service_deliveries", service_id, {"notes": data.notes}))
-    row = await work.update_record(ctx.session, "service_deliveries", service_id,
-                                   expected_version=expected_version, values=values)
+    row = await repo.update_record(ctx.session, ctx.protector, "service_deliveries", service_id,
+                                   expected_version=expected_version, values={"status": data.status},
+                                   sealed={"notes": data.notes} if data.notes is not None else None,
+                                   reveal=_reveal_notes(ctx))
     if row is None:
         raise PreconditionFailed("The service changed since you read it; read it again.")
     await _event(ctx, case_id, "service.updated", {"service_id": str(service_id), "status": data.status})
     await _audit(ctx, "service.update", case_id, "service", service_id, ["service.status"])
-    return _service_read(ctx, row)
+    return row
 
 
-async def list_services(ctx: Context, *, case: VisibleCase) -> list[ServiceRead]:
+async def list_services(ctx: Context, *, case: VisibleCase) -> list[ServiceDelivery]:
     """A case's services."""
     case_id = case.id
-    rows = await work.list_records(ctx.session, "service_deliveries", case_id)
+    rows = await repo.list_records(ctx.session, ctx.protector, "service_deliveries", case_id,
+                                   reveal=_reveal_notes(ctx))
     await _audit(ctx, "services.read", case_id, "case", case_id, ["service"])
-    return [_service_read(ctx, r) for r in rows]
+    return rows
 
 
 # ---- follow-ups ----------------------------------------------------------------------------------------
 
-def _follow_up_read(ctx: Context, row: Mapping[Any, Any]) -> FollowUpRead:
-    notes = ctx.protector.open("follow_ups", row, "notes")["notes"] if may_see_names(ctx.principal) else None
-    return FollowUpRead(**{k: row[k] for k in ("id", "case_id", "visited_at", "child_seen", "attending_school",
-                                               "begging_observed", "next_visit_due", "created_at")}, notes=notes)
 
 
-async def create_follow_up(ctx: Context, *, case: VisibleCase, data: FollowUpCreate) -> FollowUpRead:
+async def create_follow_up(ctx: Context, *, case: VisibleCase, data: FollowUpCreate) -> FollowUp:
     """Record a follow-up visit (and when the next one is due)."""
     require(ctx.principal, Scope.CASEWORK_WRITE)
     ensure_open(case.status)
@@ -317,40 +314,40 @@ async def create_follow_up(ctx: Context, *, case: VisibleCase, data: FollowUpCre
     if data.next_visit_due is not None and data.next_visit_due < data.visited_at.date():
         raise InvalidInput("next_visit_due must not be before the visit.")
     rid = new_id()
-    row = await work.insert_record(ctx.session, "follow_ups", {
+    row = await repo.insert_record(ctx.session, ctx.protector, "follow_ups", {
         "id": rid, "case_id": case_id, "visited_at": data.visited_at, "child_seen": data.child_seen,
         "attending_school": data.attending_school, "begging_observed": data.begging_observed,
-        "next_visit_due": data.next_visit_due, **ctx.protector.seal("follow_ups", rid, {"notes": data.notes}),
-        "created_by": ctx.principal.actor})
+        "next_visit_due": data.next_visit_due, "created_by": ctx.principal.actor},
+        sealed={"notes": data.notes}, reveal=_reveal_notes(ctx))
     await _event(ctx, case_id, "follow_up.recorded", {
         "follow_up_id": str(rid), "child_seen": data.child_seen, "begging_observed": data.begging_observed,
         "next_visit_due": data.next_visit_due.isoformat() if data.next_visit_due else None})
     await _audit(ctx, "follow_up.create", case_id, "follow_up", rid, ["follow_up"])
-    return _follow_up_read(ctx, row)
+    return row
 
 
-async def list_follow_ups(ctx: Context, *, case: VisibleCase) -> list[FollowUpRead]:
+async def list_follow_ups(ctx: Context, *, case: VisibleCase) -> list[FollowUp]:
     """A case's follow-up visits."""
     case_id = case.id
-    rows = await work.list_records(ctx.session, "follow_ups", case_id)
+    rows = await repo.list_records(ctx.session, ctx.protector, "follow_ups", case_id, reveal=_reveal_notes(ctx))
     await _audit(ctx, "follow_ups.read", case_id, "case", case_id, ["follow_up"])
-    return [_follow_up_read(ctx, r) for r in rows]
+    return rows
 
 
 # ---- judicial measures ---------------------------------------------------------------------------------
 
-async def list_measures(ctx: Context, *, case: VisibleCase) -> list[JudicialMeasureRead]:
+async def list_measures(ctx: Context, *, case: VisibleCase) -> list[JudicialMeasure]:
     """The prosecutor decisions recorded on a case; those about adults only with offences:read."""
     case_id = case.id
     concerns = None if ctx.principal.has_scope(Scope.OFFENCES_READ) else "child"
     rows = await repo.list_measures(ctx.session, case_id, concerns=concerns)
     await _audit(ctx, "judicial_measures.read", case_id, "case", case_id, ["judicial_measure"])
-    return [JudicialMeasureRead.model_validate(r) for r in rows]
+    return rows
 
 
 # ---- institutions and placements -----------------------------------------------------------------------
 
-async def create_institution(ctx: Context, *, data: InstitutionCreate) -> InstitutionRead:
+async def create_institution(ctx: Context, *, data: InstitutionCreate) -> Institution:
     """Register an EPS of the caller's territories with its capacity."""
     require(ctx.principal, Scope.PLACEMENTS_WRITE)
     if ctx.reference.level(data.prefecture_code) != "prefecture":
@@ -360,36 +357,36 @@ async def create_institution(ctx: Context, *, data: InstitutionCreate) -> Instit
     await check_institution_organization(ctx.directory, data.organization_id, data.prefecture_code)
     try:
         async with ctx.session.begin_nested():
-            row = await work.insert_institution(ctx.session, {
+            row = await repo.insert_institution(ctx.session, {
                 "id": new_id(), "organization_id": data.organization_id, "name": data.name,
                 "prefecture_code": data.prefecture_code, "places": data.places,
                 "emergency_vacancies": data.emergency_vacancies})
     except IntegrityError as exc:  # one institution per EPS organisation
         raise Conflict("This organisation already has an institution; update its capacity instead.") from exc
-    return InstitutionRead.model_validate(row)
+    return row
 
 
-def _may_manage_institution(ctx: Context, row: Mapping[Any, Any]) -> bool:
+def _may_manage_institution(ctx: Context, institution: Institution) -> bool:
     p = ctx.principal
-    own = p.organization_id is not None and p.organization_id == row["organization_id"]
-    return own or (p.has_scope(Scope.PLACEMENTS_WRITE) and p.covers(row["prefecture_code"]))
+    own = p.organization_id is not None and p.organization_id == institution.organization_id
+    return own or (p.has_scope(Scope.PLACEMENTS_WRITE) and p.covers(institution.prefecture_code))
 
 
-async def list_institutions(ctx: Context) -> list[InstitutionRead]:
+async def list_institutions(ctx: Context) -> list[Institution]:
     """Institutions and their vacancies, in the caller's territories."""
     require(ctx.principal, Scope.CASES_READ)
-    rows = await work.list_institutions(ctx.session, prefecture_codes=None)
-    return [InstitutionRead.model_validate(r) for r in rows if ctx.principal.covers(r["prefecture_code"])
-            or r["organization_id"] == ctx.principal.organization_id]
+    rows = await repo.list_institutions(ctx.session, prefecture_codes=None)
+    return [r for r in rows if ctx.principal.covers(r.prefecture_code)
+            or r.organization_id == ctx.principal.organization_id]
 
 
 async def update_institution(ctx: Context, *, institution_id: uuid.UUID, data: InstitutionUpdate,
-                             expected_version: int) -> InstitutionRead:
+                             expected_version: int) -> Institution:
     """Update an institution's capacity (its own staff, or caseworkers of its territory)."""
     require(ctx.principal, Scope.CASES_READ)
-    row = await work.get_institution(ctx.session, institution_id)
-    if row is None or not (ctx.principal.covers(row["prefecture_code"])
-                           or row["organization_id"] == ctx.principal.organization_id):
+    row = await repo.get_institution(ctx.session, institution_id)
+    if row is None or not (ctx.principal.covers(row.prefecture_code)
+                           or row.organization_id == ctx.principal.organization_id):
         raise NotFound("No institution with this id.")
     # Whoever may read the institution learns nothing from a 403: it only says they may not change it.
     if not (_may_manage_institution(ctx, row) and (
@@ -398,85 +395,86 @@ async def update_institution(ctx: Context, *, institution_id: uuid.UUID, data: I
     values = data.model_dump(exclude_unset=True, exclude_none=True)
     if not values:
         raise InvalidInput("Send places or emergency_vacancies.")
-    if not await work.update_institution(ctx.session, institution_id, expected_version=expected_version,
+    if not await repo.update_institution(ctx.session, institution_id, expected_version=expected_version,
                                          values=values):
         raise PreconditionFailed("The institution changed since you read it; read it again.")
-    row = await work.get_institution(ctx.session, institution_id)
+    row = await repo.get_institution(ctx.session, institution_id)
     assert row is not None
-    return InstitutionRead.model_validate(row)
+    return row
 
 
-async def get_institution(ctx: Context, *, institution_id: uuid.UUID) -> InstitutionRead:
+async def get_institution(ctx: Context, *, institution_id: uuid.UUID) -> Institution:
     """One institution and its vacancies."""
     require(ctx.principal, Scope.CASES_READ)
-    row = await work.get_institution(ctx.session, institution_id)
-    if row is None or not (ctx.principal.covers(row["prefecture_code"])
-                           or row["organization_id"] == ctx.principal.organization_id):
+    row = await repo.get_institution(ctx.session, institution_id)
+    if row is None or not (ctx.principal.covers(row.prefecture_code)
+                           or row.organization_id == ctx.principal.organization_id):
         raise NotFound("No institution with this id.")
-    return InstitutionRead.model_validate(row)
+    return row
 
 
-async def create_placement(ctx: Context, *, case: VisibleCase, data: PlacementCreate) -> PlacementRead:
+async def create_placement(ctx: Context, *, case: VisibleCase, data: PlacementCreate) -> Placement:
     """Place the child in an EPS under a prosecutor's placement order, within the institution's capacity."""
     require(ctx.principal, Scope.PLACEMENTS_WRITE)
     ensure_open(case.status)
     case_id = case.id
-    order = await work.find_measure(ctx.session, case_id=case_id, types=PLACEMENT_ORDERS,
+    order = await repo.find_measure(ctx.session, case_id=case_id, types=PLACEMENT_ORDERS,
                                     measure_id=data.order_measure_id)
-    if order is None or not order["active"]:
+    if order is None or not order.active:
         raise InvalidInput("A placement needs an active prosecutor's placement order recorded on this case.")
-    if await work.active_placement(ctx.session, case_id) is not None:
+    if await repo.has_active_placement(ctx.session, case_id):
         raise Conflict("The child is already placed; end that placement first.")
-    institution = await work.get_institution(ctx.session, data.institution_id)
+    institution = await repo.get_institution(ctx.session, data.institution_id)
     if institution is None:
         raise InvalidInput("institution_id does not name an institution.")
-    if not ctx.principal.covers(institution["prefecture_code"]):
+    if not ctx.principal.covers(institution.prefecture_code):
         raise AssignmentRefused("institution_id names an institution outside your territories.")
     # Asked before the institution's row is locked, so no lock is held across the call to identity.
-    await check_institution_organization(ctx.directory, institution["organization_id"],
-                                         institution["prefecture_code"])
-    institution = await work.get_institution(ctx.session, data.institution_id, lock=True)
+    await check_institution_organization(ctx.directory, institution.organization_id,
+                                         institution.prefecture_code)
+    institution = await repo.get_institution(ctx.session, data.institution_id, lock=True)
     assert institution is not None
-    emergency = order["decision_type"] == "emergency_placement"
-    if institution["occupied"] >= institution["places"]:
+    emergency = order.decision_type == "emergency_placement"
+    if institution.occupied >= institution.places:
         raise Conflict("The institution has no free place.")
     if emergency:
-        if institution["emergency_vacancies"] <= 0:
+        if institution.emergency_vacancies <= 0:
             raise Conflict("The institution has no emergency vacancy.")
-        await work.update_institution(ctx.session, institution["id"], expected_version=None,
-                                      values={"emergency_vacancies": institution["emergency_vacancies"] - 1})
+        await repo.update_institution(ctx.session, institution.id, expected_version=None,
+                                      values={"emergency_vacancies": institution.emergency_vacancies - 1})
     rid = new_id()
-    row = await work.insert_record(ctx.session, "placements", {
-        "id": rid, "case_id": case_id, "institution_id": institution["id"],
-        "organization_id": institution["organization_id"], "order_measure_id": order["id"], "emergency": emergency,
+    row = await repo.insert_record(ctx.session, ctx.protector, "placements", {
+        "id": rid, "case_id": case_id, "institution_id": institution.id,
+        "organization_id": institution.organization_id, "order_measure_id": order.id, "emergency": emergency,
         "started_at": data.started_at, "created_by": ctx.principal.actor})
     await _event(ctx, case_id, "placement.started", {"placement_id": str(rid),
-                                                      "institution_id": str(institution["id"]),
-                                                      "order_measure_id": str(order["id"])})
+                                                      "institution_id": str(institution.id),
+                                                      "order_measure_id": str(order.id)})
     await _audit(ctx, "placement.create", case_id, "placement", rid, ["placement"])
-    return PlacementRead.model_validate(row)
+    return row
 
 
-async def end_placement(ctx: Context, *, case: VisibleCase, placement_id: uuid.UUID) -> PlacementRead:
+async def end_placement(ctx: Context, *, case: VisibleCase, placement_id: uuid.UUID) -> Placement:
     """End a placement (the child leaves the institution)."""
     require(ctx.principal, Scope.PLACEMENTS_WRITE)
     case_id = case.id
-    row = await work.get_record(ctx.session, "placements", case_id=case_id, record_id=placement_id, lock=True)
-    if row is None:
+    current = await repo.get_record(ctx.session, ctx.protector, "placements", case_id=case_id,
+                                    record_id=placement_id, lock=True)
+    if current is None:
         raise not_found("placement")
-    if row["ended_at"] is not None:
+    if current.ended_at is not None:
         raise Conflict("The placement has already ended.")
-    row = await work.update_record(ctx.session, "placements", placement_id, expected_version=None,
+    row = await repo.update_record(ctx.session, ctx.protector, "placements", placement_id, expected_version=None,
                                    values={"ended_at": clock.now()})
     assert row is not None
     await _event(ctx, case_id, "placement.ended", {"placement_id": str(placement_id)})
     await _audit(ctx, "placement.end", case_id, "placement", placement_id, ["placement.ended_at"])
-    return PlacementRead.model_validate(row)
+    return row
 
 
-async def list_placements(ctx: Context, *, case: VisibleCase) -> list[PlacementRead]:
+async def list_placements(ctx: Context, *, case: VisibleCase) -> list[Placement]:
     """A case's placements."""
     case_id = case.id
-    rows = await work.list_records(ctx.session, "placements", case_id)
+    rows = await repo.list_records(ctx.session, ctx.protector, "placements", case_id)
     await _audit(ctx, "placements.read", case_id, "case", case_id, ["placement"])
-    return [PlacementRead.model_validate(r) for r in rows]
+    return rows
