@@ -13,6 +13,7 @@ from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cases_service.core.access import Visibility
+from cases_service.core.protection import NAME_FIELDS, Protector
 from cases_service.core.repository import visible
 from cases_service.core.tables import adults, case_adults, cases, child_merge_requests, children, duplicate_reviews
 from himaya.auth import NATIONAL
@@ -154,9 +155,17 @@ async def review_of_pair(session: AsyncSession, low: uuid.UUID, high: uuid.UUID)
     return (await session.execute(stmt)).mappings().one_or_none()
 
 
-async def insert_review(session: AsyncSession, values: Mapping[str, Any]) -> RowMapping:
-    """Record a review decision."""
-    stmt = sa.insert(duplicate_reviews).values(**values).returning(*duplicate_reviews.c)
+def names_of(protector: Protector, row: Mapping[str, Any]) -> dict[str, str | None]:
+    """A child record's names, opened (for callers who see one of its cases)."""
+    return protector.open("children", row, *NAME_FIELDS)
+
+
+async def insert_review(session: AsyncSession, protector: Protector, values: Mapping[str, Any], *,
+                        note: str | None = None) -> RowMapping:
+    """Record a review decision (its note sealed)."""
+    stmt = (sa.insert(duplicate_reviews)
+            .values(**values, **protector.seal("duplicate_reviews", values["id"], {"note": note}))
+            .returning(*duplicate_reviews.c))
     return (await session.execute(stmt)).mappings().one()
 
 
@@ -232,10 +241,12 @@ async def review_for_update(session: AsyncSession, review_id: uuid.UUID) -> RowM
     return (await session.execute(stmt)).mappings().one_or_none()
 
 
-async def mark_unmerged(session: AsyncSession, review_id: uuid.UUID, values: Mapping[str, Any]) -> RowMapping:
-    """Record the unmerge of a `same` review."""
+async def mark_unmerged(session: AsyncSession, protector: Protector, review_id: uuid.UUID,
+                        values: Mapping[str, Any], *, reason: str | None) -> RowMapping:
+    """Record the unmerge of a `same` review (its reason sealed)."""
     stmt = (sa.update(duplicate_reviews).where(duplicate_reviews.c.id == review_id)
-            .values(**values, unmerged_at=sa.func.now()).returning(*duplicate_reviews.c))
+            .values(**values, **protector.seal("duplicate_reviews", review_id, {"unmerge_reason": reason}),
+                    unmerged_at=sa.func.now()).returning(*duplicate_reviews.c))
     return (await session.execute(stmt)).mappings().one()
 
 
@@ -260,9 +271,12 @@ async def pending_request_of_pair(session: AsyncSession, a: uuid.UUID, b: uuid.U
     return (await session.execute(stmt)).mappings().one_or_none()
 
 
-async def insert_request(session: AsyncSession, values: Mapping[str, Any]) -> RowMapping:
-    """Record a merge request."""
-    stmt = sa.insert(child_merge_requests).values(**values).returning(*child_merge_requests.c)
+async def insert_request(session: AsyncSession, protector: Protector, values: Mapping[str, Any], *,
+                         note: str | None) -> RowMapping:
+    """Record a merge request (its note sealed)."""
+    stmt = (sa.insert(child_merge_requests)
+            .values(**values, **protector.seal("child_merge_requests", values["id"], {"note": note}))
+            .returning(*child_merge_requests.c))
     return (await session.execute(stmt)).mappings().one()
 
 
@@ -272,11 +286,18 @@ async def request_for_update(session: AsyncSession, request_id: uuid.UUID) -> Ro
     return (await session.execute(stmt)).mappings().one_or_none()
 
 
-async def decide_request(session: AsyncSession, request_id: uuid.UUID, values: Mapping[str, Any]) -> RowMapping:
-    """Record the decision on a pending merge request."""
+async def decide_request(session: AsyncSession, protector: Protector, request_id: uuid.UUID,
+                         values: Mapping[str, Any], *, reason: str | None) -> RowMapping:
+    """Record the decision on a pending merge request (its reason sealed)."""
     stmt = (sa.update(child_merge_requests).where(child_merge_requests.c.id == request_id)
-            .values(**values, decided_at=sa.func.now()).returning(*child_merge_requests.c))
+            .values(**values, **protector.seal("child_merge_requests", request_id, {"reason": reason}),
+                    decided_at=sa.func.now()).returning(*child_merge_requests.c))
     return (await session.execute(stmt)).mappings().one()
+
+
+def request_texts(protector: Protector, row: Mapping[str, Any]) -> dict[str, str | None]:
+    """A merge request's note and refusal reason, opened."""
+    return protector.open("child_merge_requests", row, "note", "reason")
 
 
 async def list_requests(session: AsyncSession, *, actor: str, territories: Sequence[str], may_decide: bool,

@@ -25,7 +25,6 @@ from cases_service.core import repository as core_repo
 from cases_service.core.access import require
 from cases_service.core.context import DAYS_PER_YEAR, Context, age_years, new_id
 from cases_service.core.enums import CASE_MANAGER_ROLES, TERMINAL_STATUSES
-from cases_service.core.protection import NAME_FIELDS
 from cases_service.core.schemas import PersonNames
 from cases_service.duplicates import repository as dup
 from cases_service.duplicates.schemas import (
@@ -247,7 +246,7 @@ def _case_refs(cases: Sequence[Mapping[str, Any]]) -> list[CandidateCase]:
 
 
 def _names(ctx: Context, row: Mapping[str, Any]) -> PersonNames:
-    return PersonNames(**ctx.protector.open("children", row, *NAME_FIELDS))
+    return PersonNames(**dup.names_of(ctx.protector, row))
 
 
 def candidate_view(ctx: Context, match: Match, today: date) -> AnyCandidate:
@@ -375,15 +374,14 @@ async def review_duplicate(ctx: Context, *, child_id: uuid.UUID, data: Duplicate
     values: dict[str, Any] = {
         "id": review_id, "child_low_id": low, "child_high_id": high, "decision": data.decision,
         "name_score": _pair_score(locked, low, high), "reviewed_by": ctx.principal.actor,
-        "reviewer_organization_id": ctx.principal.organization_id,
-        **ctx.protector.seal("duplicate_reviews", review_id, {"note": data.note})}
+        "reviewer_organization_id": ctx.principal.organization_id}
     case_rows = await dup.cases_of_children(ctx.session, [low, high], ctx.visibility)
     merge = None
     if data.decision == "same":
         merge = await _merge(ctx, locked=locked, case_rows=case_rows, review_id=review_id)
         values.update(survivor_child_id=merge.survivor, merged_child_id=merge.merged,
                       repeat_links={str(k): str(v) for k, v in merge.links.items()})
-    row = await _once(dup.insert_review(ctx.session, values))
+    row = await _once(dup.insert_review(ctx.session, ctx.protector, values, note=data.note))
     await ctx.audit(_merge_audit(f"child.duplicate_review.{data.decision}", case_rows, merge,
                                  ["duplicate_review"] + (["duplicate_review.note"] if data.note else [])))
     # Case ids only of cases the reviewer may read (one of the children may have cases elsewhere too).
@@ -502,12 +500,11 @@ async def _request_merge(ctx: Context, *, child_id: uuid.UUID, other_id: uuid.UU
     case_rows = await dup.cases_of_children(ctx.session, [child_id, other_id], ctx.visibility)
     _open_cases_conflict(case_rows)
     request_id = new_id()
-    row = await _once(dup.insert_request(ctx.session, {
+    row = await _once(dup.insert_request(ctx.session, ctx.protector, note=note, values={
         "id": request_id, "child_id": child_id, "other_child_id": other_id,
         "target_prefecture_codes": await dup.prefectures_of_child(ctx.session, other_id),
         "name_score": match.name_score, "requested_by": ctx.principal.actor,
-        "requester_organization_id": ctx.principal.organization_id,
-        **ctx.protector.seal("child_merge_requests", request_id, {"note": note})}))
+        "requester_organization_id": ctx.principal.organization_id}))
     await core_repo.add_events(ctx.session, [
         {"case_id": c["id"], "actor": ctx.principal.actor, "actor_organization_id": ctx.principal.organization_id,
          "event_type": "child.merge_requested",
@@ -543,7 +540,7 @@ async def _request_views(ctx: Context, rows: Sequence[RowMapping],
 
     out = []
     for r in rows:
-        opened = ctx.protector.open("child_merge_requests", r, "note", "reason")
+        opened = dup.request_texts(ctx.protector, r)
         review = reviews.get(r["id"])
         out.append(MergeRequestRead(
             id=r["id"], status=r["status"], child=side(r["child_id"]), other_child=side(r["other_child_id"]),
@@ -597,8 +594,7 @@ async def decide_merge_request(ctx: Context, *, request_id: uuid.UUID,
     child_id, other_id = request["child_id"], request["other_child_id"]
     values: dict[str, Any] = {"status": "accepted" if data.decision == "accept" else "refused",
                               "decided_by": ctx.principal.actor,
-                              "decider_organization_id": ctx.principal.organization_id,
-                              **ctx.protector.seal("child_merge_requests", request_id, {"reason": data.reason})}
+                              "decider_organization_id": ctx.principal.organization_id}
     case_rows = await dup.cases_of_children(ctx.session, [child_id, other_id], ctx.visibility)
     merge = None
     if data.decision == "accept":
@@ -608,7 +604,7 @@ async def decide_merge_request(ctx: Context, *, request_id: uuid.UUID,
         locked = await _lock_pair(ctx, low, high)
         review_id = new_id()
         merge = await _merge(ctx, locked=locked, case_rows=case_rows, review_id=review_id)
-        await _once(dup.insert_review(ctx.session, {
+        await _once(dup.insert_review(ctx.session, ctx.protector, {
             "id": review_id, "child_low_id": low, "child_high_id": high, "decision": "same",
             "name_score": _pair_score(locked, low, high), "reviewed_by": ctx.principal.actor,
             "reviewer_organization_id": ctx.principal.organization_id, "merge_request_id": request_id,
@@ -620,7 +616,7 @@ async def decide_merge_request(ctx: Context, *, request_id: uuid.UUID,
             {"case_id": c["id"], "actor": ctx.principal.actor, "actor_organization_id": ctx.principal.organization_id,
              "event_type": "child.merge_refused", "data": {"merge_request_id": str(request_id)}}
             for c in case_rows])
-    await dup.decide_request(ctx.session, request_id, values)
+    await dup.decide_request(ctx.session, ctx.protector, request_id, values, reason=data.reason)
     await ctx.audit(_merge_audit(f"child.merge_request.{values['status']}", case_rows, merge,
                                  ["merge_request"] + (["merge_request.reason"] if data.reason else [])))
     decided = await dup.request_for_update(ctx.session, request_id)
@@ -661,9 +657,9 @@ async def unmerge(ctx: Context, *, review_id: uuid.UUID, data: UnmergeCreate) ->
     case_rows = await dup.cases_of_children(ctx.session, [survivor, merged], ctx.visibility)
     relinks = _relinks_after_split(case_rows)
     await dup.set_repeat_links(ctx.session, relinks)
-    row = await dup.mark_unmerged(ctx.session, review_id, {
-        "unmerged_by": ctx.principal.actor, "unmerger_organization_id": ctx.principal.organization_id,
-        **ctx.protector.seal("duplicate_reviews", review_id, {"unmerge_reason": data.reason})})
+    row = await dup.mark_unmerged(ctx.session, ctx.protector, review_id, {
+        "unmerged_by": ctx.principal.actor, "unmerger_organization_id": ctx.principal.organization_id},
+        reason=data.reason)
     event_data = {"review_id": str(review_id), "survivor_child_id": str(survivor), "restored_child_id": str(merged)}
     await core_repo.add_events(ctx.session, [
         {"case_id": c["id"], "actor": ctx.principal.actor, "actor_organization_id": ctx.principal.organization_id,
