@@ -6,7 +6,7 @@ from __future__ import annotations
 import dataclasses
 import uuid
 from collections.abc import Callable, Collection, Mapping, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -42,6 +42,8 @@ RECORD_TYPES: dict[str, type[Any]] = {
     "filiation_checks": FiliationCheck, "assessments": Assessment, "care_plans": CarePlan,
     "service_deliveries": ServiceDelivery, "follow_ups": FollowUp, "placements": Placement,
 }
+TABLE_OF: dict[type[Any], str] = {kind: table for table, kind in RECORD_TYPES.items()}
+R = TypeVar("R", FiliationCheck, Assessment, CarePlan, ServiceDelivery, FollowUp, Placement)
 # The free texts of each kind of record, stored sealed.
 SEALED: dict[str, tuple[str, ...]] = {
     "filiation_checks": ("dna_order_reference", "notes"), "assessments": ("summary",), "care_plans": ("objectives",),
@@ -49,52 +51,56 @@ SEALED: dict[str, tuple[str, ...]] = {
 }
 ORDER_COLUMN = {"follow_ups": "visited_at", "placements": "started_at"}
 # Which sealed texts to open for a caller: a fixed set, or one decided per record (an assessment's health content).
-Reveal = Collection[str] | Callable[[Mapping[str, Any]], Collection[str]]
+Reveal = Collection[str] | Callable[[Mapping[Any, Any]], Collection[str]]
 
 
-def _record(table: str, row: Mapping[str, Any], protector: Protector, reveal: Reveal) -> Any:
+def _record(kind: type[R], row: Mapping[Any, Any], protector: Protector, reveal: Reveal) -> R:
     """A row as its record, the sealed texts in `reveal` opened and the others None."""
+    table = TABLE_OF[kind]
     wanted = reveal(row) if callable(reveal) else reveal
     opened = protector.open(table, row, *(c for c in SEALED[table] if c in wanted))
-    cls = RECORD_TYPES[table]
-    return cls(**{f.name: opened.get(f.name) if f.name in SEALED[table] else row[f.name]
-                  for f in dataclasses.fields(cls)})
+    fields: dict[str, Any] = {f.name: opened.get(f.name) if f.name in SEALED[table] else row[f.name]
+                              for f in dataclasses.fields(kind)}
+    return kind(**fields)
 
 
-async def insert_record(session: AsyncSession, protector: Protector, table: str, values: Mapping[str, Any], *,
-                        sealed: Mapping[str, str | None] | None = None, reveal: Reveal = ()) -> Any:
+async def insert_record(session: AsyncSession, protector: Protector, kind: type[R], values: Mapping[str, Any], *,
+                        sealed: Mapping[str, str | None] | None = None, reveal: Reveal = ()) -> R:
     """Insert a casework record (`values` with its id; `sealed`: its free texts, stored sealed) and return it."""
+    table = TABLE_OF[kind]
     t = RECORD_TABLES[table]
     row = {**values, **protector.seal(table, values["id"], sealed or {})}
     inserted = (await session.execute(sa.insert(t).values(**row).returning(*t.c))).mappings().one()
-    return _record(table, inserted, protector, reveal)
+    return _record(kind, inserted, protector, reveal)
 
 
-async def list_records(session: AsyncSession, protector: Protector, table: str, case_id: uuid.UUID, *,
-                       reveal: Reveal = ()) -> list[Any]:
+async def list_records(session: AsyncSession, protector: Protector, kind: type[R], case_id: uuid.UUID, *,
+                       reveal: Reveal = ()) -> list[R]:
     """A case's records of one kind, oldest first (a case has tens of them, not thousands)."""
+    table = TABLE_OF[kind]
     t = RECORD_TABLES[table]
     order = t.c[ORDER_COLUMN.get(table, "created_at")]
     stmt = sa.select(t).where(t.c.case_id == case_id).order_by(order, t.c.id)
-    return [_record(table, row, protector, reveal) for row in (await session.execute(stmt)).mappings().all()]
+    return [_record(kind, row, protector, reveal) for row in (await session.execute(stmt)).mappings().all()]
 
 
-async def get_record(session: AsyncSession, protector: Protector, table: str, *, case_id: uuid.UUID,
-                     record_id: uuid.UUID, lock: bool = False) -> Any | None:
+async def get_record(session: AsyncSession, protector: Protector, kind: type[R], *, case_id: uuid.UUID,
+                     record_id: uuid.UUID, lock: bool = False) -> R | None:
     """One record of a case (its free texts not opened)."""
-    t = RECORD_TABLES[table]
+    t = RECORD_TABLES[TABLE_OF[kind]]
     stmt = sa.select(t).where(t.c.id == record_id, t.c.case_id == case_id)
     if lock:
         stmt = stmt.with_for_update()
     row = (await session.execute(stmt)).mappings().one_or_none()
-    return _record(table, row, protector, ()) if row is not None else None
+    return _record(kind, row, protector, ()) if row is not None else None
 
 
-async def update_record(session: AsyncSession, protector: Protector, table: str, record_id: uuid.UUID, *,
+async def update_record(session: AsyncSession, protector: Protector, kind: type[R], record_id: uuid.UUID, *,
                         expected_version: int | None, values: Mapping[str, Any],
-                        sealed: Mapping[str, str | None] | None = None, reveal: Reveal = ()) -> Any | None:
+                        sealed: Mapping[str, str | None] | None = None, reveal: Reveal = ()) -> R | None:
     """Update a record (`sealed`: free texts to store sealed); with `expected_version`, compare-and-set (None
     when stale)."""
+    table = TABLE_OF[kind]
     t = RECORD_TABLES[table]
     stmt = sa.update(t).where(t.c.id == record_id)
     extra: dict[str, Any] = {}
@@ -107,10 +113,10 @@ async def update_record(session: AsyncSession, protector: Protector, table: str,
     if sealed:
         extra.update(protector.seal(table, record_id, sealed))
     row = (await session.execute(stmt.values(**values, **extra).returning(*t.c))).mappings().one_or_none()
-    return _record(table, row, protector, reveal) if row is not None else None
+    return _record(kind, row, protector, reveal) if row is not None else None
 
 
-def _measure(row: Mapping[str, Any]) -> JudicialMeasure:
+def _measure(row: Mapping[Any, Any]) -> JudicialMeasure:
     return JudicialMeasure(**{f.name: row[f.name] for f in dataclasses.fields(JudicialMeasure)})
 
 
@@ -137,7 +143,7 @@ def _institution_select() -> sa.Select[Any]:
     return sa.select(*institutions.c, occupied)
 
 
-def _institution(row: Mapping[str, Any]) -> Institution:
+def _institution(row: Mapping[Any, Any]) -> Institution:
     return Institution(**{f.name: row[f.name] for f in dataclasses.fields(Institution)})
 
 

@@ -77,7 +77,7 @@ def may_read_assessment(ctx: Context, assessment_type: str) -> bool:
     return assessment_type not in HEALTH_ASSESSMENTS or may_see_health_details(ctx.principal)
 
 
-def _reveal_assessment(ctx: Context) -> Callable[[Mapping[str, Any]], tuple[str, ...]]:
+def _reveal_assessment(ctx: Context) -> Callable[[Mapping[Any, Any]], tuple[str, ...]]:
     return lambda row: ("summary",) if may_read_assessment(ctx, row["type"]) else ()
 
 
@@ -102,7 +102,7 @@ async def create_filiation_check(ctx: Context, *, case: VisibleCase, data: Filia
                                "dna_order_reference.")
         measure_id = measure.id
     rid = new_id()
-    row = await repo.insert_record(ctx.session, ctx.protector, "filiation_checks", {
+    row = await repo.insert_record(ctx.session, ctx.protector, FiliationCheck, {
         "id": rid, "case_id": case_id, "adult_id": data.adult_id, "claimed_relationship": data.claimed_relationship,
         "methods": list(data.methods), "dna_order_measure_id": measure_id, "result": data.result,
         "created_by": ctx.principal.actor},
@@ -121,10 +121,10 @@ async def update_filiation_check(ctx: Context, *, case: VisibleCase, check_id: u
     require(ctx.principal, Scope.FILIATION_WRITE)
     ensure_open(case.status)
     case_id = case.id
-    if await repo.get_record(ctx.session, ctx.protector, "filiation_checks", case_id=case_id,
+    if await repo.get_record(ctx.session, ctx.protector, FiliationCheck, case_id=case_id,
                              record_id=check_id) is None:
         raise not_found("filiation check")
-    row = await repo.update_record(ctx.session, ctx.protector, "filiation_checks", check_id,
+    row = await repo.update_record(ctx.session, ctx.protector, FiliationCheck, check_id,
                                    expected_version=expected_version, values={"result": data.result},
                                    sealed={"notes": data.notes} if data.notes is not None else None,
                                    reveal=_reveal_filiation(ctx))
@@ -139,7 +139,7 @@ async def update_filiation_check(ctx: Context, *, case: VisibleCase, check_id: u
 async def list_filiation_checks(ctx: Context, *, case: VisibleCase) -> list[FiliationCheck]:
     """A case's filiation checks: conclusions for everyone, details for police and prosecution."""
     case_id = case.id
-    rows = await repo.list_records(ctx.session, ctx.protector, "filiation_checks", case_id,
+    rows = await repo.list_records(ctx.session, ctx.protector, FiliationCheck, case_id,
                                    reveal=_reveal_filiation(ctx))
     detail = may_see_filiation_details(ctx.principal)
     await _audit(ctx, "filiation_checks.read", case_id, "case", case_id,
@@ -160,7 +160,7 @@ async def create_assessment(ctx: Context, *, case: VisibleCase, data: Assessment
         raise Forbidden("Health assessment content needs the health:details scope.")
     rid = new_id()
     completed = clock.now() if data.completed else None
-    row = await repo.insert_record(ctx.session, ctx.protector, "assessments", {
+    row = await repo.insert_record(ctx.session, ctx.protector, Assessment, {
         "id": rid, "case_id": case_id, "type": data.type, "status": "completed" if completed else "in_progress",
         "completed_at": completed, "created_by": ctx.principal.actor},
         sealed={"summary": data.summary}, reveal=_reveal_assessment(ctx))
@@ -175,13 +175,13 @@ async def complete_assessment(ctx: Context, *, case: VisibleCase, assessment_id:
     require(ctx.principal, Scope.CASEWORK_WRITE)
     ensure_open(case.status)
     case_id = case.id
-    current = await repo.get_record(ctx.session, ctx.protector, "assessments", case_id=case_id,
+    current = await repo.get_record(ctx.session, ctx.protector, Assessment, case_id=case_id,
                                     record_id=assessment_id, lock=True)
     if current is None:
         raise not_found("assessment")
     if current.status == "completed":
         raise Conflict("The assessment is already completed.")
-    row = await repo.update_record(ctx.session, ctx.protector, "assessments", assessment_id, expected_version=None,
+    row = await repo.update_record(ctx.session, ctx.protector, Assessment, assessment_id, expected_version=None,
                                    values={"status": "completed", "completed_at": clock.now()},
                                    reveal=_reveal_assessment(ctx))
     assert row is not None
@@ -193,7 +193,7 @@ async def complete_assessment(ctx: Context, *, case: VisibleCase, assessment_id:
 async def list_assessments(ctx: Context, *, case: VisibleCase) -> list[Assessment]:
     """A case's assessments; health content only with health:details."""
     case_id = case.id
-    rows = await repo.list_records(ctx.session, ctx.protector, "assessments", case_id,
+    rows = await repo.list_records(ctx.session, ctx.protector, Assessment, case_id,
                                    reveal=_reveal_assessment(ctx))
     await _audit(ctx, "assessments.read", case_id, "case", case_id, ["assessment"])
     return rows
@@ -209,7 +209,7 @@ async def create_care_plan(ctx: Context, *, case: VisibleCase, data: CarePlanCre
     ensure_open(case.status)
     case_id = case.id
     rid = new_id()
-    row = await repo.insert_record(ctx.session, ctx.protector, "care_plans", {
+    row = await repo.insert_record(ctx.session, ctx.protector, CarePlan, {
         "id": rid, "case_id": case_id, "status": "draft", "created_by": ctx.principal.actor},
         sealed={"objectives": data.objectives}, reveal=_reveal_notes(ctx, "objectives"))
     await _event(ctx, case_id, "care_plan.drafted", {"care_plan_id": str(rid)})
@@ -229,13 +229,13 @@ async def validate_care_plan(ctx: Context, *, case: VisibleCase, plan_id: uuid.U
     check_care_plan_validator(ctx)
     ensure_open(case.status)
     case_id = case.id
-    current = await repo.get_record(ctx.session, ctx.protector, "care_plans", case_id=case_id, record_id=plan_id,
+    current = await repo.get_record(ctx.session, ctx.protector, CarePlan, case_id=case_id, record_id=plan_id,
                                     lock=True)
     if current is None:
         raise not_found("care plan")
     if current.status == "validated":
         raise Conflict("The care plan is already validated.")
-    row = await repo.update_record(ctx.session, ctx.protector, "care_plans", plan_id, expected_version=None, values={
+    row = await repo.update_record(ctx.session, ctx.protector, CarePlan, plan_id, expected_version=None, values={
         "status": "validated", "validated_by": ctx.principal.actor, "validated_at": clock.now()},
         reveal=_reveal_notes(ctx, "objectives"))
     assert row is not None
@@ -247,7 +247,7 @@ async def validate_care_plan(ctx: Context, *, case: VisibleCase, plan_id: uuid.U
 async def list_care_plans(ctx: Context, *, case: VisibleCase) -> list[CarePlan]:
     """A case's care plans."""
     case_id = case.id
-    rows = await repo.list_records(ctx.session, ctx.protector, "care_plans", case_id,
+    rows = await repo.list_records(ctx.session, ctx.protector, CarePlan, case_id,
                                    reveal=_reveal_notes(ctx, "objectives"))
     await _audit(ctx, "care_plans.read", case_id, "case", case_id, ["care_plan"])
     return rows
@@ -263,7 +263,7 @@ async def create_service(ctx: Context, *, case: VisibleCase, data: ServiceCreate
     ensure_open(case.status)
     case_id = case.id
     rid = new_id()
-    row = await repo.insert_record(ctx.session, ctx.protector, "service_deliveries", {
+    row = await repo.insert_record(ctx.session, ctx.protector, ServiceDelivery, {
         "id": rid, "case_id": case_id, "beneficiary": data.beneficiary, "service_type": data.service_type,
         "provider_organization_id": data.provider_organization_id, "status": data.status,
         "created_by": ctx.principal.actor}, sealed={"notes": data.notes}, reveal=_reveal_notes(ctx))
@@ -279,10 +279,10 @@ async def update_service(ctx: Context, *, case: VisibleCase, service_id: uuid.UU
     require(ctx.principal, Scope.CASEWORK_WRITE)
     ensure_open(case.status)
     case_id = case.id
-    if await repo.get_record(ctx.session, ctx.protector, "service_deliveries", case_id=case_id,
+    if await repo.get_record(ctx.session, ctx.protector, ServiceDelivery, case_id=case_id,
                              record_id=service_id) is None:
         raise not_found("service")
-    row = await repo.update_record(ctx.session, ctx.protector, "service_deliveries", service_id,
+    row = await repo.update_record(ctx.session, ctx.protector, ServiceDelivery, service_id,
                                    expected_version=expected_version, values={"status": data.status},
                                    sealed={"notes": data.notes} if data.notes is not None else None,
                                    reveal=_reveal_notes(ctx))
@@ -296,7 +296,7 @@ async def update_service(ctx: Context, *, case: VisibleCase, service_id: uuid.UU
 async def list_services(ctx: Context, *, case: VisibleCase) -> list[ServiceDelivery]:
     """A case's services."""
     case_id = case.id
-    rows = await repo.list_records(ctx.session, ctx.protector, "service_deliveries", case_id,
+    rows = await repo.list_records(ctx.session, ctx.protector, ServiceDelivery, case_id,
                                    reveal=_reveal_notes(ctx))
     await _audit(ctx, "services.read", case_id, "case", case_id, ["service"])
     return rows
@@ -314,7 +314,7 @@ async def create_follow_up(ctx: Context, *, case: VisibleCase, data: FollowUpCre
     if data.next_visit_due is not None and data.next_visit_due < data.visited_at.date():
         raise InvalidInput("next_visit_due must not be before the visit.")
     rid = new_id()
-    row = await repo.insert_record(ctx.session, ctx.protector, "follow_ups", {
+    row = await repo.insert_record(ctx.session, ctx.protector, FollowUp, {
         "id": rid, "case_id": case_id, "visited_at": data.visited_at, "child_seen": data.child_seen,
         "attending_school": data.attending_school, "begging_observed": data.begging_observed,
         "next_visit_due": data.next_visit_due, "created_by": ctx.principal.actor},
@@ -329,7 +329,7 @@ async def create_follow_up(ctx: Context, *, case: VisibleCase, data: FollowUpCre
 async def list_follow_ups(ctx: Context, *, case: VisibleCase) -> list[FollowUp]:
     """A case's follow-up visits."""
     case_id = case.id
-    rows = await repo.list_records(ctx.session, ctx.protector, "follow_ups", case_id, reveal=_reveal_notes(ctx))
+    rows = await repo.list_records(ctx.session, ctx.protector, FollowUp, case_id, reveal=_reveal_notes(ctx))
     await _audit(ctx, "follow_ups.read", case_id, "case", case_id, ["follow_up"])
     return rows
 
@@ -443,7 +443,7 @@ async def create_placement(ctx: Context, *, case: VisibleCase, data: PlacementCr
         await repo.update_institution(ctx.session, institution.id, expected_version=None,
                                       values={"emergency_vacancies": institution.emergency_vacancies - 1})
     rid = new_id()
-    row = await repo.insert_record(ctx.session, ctx.protector, "placements", {
+    row = await repo.insert_record(ctx.session, ctx.protector, Placement, {
         "id": rid, "case_id": case_id, "institution_id": institution.id,
         "organization_id": institution.organization_id, "order_measure_id": order.id, "emergency": emergency,
         "started_at": data.started_at, "created_by": ctx.principal.actor})
@@ -458,13 +458,13 @@ async def end_placement(ctx: Context, *, case: VisibleCase, placement_id: uuid.U
     """End a placement (the child leaves the institution)."""
     require(ctx.principal, Scope.PLACEMENTS_WRITE)
     case_id = case.id
-    current = await repo.get_record(ctx.session, ctx.protector, "placements", case_id=case_id,
+    current = await repo.get_record(ctx.session, ctx.protector, Placement, case_id=case_id,
                                     record_id=placement_id, lock=True)
     if current is None:
         raise not_found("placement")
     if current.ended_at is not None:
         raise Conflict("The placement has already ended.")
-    row = await repo.update_record(ctx.session, ctx.protector, "placements", placement_id, expected_version=None,
+    row = await repo.update_record(ctx.session, ctx.protector, Placement, placement_id, expected_version=None,
                                    values={"ended_at": clock.now()})
     assert row is not None
     await _event(ctx, case_id, "placement.ended", {"placement_id": str(placement_id)})
@@ -475,6 +475,6 @@ async def end_placement(ctx: Context, *, case: VisibleCase, placement_id: uuid.U
 async def list_placements(ctx: Context, *, case: VisibleCase) -> list[Placement]:
     """A case's placements."""
     case_id = case.id
-    rows = await repo.list_records(ctx.session, ctx.protector, "placements", case_id)
+    rows = await repo.list_records(ctx.session, ctx.protector, Placement, case_id)
     await _audit(ctx, "placements.read", case_id, "case", case_id, ["placement"])
     return rows

@@ -155,7 +155,7 @@ async def review_of_pair(session: AsyncSession, low: uuid.UUID, high: uuid.UUID)
     return (await session.execute(stmt)).mappings().one_or_none()
 
 
-def names_of(protector: Protector, row: Mapping[str, Any]) -> dict[str, str | None]:
+def names_of(protector: Protector, row: Mapping[Any, Any]) -> dict[str, str | None]:
     """A child record's names, opened (for callers who see one of its cases)."""
     return protector.open("children", row, *NAME_FIELDS)
 
@@ -295,7 +295,7 @@ async def decide_request(session: AsyncSession, protector: Protector, request_id
     return (await session.execute(stmt)).mappings().one()
 
 
-def request_texts(protector: Protector, row: Mapping[str, Any]) -> dict[str, str | None]:
+def request_texts(protector: Protector, row: Mapping[Any, Any]) -> dict[str, str | None]:
     """A merge request's note and refusal reason, opened."""
     return protector.open("child_merge_requests", row, "note", "reason")
 
@@ -308,7 +308,7 @@ async def list_requests(session: AsyncSession, *, actor: str, territories: Seque
     r = child_merge_requests
     mine: list[sa.ColumnElement[bool]] = [r.c.requested_by == actor]
     if may_decide and territories:
-        code = sa.literal_column("target_code")
+        code: sa.ColumnElement[Any] = sa.literal_column("target_code")
         # A prefecture inside one of the territories: the country, its region, or itself.
         inside = [sa.true() if t == NATIONAL else sa.or_(code == t, code.startswith(t + ".")) for t in territories]
         mine.append(sa.exists().select_from(sa.func.unnest(r.c.target_prefecture_codes).alias("target_code"))

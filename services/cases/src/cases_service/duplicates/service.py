@@ -157,7 +157,7 @@ async def find_matches(ctx: Context, *, tokens: list[str], symmetric: bool, subj
     search = functools.partial(_matches, ctx, tokens=tokens, symmetric=symmetric, subject_id=subject_id,
                                exclude=exclude, sex=sex, reference_birth_date=reference_birth_date,
                                subject_adults=subject_adults)
-    tiers = ([{"select_by": keys, "select_all": keys}] if len(keys) > 1 else []) + (
+    tiers: list[dict[str, Any]] = ([{"select_by": keys, "select_all": keys}] if len(keys) > 1 else []) + (
         [{"select_by": keys}] if keys else [])
     found: list[Match] = []
     for tier in tiers:
@@ -245,7 +245,7 @@ def _case_refs(cases: Sequence[Mapping[str, Any]]) -> list[CandidateCase]:
                           opened_month=datetime.fromisoformat(c["opened_at"]).strftime("%Y-%m")) for c in cases]
 
 
-def _names(ctx: Context, row: Mapping[str, Any]) -> PersonNames:
+def _names(ctx: Context, row: Mapping[Any, Any]) -> PersonNames:
     return PersonNames(**dup.names_of(ctx.protector, row))
 
 

@@ -39,7 +39,9 @@ def _outing_select() -> sa.Select[Any]:
 
 async def get_outing(session: AsyncSession, outing_id: uuid.UUID) -> RowMapping | None:
     """An outing with its intake count."""
-    return (await session.execute(_outing_select().where(outings.c.id == outing_id))).mappings().one_or_none()
+    row: RowMapping | None = (await session.execute(_outing_select().where(outings.c.id == outing_id))
+                              ).mappings().one_or_none()
+    return row
 
 
 async def list_outings(session: AsyncSession, *, territory: sa.ColumnElement[bool], after: tuple[datetime, uuid.UUID]
@@ -49,7 +51,8 @@ async def list_outings(session: AsyncSession, *, territory: sa.ColumnElement[boo
     if after is not None:
         stmt = stmt.where(sa.tuple_(outings.c.started_at, outings.c.id) < sa.tuple_(*after))
     stmt = stmt.order_by(outings.c.started_at.desc(), outings.c.id.desc()).limit(limit + 1)
-    return (await session.execute(stmt)).mappings().all()
+    rows: Sequence[RowMapping] = (await session.execute(stmt)).mappings().all()
+    return rows
 
 
 async def insert_intake(session: AsyncSession, protector: Protector, *, intake_id: uuid.UUID,

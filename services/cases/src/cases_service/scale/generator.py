@@ -410,7 +410,8 @@ class Generator:
             "intake_id": str(intake_id), "case_number": number,
             "repeat_of_case_id": str(repeat_of) if repeat_of else None,
             "sibling_case_ids": [str(s) for s in siblings], "duplicate_candidates": 0}), None, None))
-        audit = [(opened, actor, intake_org, "intake.create", ["case", "child", "intake", "intake.narrative"])]
+        audit: list[tuple[datetime, str, uuid.UUID | None, str, list[str]]] = [
+            (opened, actor, intake_org, "intake.create", ["case", "child", "intake", "intake.narrative"])]
         worker = f"user:{manager}" if manager else actor
         for (prev, _), (step, at) in itertools.pairwise(steps):
             events.append((case_id, at, worker, terr.cape, "case.status_changed", prev, step, "{}",

@@ -127,7 +127,7 @@ class CaseScope:
 
     def where(self, source: sa.TableClause = facts, *, dates: bool = True) -> list[sa.ColumnElement[bool]]:
         """WHERE clauses over the facts or the cube (territory, prefectures; the period when `dates`)."""
-        out: list[sa.ColumnElement[bool]] = [territory_clause(self.territories, source)]  # type: ignore[arg-type]
+        out: list[sa.ColumnElement[bool]] = [territory_clause(self.territories, source)]
         if dates and self.period_from is not None:
             out.append(source.c.reported_on >= self.period_from)
         if dates and self.period_to is not None:
