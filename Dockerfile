@@ -6,6 +6,8 @@ WORKDIR /app
 COPY pyproject.toml uv.lock ./
 COPY shared ./shared
 COPY services ./services
-RUN uv sync --frozen --all-packages --no-dev
+# The workspace's own project depends on every runtime package; --no-dev leaves out the dev group and with it
+# tools/himaya-dev (the embedded PostgreSQL, the test plugin), which is not copied in either.
+RUN uv sync --frozen --no-dev
 USER himaya
 EXPOSE 8000 8001 8002 8003

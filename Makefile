@@ -10,7 +10,7 @@ PY := $(VENV)/bin/python
 UV_VERSION := 0.13.8
 export UV_PROJECT_ENVIRONMENT := $(abspath $(VENV))
 
-.PHONY: help install run test test-fast lint migrate demo load-scale bench bench-gateway soak stop-db clean
+.PHONY: help install sync-locked run test test-fast lint migrate demo load-scale bench bench-gateway soak stop-db clean
 
 help: ## Show this help
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -28,14 +28,19 @@ $(UV):
 		$(PYTHON) tools/bootstrap_uv.py $(UV_VERSION) $(TOOLS)/bin; \
 	fi
 
-$(VENV)/.synced: $(UV) uv.lock pyproject.toml shared/pyproject.toml $(wildcard services/*/pyproject.toml)
+$(VENV)/.synced: $(UV) uv.lock pyproject.toml shared/pyproject.toml tools/himaya-dev/pyproject.toml \
+		$(wildcard services/*/pyproject.toml)
 	$(UV) sync --frozen --all-packages --python $(PYTHON)
 	@touch $@
 
 install: $(VENV)/.synced ## Create the virtual env and install every package (locked versions)
 
+sync-locked: $(UV) ## Install from uv.lock, failing if the lock no longer matches the pyproject files (CI)
+	$(UV) sync --locked --all-packages --python $(PYTHON)
+	@touch $(VENV)/.synced
+
 run: install ## Start Postgres (embedded unless DATABASE_URL), migrate, seed, run all four services
-	$(PY) -m himaya.devstack run
+	$(PY) -m himaya_dev.devstack run
 
 test: install ## Run the whole test suite (embedded Postgres unless DATABASE_URL)
 	$(PY) -m pytest
@@ -43,19 +48,25 @@ test: install ## Run the whole test suite (embedded Postgres unless DATABASE_URL
 test-fast: install ## Run the tests without the slow fault-injection and fuzz suites
 	$(PY) -m pytest -m "not slow"
 
-lint: install ## ruff on everything, mypy on the shared library
-	$(VENV)/bin/ruff check shared services tests
-	$(VENV)/bin/mypy shared/src
+# The packages mypy checks (mypy_path in pyproject.toml resolves himaya and himaya_dev from their source).
+# Each service joins once its code type-checks.
+MYPY_TARGETS := shared/src tools/himaya-dev/src services/gateway/src
+
+lint: install ## ruff, the import boundaries (lint-imports, private names), mypy
+	$(VENV)/bin/ruff check shared services tests tools bench
+	$(VENV)/bin/lint-imports
+	$(PY) -m himaya_dev.private_imports shared services tools bench tests
+	$(VENV)/bin/mypy $(MYPY_TARGETS)
 
 migrate: install ## Provision and migrate every service's schema, seed reference data and the admin
-	$(PY) -m himaya.devstack migrate
+	$(PY) -m himaya_dev.devstack migrate
 
 demo: install ## Load the synthetic demo dataset (the pilot as published, phase-2 cities) into the dev database
-	$(PY) -m cases_service.demo
+	$(PY) -m himaya_dev.devstack with-env -- $(PY) -m cases_service.demo
 
 N ?= 100000
 load-scale: install ## Add N synthetic cases to the dev database (COPY through the service's own encryption)
-	$(PY) -m cases_service.scale $(N)
+	$(PY) -m himaya_dev.devstack with-env -- $(PY) -m cases_service.scale $(N)
 
 bench: install ## Every QUALITY.md performance figure against its target; bench-results/bench.json (ARGS=--million)
 	$(PY) -m bench.scale $(ARGS)
@@ -67,7 +78,7 @@ soak: install ## Long forms of the fault, concurrency, bad-input and fuzz suites
 	$(PY) tests/soak.py
 
 stop-db: install ## Stop the embedded Postgres
-	$(PY) -m himaya.devstack stop-db
+	$(PY) -m himaya_dev.devstack stop-db
 
 clean: ## Remove the virtual envs (keeps the database in .data)
 	rm -rf $(VENV) $(TOOLS)

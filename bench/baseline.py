@@ -31,7 +31,7 @@ from cases_service.cases import repository
 from cases_service.core.access import Visibility
 from cases_service.core.enums import Relation
 from cases_service.core.tables import audit_events
-from himaya.audit import CHAINS, _lock_key
+from himaya.audit import CHAINS, audit_lock_key
 
 
 def _compile(stmt: sa.ClauseElement) -> tuple[str, list[str], dict[str, Any]]:
@@ -59,7 +59,7 @@ def create_app() -> Starlette:
     sql = statements(territories)
     insert_audit = ("INSERT INTO cases.audit_events (chain, occurred_at, actor, action, object_type, object_id, "
                     "case_id, fields, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)")
-    lock_key = _lock_key("cases")
+    lock_key = audit_lock_key("cases")
     state: dict[str, Any] = {}
 
     async def get_case(request: Request) -> Response:

@@ -85,7 +85,7 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
 @contextlib.contextmanager
 def synthetic_target(args: argparse.Namespace) -> Iterator[dict[str, Any]]:
     """The baseline app and a gateway in front of it; a token the app trusts."""
-    from himaya.testing.plugin import TokenFactory
+    from himaya_dev.testing.plugin import TokenFactory
 
     tokens = TokenFactory.generate()
     up_port, gw_port = free_port(), free_port()
@@ -113,7 +113,7 @@ def synthetic_target(args: argparse.Namespace) -> Iterator[dict[str, Any]]:
 @contextlib.contextmanager
 def stack_target(args: argparse.Namespace) -> Iterator[dict[str, Any]]:
     """The real four processes on a fresh database; a token from identity's password grant."""
-    from himaya import devstack
+    from himaya_dev import devstack
 
     server_url, _ = devstack.admin_database_url()
     parts = urlsplit(server_url)

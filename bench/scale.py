@@ -1,7 +1,7 @@
 """Every performance figure of QUALITY.md, measured in one run: `python -m bench.scale [--cases N | --million]`.
 
 1. `make run` on an installed checkout: a throw-away embedded PostgreSQL (initialised once, then stopped),
-   then the timed path of `python -m himaya.devstack run` — start the server, check the migrations, start
+   then the timed path of `python -m himaya_dev.devstack run` — start the server, check the migrations, start
    the four processes, wait until every /readyz answers — on free ports.
 2. A scratch database on the test server, migrated and seeded like `make run`'s, filled with N synthetic
    cases by `cases_service.scale` (COPY, the service's own encryption); the four processes on free ports,
@@ -39,9 +39,9 @@ import httpx
 
 from bench.gateway import NO_LIMITS, RESULTS, ROOT, cpu_seconds, free_port, stop, uvicorn, wait_ready
 from bench.load import ensure_wrk, run_load
-from himaya import devstack, embedded_pg
 from himaya.pagination import encode_cursor
-from himaya.testing.plugin import _replace_db, server_admin_url
+from himaya_dev import devstack, embedded_pg
+from himaya_dev.testing.plugin import replace_db, server_admin_url
 
 PREFECTURES = ("01.511", "03.061", "04.421", "04.441", "04.501", "07.351", "09.001")
 COMMUNES = ("04.421.01.03", "04.441.01.02", "04.501.01", "07.351.01.03", "01.511.01.01", "03.061.01", "09.001.01")
@@ -113,7 +113,7 @@ class Loaded:
         self.server = server
         self.name = database or "himaya_bench_" + secrets.token_hex(4)
         self.reuse = database is not None
-        self.admin_url = _replace_db(server, self.name)
+        self.admin_url = replace_db(server, self.name)
         # Tokens live an hour: at a million cases a run outlasts the default ten minutes.
         self.config = devstack.StackConfig(admin_url=self.admin_url,
                                            ports={s.name: free_port() for s in devstack.SERVICES},
@@ -123,7 +123,7 @@ class Loaded:
 
     def __enter__(self) -> Loaded:
         from cases_service.core.reference import ReferenceData
-        from cases_service.scale.__main__ import _protector
+        from cases_service.scale.__main__ import protector_from_env
         from cases_service.scale.loader import load
 
         existing = self.reuse and asyncio.run(_count_cases(self.server, self.name))
@@ -136,7 +136,7 @@ class Loaded:
         else:
             print(f"bench: loading {self.cases:,} cases into {self.name}…", flush=True)
             report = asyncio.run(load(admin_url=self.admin_url, cases=self.cases,
-                                      protector=_protector(self.config.env()), reference=ReferenceData.load()))
+                                      protector=protector_from_env(self.config.env()), reference=ReferenceData.load()))
             self.load_report = {"cases": report.cases, "seconds": report.total_seconds, "phases": report.seconds,
                                 "rows": report.rows}
             print(f"bench: loaded in {report.total_seconds} s {report.seconds}", flush=True)
@@ -150,7 +150,7 @@ class Loaded:
             return  # kept for the next run
 
         async def drop() -> None:
-            conn = await asyncpg.connect(_replace_db(self.server, "postgres"))
+            conn = await asyncpg.connect(replace_db(self.server, "postgres"))
             try:
                 await conn.execute(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')
             finally:
@@ -169,13 +169,13 @@ class Loaded:
 
 async def _count_cases(server: str, name: str) -> int:
     """Cases already in database `name` (0 when it does not exist or holds none)."""
-    conn = await asyncpg.connect(_replace_db(server, "postgres"))
+    conn = await asyncpg.connect(replace_db(server, "postgres"))
     try:
         if not await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name):
             return 0
     finally:
         await conn.close()
-    conn = await asyncpg.connect(_replace_db(server, name))
+    conn = await asyncpg.connect(replace_db(server, name))
     try:
         return int(await conn.fetchval("SELECT CASE WHEN to_regclass('cases.cases') IS NULL THEN 0 "
                                        "ELSE (SELECT count(*) FROM cases.cases) END"))

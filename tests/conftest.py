@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from himaya.devstack import SERVICES, Stack, StackConfig, migrate, random_secrets
+from himaya_dev.devstack import SERVICES, Stack, StackConfig, migrate, random_secrets
 
 # Helpers of the cross-service suites (tests/authz) are imported by name, as tests run in importlib mode.
 sys.path.insert(0, str(Path(__file__).parent))
@@ -35,6 +35,10 @@ def free_port() -> int:
 def stack_config(test_database_url: str, session_tag: str) -> StackConfig:
     """Ports, secrets and database of this session's stack (roles suffixed so they never clash)."""
     generated = random_secrets()
+    # The services' in-process suites of this session write audit checkpoints into the same schemas, signed
+    # with the development key (they set none); the stack signs with the same key so the session's
+    # checkpoints verify as one history (a service keeps one signing key, decision 0102).
+    generated.update({f"{s.name}_audit_signing_key": "" for s in SERVICES if s.schema})
     config = StackConfig(admin_url=test_database_url, ports={s.name: free_port() for s in SERVICES},
                          secrets=generated, role_suffix=f"_t{session_tag}",
                          extra=dict(TEST_STACK_LIMITS))

@@ -30,8 +30,8 @@ from typing import Any
 
 import httpx
 
-from himaya import embedded_pg
-from himaya.devstack import SERVICES, Stack, StackConfig, dev_secrets, ensure_database, migrate
+from himaya_dev import embedded_pg
+from himaya_dev.devstack import SERVICES, Stack, StackConfig, dev_secrets, ensure_database, migrate
 
 SOAK = os.environ.get("HIMAYA_SOAK") == "1"
 SOAK_REPORT = os.environ.get("HIMAYA_SOAK_REPORT")

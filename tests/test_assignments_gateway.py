@@ -16,7 +16,7 @@ import pytest
 from authz.provision import RABAT, RABAT_COMMUNE, SALE, Actor, Directory, expect
 
 from himaya import signing
-from himaya.devstack import Stack
+from himaya_dev.devstack import Stack
 
 pytestmark = pytest.mark.stack
 

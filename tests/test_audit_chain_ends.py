@@ -17,7 +17,7 @@ import pytest
 from authz.provision import NATIONAL, RABAT, Actor, Directory, expect, wait_for
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from himaya.devstack import ROOT
+from himaya_dev.devstack import ROOT
 
 pytestmark = pytest.mark.stack
 
@@ -146,7 +146,7 @@ class TestChainEnds:
     def test_identity_and_referrals_sign_their_heads_with_their_own_key(self, gateway, auditor, stack_config,
                                                                         service):
         status, printed = _command(stack_config, service)
-        assert status == 0 and printed["valid"] and printed["service"] == service
+        assert status == 0 and printed["valid"] and printed["service"] == service, orjson.dumps(printed)
         checkpoint = printed["latest_checkpoint"]
         assert checkpoint["number"] >= 1 and checkpoint["key_id"]
         assert checkpoint["public_key"] != _verify(gateway, auditor)["latest_checkpoint"]["public_key"]

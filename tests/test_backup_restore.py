@@ -22,14 +22,14 @@ import sqlalchemy as sa
 
 from cases_service.core.reference import ReferenceData
 from cases_service.core.tables import audit_events
-from cases_service.scale.__main__ import _protector
+from cases_service.scale.__main__ import protector_from_env
 from cases_service.scale.loader import load
-from himaya import devstack
 from himaya.audit import verify
 from himaya.db import create_engine
-from himaya.embedded_pg import _bin_path
 from himaya.settings import to_asyncpg_url
-from himaya.testing.plugin import _replace_db, server_admin_url
+from himaya_dev import devstack
+from himaya_dev.embedded_pg import bin_path
+from himaya_dev.testing.plugin import replace_db, server_admin_url
 
 pytestmark = pytest.mark.slow
 
@@ -73,10 +73,10 @@ class World:
         self.names = (f"himaya_backup_{tag}", f"himaya_restored_{tag}")
         generated = devstack.random_secrets()
         ports = {s.name: _free_port() for s in devstack.SERVICES}
-        self.original = devstack.StackConfig(admin_url=_replace_db(server, self.names[0]), ports=ports,
+        self.original = devstack.StackConfig(admin_url=replace_db(server, self.names[0]), ports=ports,
                                              secrets=generated, role_suffix=f"_b{tag}")
         # The restored copy is served by its own cases process; tokens still come from the original identity.
-        self.restored = devstack.StackConfig(admin_url=_replace_db(server, self.names[1]),
+        self.restored = devstack.StackConfig(admin_url=replace_db(server, self.names[1]),
                                              ports={**ports, "cases": _free_port()}, secrets=generated,
                                              role_suffix=f"_b{tag}")
         self.dump = tmp / "cases.dump"
@@ -90,7 +90,7 @@ class World:
         statements = [f'DROP DATABASE IF EXISTS "{n}" WITH (FORCE)' for n in self.names]
         statements += [f'DROP ROLE IF EXISTS "himaya_{s.name}{self.original.role_suffix}"'
                        for s in devstack.DB_SERVICES]
-        asyncio.run(_sql(_replace_db(self.server, "postgres"), *statements))
+        asyncio.run(_sql(replace_db(self.server, "postgres"), *statements))
 
 
 @pytest.fixture(scope="module")
@@ -101,8 +101,8 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         devstack.ensure_database(w.original.admin_url)
         devstack.migrate(w.original)
         asyncio.run(load(admin_url=w.original.admin_url, cases=CASES_LOADED,
-                         protector=_protector(w.original.env()), reference=ReferenceData.load()))
-        bins = _bin_path()
+                         protector=protector_from_env(w.original.env()), reference=ReferenceData.load()))
+        bins = bin_path()
         subprocess.run([str(bins / "pg_dump"), "--format=custom", "--schema=cases", f"--file={w.dump}",
                         f"--dbname={w.original.admin_url}"], check=True, capture_output=True)
         devstack.ensure_database(w.restored.admin_url)

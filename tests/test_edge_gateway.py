@@ -21,7 +21,7 @@ import httpx
 import pytest
 from authz.provision import MARRAKECH, MARRAKECH_COMMUNE, NATIONAL, Directory, expect, wait_for
 
-from himaya.devstack import Stack, StackConfig
+from himaya_dev.devstack import Stack, StackConfig
 
 pytestmark = pytest.mark.stack
 

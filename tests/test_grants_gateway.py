@@ -22,7 +22,7 @@ import pytest
 from authz.provision import RABAT, RABAT_COMMUNE, Actor, Directory, expect, wait_for
 
 from himaya import signing
-from himaya.devstack import Stack
+from himaya_dev.devstack import Stack
 
 pytestmark = pytest.mark.stack
 

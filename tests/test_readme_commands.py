@@ -22,7 +22,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from himaya import embedded_pg
+from himaya_dev import embedded_pg
 
 ROOT = Path(__file__).resolve().parents[1]
 SERVICES = ("GATEWAY", "IDENTITY", "CASES", "REFERRALS")

@@ -16,7 +16,7 @@ from himaya.audit import (
     verify_checkpoints,
     write_checkpoint,
 )
-from himaya.testing.plugin import TokenFactory
+from himaya_dev.testing.plugin import TokenFactory
 
 
 async def write_events(engine, audit, n: int) -> None:

@@ -12,7 +12,7 @@ from fastapi import Depends, FastAPI
 
 from himaya.auth import JWKSCache, Principal, TokenVerifier, require_scopes, territory_covers
 from himaya.errors import Unauthorized, install_problem_handlers
-from himaya.testing.plugin import AUDIENCE, ISSUER, TokenFactory
+from himaya_dev.testing.plugin import AUDIENCE, ISSUER, TokenFactory
 
 
 @pytest.fixture(scope="module")

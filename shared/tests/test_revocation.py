@@ -9,7 +9,7 @@ import pytest
 from himaya.auth import JWKSCache, TokenVerifier
 from himaya.errors import ServiceUnavailable, Unauthorized
 from himaya.revocation import RevocationList, RevocationSync, refresh
-from himaya.testing.plugin import AUDIENCE, ISSUER, TokenFactory
+from himaya_dev.testing.plugin import AUDIENCE, ISSUER, TokenFactory
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,7 @@ from cases_service.core.tables import APPEND_ONLY_TABLES, MIGRATIONS_DIR, SCHEMA
 from cases_service.main import create_app
 from himaya import signing
 from himaya.scopes import scopes_for
-from himaya.testing.plugin import service_fixtures
+from himaya_dev.testing.plugin import service_fixtures
 
 EVENTS_SECRET = "test-events-" + "e" * 32
 FIELD_KEYS = {"k1": "test-field-key-" + "f" * 32}

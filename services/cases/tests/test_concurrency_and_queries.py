@@ -5,7 +5,7 @@ import uuid
 
 import sqlalchemy as sa
 
-from himaya.testing.plugin import QueryCounter
+from himaya_dev.testing.plugin import QueryCounter
 
 
 class TestConditionalUpdate:

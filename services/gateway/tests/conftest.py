@@ -17,7 +17,7 @@ from pydantic import BaseModel, create_model
 
 from gateway_service.config import Settings
 from gateway_service.main import create_app
-from himaya.testing.plugin import TokenFactory
+from himaya_dev.testing.plugin import TokenFactory
 
 
 class UpstreamRecorder:

@@ -13,7 +13,7 @@ from gateway_service.edge_auth import EdgeAuthenticator
 from himaya.auth import JWKSCache, Principal, TokenVerifier
 from himaya.errors import Unauthorized
 from himaya.revocation import RevocationList
-from himaya.testing.plugin import AUDIENCE, ISSUER, TokenFactory
+from himaya_dev.testing.plugin import AUDIENCE, ISSUER, TokenFactory
 
 
 class TestRefusedAtTheEdge:

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from gateway_service.limits import Limit, LocalLimiter, RedisLimiter, source_key
-from himaya.testing.plugin import TokenFactory
+from himaya_dev.testing.plugin import TokenFactory
 
 REDIS_URL = "redis://127.0.0.1:6379/15"
 

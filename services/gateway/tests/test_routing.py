@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from gateway_service.routing import ROUTES, route
-from himaya.testing.plugin import TokenFactory
+from himaya_dev.testing.plugin import TokenFactory
 
 
 class TestRouteTable:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from himaya.testing.plugin import TokenFactory
+from himaya_dev.testing.plugin import TokenFactory
 
 
 class TestLargeResponse:

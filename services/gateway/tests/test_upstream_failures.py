@@ -9,7 +9,7 @@ from typing import Any
 
 import httpx
 
-from himaya.testing.plugin import TokenFactory
+from himaya_dev.testing.plugin import TokenFactory
 
 
 class TestSlowUpstream:

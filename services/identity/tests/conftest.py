@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from himaya.auth import TokenVerifier
-from himaya.testing.plugin import ServiceHarness, service_fixtures
+from himaya_dev.testing.plugin import ServiceHarness, service_fixtures
 from identity_service.config import Settings
 from identity_service.db.tables import APPEND_ONLY_TABLES, MIGRATIONS_DIR, SCHEMA
 from identity_service.domain import directory

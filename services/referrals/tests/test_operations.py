@@ -1,6 +1,6 @@
 """The operational endpoints and database-role limits every service has."""
 
-from himaya.testing.contracts import OperationsContract
+from himaya_dev.testing.contracts import OperationsContract
 
 
 class TestOperations(OperationsContract):

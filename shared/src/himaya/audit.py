@@ -106,7 +106,8 @@ def row_hash(prev_hash: bytes, row: dict[str, Any]) -> bytes:
     return hashlib.sha256(prev_hash + encoded).digest()
 
 
-def _lock_key(schema: str) -> int:
+def audit_lock_key(schema: str) -> int:
+    """The advisory lock key serialising appends to a schema's audit chains (bulk loaders take it too)."""
     return zlib.crc32(f"{schema}.audit".encode()) & 0x7FFFFFFF
 
 
@@ -164,7 +165,7 @@ async def record_many(session: AsyncSession | AsyncConnection, table: sa.Table, 
         return
     chain = _chain(session)
     lock, head, insert = _statements(table)
-    await fetch_prepared(session, lock, {"key": _lock_key(table.schema or ""), "chain": chain})
+    await fetch_prepared(session, lock, {"key": audit_lock_key(table.schema or ""), "chain": chain})
     last = await fetch_prepared(session, head, {"chain": chain})
     prev = bytes(last[0]["hash"]) if last else GENESIS
     now = datetime.now(UTC)
@@ -401,7 +402,7 @@ async def write_checkpoint(session: AsyncSession | AsyncConnection, events: sa.T
     """Sign and store the current heads of every chain (in the caller's transaction), after checking that the
     log still holds the latest checkpoint's heads and that every row since extends them (`AuditLogTampered`
     otherwise); when no chain moved since the latest checkpoint, that one is returned instead of a copy."""
-    await session.execute(sa.select(sa.func.pg_advisory_xact_lock(_lock_key((checkpoints.schema or "") + ".cp"))))
+    await session.execute(sa.select(sa.func.pg_advisory_xact_lock(audit_lock_key((checkpoints.schema or "") + ".cp"))))
     last = await latest_checkpoint(session, checkpoints)
     await _check_extends(session, events, last)
     heads = await chain_heads(session, events)

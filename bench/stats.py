@@ -1,4 +1,4 @@
-"""Measure the statistics at scale: `python -m cases_service.stats.bench --cases 100000 [--cases 1000000]`.
+"""Measure the statistics at scale: `python -m bench.stats --cases 100000 [--cases 1000000]`.
 
 Creates a scratch database on the test server (DATABASE_URL, or the embedded PostgreSQL), migrates the
 cases schema, loads N synthetic cases with COPY (intakes, children, cases: no names; triggers off, then
@@ -48,7 +48,7 @@ from himaya.db import create_engine
 from himaya.migrations import provision
 from himaya.scopes import Role, scopes_for
 from himaya.settings import to_asyncpg_url
-from himaya.testing.plugin import _replace_db, _with_user, server_admin_url
+from himaya_dev.testing.plugin import replace_db, server_admin_url, with_user
 
 CITIES = ("04.421", "04.441", "04.501", "01.511", "03.061", "07.351", "09.001")
 BASE_QUERY = """
@@ -98,8 +98,8 @@ def _rows(n_cases: int, rng: random.Random, communes: dict[str, list[str]], cour
                 repeat_pool.append((child_id, cid, _born))
             elif repeat_of is not None:
                 status = "reported"
-            cases.append((cid, f"B-{made:08d}", child_id, iid, prefecture[:2], prefecture, commune, courts[prefecture],
-                           status, repeat_of, reported))
+            cases.append((cid, f"B-{made:08d}", child_id, child_id, iid, prefecture[:2], prefecture, commune,
+                          courts[prefecture], status, repeat_of, reported))
             made += 1
     return intakes, children, cases
 
@@ -123,8 +123,9 @@ async def _load(admin_url: str, n_cases: int) -> None:
             "id", "sex", "reference_birth_date", "nationality", "name_tokens"])
         await conn.execute("UPDATE cases.children SET birth_date = reference_birth_date")
         await conn.copy_records_to_table("cases", schema_name=SCHEMA, records=cases, columns=[
-            "id", "case_number", "child_id", "intake_id", "region_code", "prefecture_code", "commune_code",
-            "court_code", "status", "repeat_of_case_id", "opened_at"])
+            # recorded_child_id: the child the case was opened with (a trigger fills it, off during the load).
+            "id", "case_number", "child_id", "recorded_child_id", "intake_id", "region_code", "prefecture_code",
+            "commune_code", "court_code", "status", "repeat_of_case_id", "opened_at"])
         await conn.execute("ANALYZE cases.intakes; ANALYZE cases.children; ANALYZE cases.cases")
         await conn.execute("SET session_replication_role = origin")
     finally:
@@ -187,11 +188,11 @@ async def measure(n_cases: int, runs: int, intakes: int = 0) -> dict[str, Any]:
     server = server_admin_url()
     tag = secrets.token_hex(4)
     name = f"himaya_bench_{tag}"
-    admin = await asyncpg.connect(_replace_db(server, "postgres"))
+    admin = await asyncpg.connect(replace_db(server, "postgres"))
     await admin.execute(f'CREATE DATABASE "{name}"')
     await admin.close()
-    admin_url = _replace_db(server, name)
-    app_url = _with_user(admin_url, f"himaya_cases_b{tag}", secrets.token_urlsafe(16))
+    admin_url = replace_db(server, name)
+    app_url = with_user(admin_url, f"himaya_cases_b{tag}", secrets.token_urlsafe(16))
     out: dict[str, Any] = {"cases": n_cases}
     noise = Perturbation(secrets.token_bytes(32))  # the protected path (a steering viewer's), as in production
     try:
@@ -257,7 +258,7 @@ async def measure(n_cases: int, runs: int, intakes: int = 0) -> dict[str, Any]:
             out["intake_throughput"] = await intake_throughput(maker, intakes)
         await engine.dispose()
     finally:
-        admin = await asyncpg.connect(_replace_db(server, "postgres"))
+        admin = await asyncpg.connect(replace_db(server, "postgres"))
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         await admin.execute(f'DROP ROLE IF EXISTS "himaya_cases_b{tag}"')
         await admin.close()
