@@ -34,7 +34,8 @@ from cases_service.core.reference import ReferenceData
 from cases_service.decisions.service import ServiceEvent, receive_event
 from cases_service.demo import dataset, repository
 from cases_service.intakes import service as intakes
-from cases_service.intakes.schemas import AdultCreate, ChildCreate, IntakeCaseRead, IntakeCreate
+from cases_service.intakes.records import OpenedCase
+from cases_service.intakes.schemas import AdultCreate, ChildCreate, IntakeCreate
 from himaya.auth import NATIONAL, Principal
 from himaya.scopes import Role, scopes_for
 
@@ -125,7 +126,7 @@ async def load(*, session: AsyncSession, protector: Protector, reference: Refere
     names = random.Random(dataset.SEED + 1)  # noqa: S311 (invented names, reproducible on purpose)
     result = Loaded(loaded=True)
     encounters = dataset.encounters()
-    first_cases: list[IntakeCaseRead] = []
+    first_cases: list[OpenedCase] = []
     for n, enc in enumerate(encounters):
         on = enc.reported_at.date()
         data = IntakeCreate(
@@ -169,7 +170,7 @@ async def load(*, session: AsyncSession, protector: Protector, reference: Refere
 
 
 async def _casework(ctx: Context, coordinator: Context, care: dataset.Care, enc: dataset.Encounter,
-                    case: IntakeCaseRead, decided: datetime, result: Loaded) -> None:
+                    case: OpenedCase, decided: datetime, result: Loaded) -> None:
     """After the decision: assessment, care plan, care and visits; for some the closure and a new encounter."""
     session = ctx.session
 
@@ -228,7 +229,7 @@ async def _casework(ctx: Context, coordinator: Context, care: dataset.Care, enc:
     result.repeat_cases += 1
 
 
-async def _prosecution(session: AsyncSession, enc: dataset.Encounter, cases: list[IntakeCaseRead],
+async def _prosecution(session: AsyncSession, enc: dataset.Encounter, cases: list[OpenedCase],
                        adult_ids: list[uuid.UUID], n: int) -> None:
     """A referral to the prosecution and its decisions arrive as events, as they do from referrals."""
     prosecuted = [a for a, _ in zip(enc.adults, adult_ids, strict=True) if a.prosecuted]

@@ -27,6 +27,7 @@ from cases_service.core.context import DAYS_PER_YEAR, Context, age_years, new_id
 from cases_service.core.enums import CASE_MANAGER_ROLES, TERMINAL_STATUSES
 from cases_service.core.schemas import PersonNames
 from cases_service.duplicates import repository as dup
+from cases_service.duplicates.records import Candidate
 from cases_service.duplicates.schemas import (
     AnyCandidate,
     CandidateCase,
@@ -43,7 +44,6 @@ from cases_service.duplicates.schemas import (
     UnmergeCreate,
     UnmergeRead,
 )
-from cases_service.intakes.schemas import DuplicateCandidate
 from himaya import clock
 from himaya.audit import AuditEntry
 from himaya.auth import NATIONAL
@@ -278,20 +278,20 @@ def audit_entries(action: str, views: Sequence[AnyCandidate], matches: Sequence[
 async def propose_at_intake(ctx: Context, *,
                             children: Sequence[tuple[uuid.UUID, list[str], list[str], str, date]],
                             adults: Sequence[AdultKey], exclude: Sequence[uuid.UUID],
-                            ) -> tuple[dict[uuid.UUID, list[DuplicateCandidate]], list[AuditEntry]]:
+                            ) -> tuple[dict[uuid.UUID, list[Candidate]], list[AuditEntry]]:
     """Candidates for each new child of an intake (id, name tokens, key tokens, sex, reference birth date), and
     the audit entries of what they show, which the caller records with its own (one audit write per intake).
 
     The intake's adults (CNIE index, name tokens) count as evidence: a new child has no other case, so they are
     all the adults it was met with; they are passed in, as the intake's cases are not written yet.
     """
-    out: dict[uuid.UUID, list[DuplicateCandidate]] = {}
+    out: dict[uuid.UUID, list[Candidate]] = {}
     entries: list[AuditEntry] = []
     today = clock.now().date()
     for child_id, tokens, keys, sex, ref in children:
         matches = await find_matches(ctx, tokens=tokens, symmetric=True, subject_id=child_id, exclude=exclude,
                                      sex=sex, reference_birth_date=ref, subject_adults=adults, key_tokens=keys)
-        out[child_id] = [DuplicateCandidate(child_id=m.child_id, score=m.score, case_ids=m.visible_case_ids)
+        out[child_id] = [Candidate(child_id=m.child_id, score=m.score, case_ids=m.visible_case_ids)
                          for m in matches]
         entries += audit_entries("child.duplicates.proposed", [candidate_view(ctx, m, today) for m in matches],
                                  matches)

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from typing import Protocol
+
+from cases_service.duplicates.records import Candidate
 
 
 class ChildData(Protocol):
@@ -83,3 +85,53 @@ class OpenCase:
     case_number: str
     prefecture_code: str
     visible: bool
+
+
+@dataclass(frozen=True)
+class Outing:
+    """A field team's outing, with how many intakes it recorded."""
+
+    id: uuid.UUID
+    field_team_id: uuid.UUID
+    started_at: datetime
+    ended_at: datetime | None
+    region_code: str
+    prefecture_code: str
+    commune_code: str
+    members_present: list[uuid.UUID]
+    organization_id: uuid.UUID | None
+    created_by: str
+    created_at: datetime
+    intake_count: int
+
+
+@dataclass(frozen=True)
+class OpenedCase:
+    """A case an intake opened (`repeat_of_case_id` only when the caller may see that case), with the children
+    already known that may be the same child."""
+
+    id: uuid.UUID
+    case_number: str
+    child_id: uuid.UUID
+    status: str
+    repeat_of_case_id: uuid.UUID | None
+    duplicate_candidates: list[Candidate]
+
+
+@dataclass(frozen=True)
+class RecordedIntake:
+    """An encounter as recorded, and the cases it opened (`narrative` only for callers who see names)."""
+
+    id: uuid.UUID
+    reported_at: datetime
+    source: str
+    commune_code: str
+    prefecture_code: str
+    court_code: str
+    outing_id: uuid.UUID | None
+    place_type: str
+    night: bool
+    exploitation_pattern: str
+    narrative: str | None
+    cases: list[OpenedCase]
+    adult_ids: list[uuid.UUID]

@@ -3,6 +3,7 @@ again with their latest cases."""
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from collections.abc import Mapping, Sequence
 from datetime import date, datetime
@@ -10,25 +11,30 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import distinct_on
-from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cases_service.core.access import Visibility
 from cases_service.core.enums import TERMINAL_STATUSES
 from cases_service.core.protection import NAME_FIELDS, Protector
-from cases_service.core.repository import visible
+from cases_service.core.repository import territory_clause, visible
 from cases_service.core.tables import (
     cases,
     children,
     intakes,
     outings,
 )
-from cases_service.intakes.records import ChildData, KnownChild, NewChild, OpenCase
+from cases_service.intakes.records import ChildData, KnownChild, NewChild, OpenCase, Outing
 
 
-async def insert_outing(session: AsyncSession, values: Mapping[str, Any]) -> RowMapping:
+def _outing(row: Mapping[Any, Any]) -> Outing:
+    fields: dict[str, Any] = {f.name: row[f.name] for f in dataclasses.fields(Outing)}
+    return Outing(**fields)
+
+
+async def insert_outing(session: AsyncSession, values: Mapping[str, Any]) -> Outing:
     """Insert an outing and return it."""
-    return (await session.execute(sa.insert(outings).values(**values).returning(*outings.c))).mappings().one()
+    row = (await session.execute(sa.insert(outings).values(**values).returning(*outings.c))).mappings().one()
+    return _outing({**row, "intake_count": 0})
 
 
 def _outing_select() -> sa.Select[Any]:
@@ -37,22 +43,20 @@ def _outing_select() -> sa.Select[Any]:
     return sa.select(*outings.c, count)
 
 
-async def get_outing(session: AsyncSession, outing_id: uuid.UUID) -> RowMapping | None:
+async def get_outing(session: AsyncSession, outing_id: uuid.UUID) -> Outing | None:
     """An outing with its intake count."""
-    row: RowMapping | None = (await session.execute(_outing_select().where(outings.c.id == outing_id))
-                              ).mappings().one_or_none()
-    return row
+    row = (await session.execute(_outing_select().where(outings.c.id == outing_id))).mappings().one_or_none()
+    return _outing(row) if row is not None else None
 
 
-async def list_outings(session: AsyncSession, *, territory: sa.ColumnElement[bool], after: tuple[datetime, uuid.UUID]
-                       | None, limit: int) -> Sequence[RowMapping]:
-    """Outings of the caller's territories, newest first (keyset on started_at, id)."""
-    stmt = _outing_select().where(territory)
+async def list_outings(session: AsyncSession, *, territories: tuple[str, ...],
+                       after: tuple[datetime, uuid.UUID] | None, limit: int) -> list[Outing]:
+    """Outings of some territories, newest first (keyset on started_at, id)."""
+    stmt = _outing_select().where(territory_clause(territories, outings))
     if after is not None:
         stmt = stmt.where(sa.tuple_(outings.c.started_at, outings.c.id) < sa.tuple_(*after))
     stmt = stmt.order_by(outings.c.started_at.desc(), outings.c.id.desc()).limit(limit + 1)
-    rows: Sequence[RowMapping] = (await session.execute(stmt)).mappings().all()
-    return rows
+    return [_outing(row) for row in (await session.execute(stmt)).mappings().all()]
 
 
 async def insert_intake(session: AsyncSession, protector: Protector, *, intake_id: uuid.UUID,

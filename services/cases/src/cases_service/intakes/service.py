@@ -15,59 +15,51 @@ from cases_service.core.access import may_see_names, not_found, require
 from cases_service.core.context import DAYS_PER_YEAR, Context, age_years, new_id, time_cursor
 from cases_service.core.enums import Relation, Status
 from cases_service.core.reference import Place
-from cases_service.core.repository import territory_clause
-from cases_service.core.tables import outings
 from cases_service.decisions import service as decisions
 from cases_service.duplicates import service as duplicates
+from cases_service.duplicates.records import Candidate
 from cases_service.intakes import repository as intakes_repo
-from cases_service.intakes.records import KnownChild, NewChild, OpenCase
+from cases_service.intakes.records import KnownChild, NewChild, OpenCase, OpenedCase, Outing, RecordedIntake
 from cases_service.intakes.schemas import (
     ChildCreate,
-    DuplicateCandidate,
-    IntakeCaseRead,
     IntakeCreate,
-    IntakeRead,
     OutingCreate,
-    OutingRead,
 )
 from himaya import clock
 from himaya.audit import AuditEntry
 from himaya.errors import Conflict, InvalidInput
-from himaya.pagination import Page, build_page
+from himaya.pagination import build_page
 from himaya.scopes import Scope
 
 
-async def create_outing(ctx: Context, *, data: OutingCreate) -> OutingRead:
+async def create_outing(ctx: Context, *, data: OutingCreate) -> Outing:
     """Record a field team's outing in a commune of the caller's territories."""
     require(ctx.principal, Scope.CASES_WRITE)
     place = ctx.reference.place(data.commune_code)
     if not ctx.principal.covers(place.commune_code):
         raise InvalidInput("The commune is outside your territories.")
-    row = await intakes_repo.insert_outing(ctx.session, {
+    return await intakes_repo.insert_outing(ctx.session, {
         "id": new_id(), "field_team_id": data.field_team_id, "started_at": data.started_at,
         "ended_at": data.ended_at, "region_code": place.region_code, "prefecture_code": place.prefecture_code,
         "commune_code": place.commune_code, "members_present": data.members_present,
         "organization_id": ctx.principal.organization_id, "created_by": ctx.principal.actor})
-    return OutingRead.model_validate({**row, "intake_count": 0})
 
 
-async def get_outing(ctx: Context, *, outing_id: uuid.UUID) -> OutingRead:
+async def get_outing(ctx: Context, *, outing_id: uuid.UUID) -> Outing:
     """An outing of the caller's territories."""
     require(ctx.principal, Scope.CASES_READ)
-    row = await intakes_repo.get_outing(ctx.session, outing_id)
-    if row is None or not ctx.principal.covers(row["commune_code"]):
+    outing = await intakes_repo.get_outing(ctx.session, outing_id)
+    if outing is None or not ctx.principal.covers(outing.commune_code):
         raise not_found("outing")
-    return OutingRead.model_validate(row)
+    return outing
 
 
-async def list_outings(ctx: Context, *, limit: int, cursor: str | None) -> Page[OutingRead]:
+async def list_outings(ctx: Context, *, limit: int, cursor: str | None) -> tuple[list[Outing], str | None]:
     """Outings of the caller's territories, newest first."""
     require(ctx.principal, Scope.CASES_READ)
-    after = time_cursor(cursor)
-    rows = await intakes_repo.list_outings(ctx.session, territory=territory_clause(ctx.principal.territories, outings),
-                                   after=after, limit=limit)
-    items, next_cursor = build_page(rows, limit, lambda r: [r["started_at"].isoformat(), str(r["id"])])
-    return Page[OutingRead](items=[OutingRead.model_validate(r) for r in items], next_cursor=next_cursor)
+    rows = await intakes_repo.list_outings(ctx.session, territories=ctx.principal.territories,
+                                           after=time_cursor(cursor), limit=limit)
+    return build_page(rows, limit, lambda r: [r.started_at.isoformat(), str(r.id)])
 
 
 def _reference_birth_date(child: ChildCreate, on: date) -> date:
@@ -77,7 +69,7 @@ def _reference_birth_date(child: ChildCreate, on: date) -> date:
     return on - timedelta(days=round(child.estimated_age_years * DAYS_PER_YEAR))
 
 
-async def create_intake(ctx: Context, *, data: IntakeCreate) -> IntakeRead:
+async def create_intake(ctx: Context, *, data: IntakeCreate) -> RecordedIntake:
     """Record an encounter: one case per child, siblings linked through the intake, all in one transaction."""
     require(ctx.principal, Scope.INTAKES_WRITE)
     place, court_code = await _check_place(ctx, data)
@@ -106,12 +98,12 @@ async def create_intake(ctx: Context, *, data: IntakeCreate) -> IntakeRead:
                                        organization_id=ctx.principal.organization_id, intake_id=intake_id,
                                        at=opened_at)
     await _record_opening(ctx, data, case_rows, known, candidates, proposed, intake_id=intake_id)
-    return IntakeRead(
+    return RecordedIntake(
         id=intake_id, reported_at=data.reported_at, source=data.source, commune_code=place.commune_code,
         prefecture_code=place.prefecture_code, court_code=court_code, outing_id=data.outing_id,
         place_type=data.place_type, night=data.night, exploitation_pattern=data.exploitation_pattern,
         narrative=data.narrative if may_see_names(ctx.principal) else None,
-        cases=[IntakeCaseRead(id=c["id"], case_number=c["case_number"], child_id=c["child_id"],
+        cases=[OpenedCase(id=c["id"], case_number=c["case_number"], child_id=c["child_id"],
                               status=c["status"],
                               repeat_of_case_id=c["repeat_of_case_id"] if _repeat_visible(known, c["child_id"])
                               else None,
@@ -120,7 +112,7 @@ async def create_intake(ctx: Context, *, data: IntakeCreate) -> IntakeRead:
         adult_ids=[a.id for a in adults])
 
 
-async def _check_place(ctx: Context, data: IntakeCreate) -> tuple[Place, str | None]:
+async def _check_place(ctx: Context, data: IntakeCreate) -> tuple[Place, str]:
     """The intake's commune (in the caller's territories), its court, and its outing (of those territories)."""
     place = ctx.reference.place(data.commune_code)
     if not ctx.principal.covers(place.commune_code):
@@ -128,7 +120,7 @@ async def _check_place(ctx: Context, data: IntakeCreate) -> tuple[Place, str | N
     court_code = ctx.reference.court_for(place, data.court_code)
     if data.outing_id is not None:
         outing = await intakes_repo.get_outing(ctx.session, data.outing_id)
-        if outing is None or not ctx.principal.covers(outing["commune_code"]):
+        if outing is None or not ctx.principal.covers(outing.commune_code):
             raise InvalidInput("outing_id does not name an outing of your territories.")
     return place, court_code
 
@@ -182,7 +174,7 @@ async def _record_children(ctx: Context, data: IntakeCreate, known: dict[uuid.UU
 
 async def _open_cases(ctx: Context, data: IntakeCreate, children: _IntakeChildren,
                       known: dict[uuid.UUID, KnownChild], *, place: Place,
-                      court_code: str | None, intake_id: uuid.UUID, opened_at: datetime) -> list[dict[str, Any]]:
+                      court_code: str, intake_id: uuid.UUID, opened_at: datetime) -> list[dict[str, Any]]:
     """One case per child, numbered in the prefecture's sequence, `reported`."""
     # The prefecture's counter row stays locked until COMMIT: take it after the reads and the search for
     # duplicates, so concurrent intakes of one prefecture queue only behind the last few statements.
@@ -216,7 +208,7 @@ def _repeat_visible(known: dict[uuid.UUID, KnownChild], child_id: uuid.UUID) -> 
 
 
 async def _record_opening(ctx: Context, data: IntakeCreate, case_rows: list[dict[str, Any]],
-                          known: dict[uuid.UUID, KnownChild], candidates: dict[uuid.UUID, list[DuplicateCandidate]],
+                          known: dict[uuid.UUID, KnownChild], candidates: dict[uuid.UUID, list[Candidate]],
                           proposed: list[AuditEntry], *, intake_id: uuid.UUID) -> None:
     """Each case's `case.opened` on its timeline, and one audit write for the intake."""
     await core_repo.add_events(ctx.session, [
