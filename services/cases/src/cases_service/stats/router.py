@@ -8,11 +8,11 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 
-from cases_service.stats import service as domain
+from cases_service.core.deps import ContextDep
+from cases_service.stats import service
 from cases_service.stats.schemas import AgeScheme, Dimension, IndicatorsRead, Phase, SummaryRead, TerritoryLevel
 from cases_service.stats.suppression import Perturbation
 from himaya.auth import Principal, require_scopes
-from himaya.db import SessionDep
 from himaya.errors import problem_responses
 from himaya.scopes import Scope
 
@@ -35,13 +35,13 @@ def stats_query(
                               Query(description=("Count only these territories (inside the caller's; in a "
                                                  "protected answer, all of one level)."))] = [],  # noqa: B006
     phase: Annotated[Phase | None, Query(description="Count only the prefectures of this plan phase.")] = None,
-) -> domain.StatsQuery:
+) -> service.StatsQuery:
     """The query parameters shared by every statistics operation."""
-    return domain.StatsQuery(group_by=tuple(group_by), territory_level=territory_level, age_scheme=age_scheme,
+    return service.StatsQuery(group_by=tuple(group_by), territory_level=territory_level, age_scheme=age_scheme,
                              period_from=from_, period_to=to, territory_codes=tuple(territory_code), phase=phase)
 
 
-QueryDep = Annotated[domain.StatsQuery, Depends(stats_query)]
+QueryDep = Annotated[service.StatsQuery, Depends(stats_query)]
 
 
 def perturbation(request: Request) -> Perturbation:
@@ -54,26 +54,26 @@ PerturbationDep = Annotated[Perturbation, Depends(perturbation)]
 
 
 @router.get("/summary", response_model=SummaryRead, responses=ERRORS)
-async def get_summary(session: SessionDep, principal: StatsReader, query: QueryDep,
+async def get_summary(principal: StatsReader, ctx: ContextDep, query: QueryDep,
                       noise: PerturbationDep) -> SummaryRead:
     """Counts of unique children, cases and intakes grouped by any combination of dimensions over a period."""
-    return await domain.summarize(session=session, principal=principal, query=query, perturbation=noise)
+    return await service.summarize(ctx, query=query, perturbation=noise)
 
 
 @router.get("/indicators", response_model=IndicatorsRead, responses=ERRORS)
-async def get_indicators(session: SessionDep, principal: StatsReader, query: QueryDep,
+async def get_indicators(principal: StatsReader, ctx: ContextDep, query: QueryDep,
                          noise: PerturbationDep) -> IndicatorsRead:
     """The steering committee's other indicators (adults, filiation, decisions, services, follow-up, delays)."""
-    return await domain.indicators(session=session, principal=principal, query=query, perturbation=noise)
+    return await service.indicators(ctx, query=query, perturbation=noise)
 
 
 @router.get("/export", response_class=Response, responses={
     200: {"content": {"text/csv": {"schema": {"type": "string"}}}, "description": "The summary as CSV."},
     **ERRORS})
-async def export_summary(session: SessionDep, principal: StatsReader, query: QueryDep,
+async def export_summary(principal: StatsReader, ctx: ContextDep, query: QueryDep,
                          noise: PerturbationDep) -> Response:
     """The summary as CSV, always protected (small cells suppressed, counts perturbed); names columns and period."""
-    period, body = await domain.export_csv(session=session, principal=principal, query=query, perturbation=noise)
+    period, body = await service.export_csv(ctx, query=query, perturbation=noise)
     name = f"himaya-stats_{period.from_ or 'start'}_{period.to or 'now'}.csv"
     return Response(body, media_type="text/csv; charset=utf-8",
                     headers={"Content-Disposition": f'attachment; filename="{name}"'})

@@ -12,9 +12,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from cases_service.core import repository as core_repo
+from cases_service.core.context import Context
 from cases_service.stats import repository as q
 from cases_service.stats.schemas import (
     Indicator,
@@ -105,11 +104,12 @@ def _period(query: StatsQuery) -> Period:
     return Period(from_=query.period_from, to=query.period_to)
 
 
-async def summarize(*, session: AsyncSession, principal: Principal, query: StatsQuery,
+async def summarize(ctx: Context, *, query: StatsQuery,
                     perturbation: Perturbation, force_protection: bool = False) -> SummaryRead:
     """Counts of unique children, cases and intakes by the requested dimensions: exact for a caller holding
     stats:exact (never when `force_protection`, as in exports), else protected (whole months, small cells
     suppressed, every other count perturbed by its cell key)."""
+    session, principal = ctx.session, ctx.principal
     exact = principal.has_scope(Scope.STATS_EXACT) and not force_protection
     if not exact:
         query = protected(query)
@@ -155,13 +155,13 @@ def _published(cell: Cell, perturbation: Perturbation, *, exact: bool) -> dict[s
     return {m: perturbation.count(v, m, cell.cell_key) for m, v in cell.counts.items()}
 
 
-async def export_csv(*, session: AsyncSession, principal: Principal, query: StatsQuery,
+async def export_csv(ctx: Context, *, query: StatsQuery,
                      perturbation: Perturbation) -> tuple[Period, str]:
     """The summary as CSV, always protected; the header names every column. Returns the period counted."""
-    summary = await summarize(session=session, principal=principal, query=query, perturbation=perturbation,
+    summary = await summarize(ctx, query=query, perturbation=perturbation,
                               force_protection=True)
-    await core_repo.write_audit(session, [AuditEntry(action="stats.export", object_type="stats",
-                                                     fields=list(query.group_by))], principal=principal)
+    await core_repo.write_audit(ctx.session, [AuditEntry(action="stats.export", object_type="stats",
+                                                         fields=list(query.group_by))], principal=ctx.principal)
     period_from = summary.period.from_.isoformat() if summary.period.from_ else ""
     period_to = summary.period.to.isoformat() if summary.period.to else ""
     buffer = io.StringIO()
@@ -244,11 +244,12 @@ def _num(value: Any) -> float | int | None:
     return round(float(value), 1) if not isinstance(value, int) else value
 
 
-async def indicators(*, session: AsyncSession, principal: Principal, query: StatsQuery,
+async def indicators(ctx: Context, *, query: StatsQuery,
                      perturbation: Perturbation) -> IndicatorsRead:
     """Every indicator of the steering committee over the cases of a period and territories: exact for a
     caller holding stats:exact, else protected as the summary (a row's cell key is that of its contributing
     cases)."""
+    session, principal = ctx.session, ctx.principal
     exact = principal.has_scope(Scope.STATS_EXACT)
     if not exact:
         query = protected(query)
