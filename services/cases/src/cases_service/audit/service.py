@@ -21,7 +21,7 @@ from cases_service.audit.schemas import (
 )
 from cases_service.core.access import require
 from cases_service.core.context import Context
-from cases_service.duplicates import repository as dup
+from cases_service.duplicates import service as duplicates
 from himaya import clock
 from himaya.audit import AuditEntry, AuditLogTampered, AuditSigner, log_checkpoint
 from himaya.auth import NATIONAL
@@ -40,8 +40,7 @@ async def list_audit_events(ctx: Context, *, case_id: uuid.UUID | None, child_id
         raise InvalidInput("`to` must be after `from`.")
     child_ids = None
     if child_id is not None:
-        survivor = await dup.survivor_of(ctx.session, child_id)
-        child_ids = [survivor, *await dup.merged_child_ids(ctx.session, survivor)]
+        child_ids = await duplicates.records_of_child(ctx, child_id=child_id)
     before = None
     if cursor:
         (last,) = decode_cursor(cursor, 1)

@@ -22,8 +22,10 @@ from cases_service.cases.records import (
     TimelineRecord,
 )
 from cases_service.core.access import Visibility
+from cases_service.core.enums import Status
 from cases_service.core.protection import NAME_FIELDS, Protector
 from cases_service.core.repository import territory_clause, visible
+from cases_service.core.states import CaseFacts
 from cases_service.core.tables import (
     adults,
     assessments,
@@ -179,7 +181,7 @@ def _filters(f: CaseFilters, protector: Protector) -> list[sa.ColumnElement[bool
     return out
 
 
-async def case_facts(session: AsyncSession, case_id: uuid.UUID, today: date) -> RowMapping:
+async def case_facts(session: AsyncSession, case_id: uuid.UUID, today: date) -> CaseFacts:
     """Everything the transition guards need, in one statement."""
     c = cases
     def exists(*where: sa.ColumnElement[bool]) -> sa.ColumnElement[bool]:
@@ -203,7 +205,15 @@ async def case_facts(session: AsyncSession, case_id: uuid.UUID, today: date) -> 
                                          judicial_measures.c.concerns == "child", judicial_measures.c.active)
         .correlate(c).scalar_subquery().label("active_child_measures"),
     ).join(children, children.c.id == c.c.recorded_child_id).where(c.c.id == case_id)
-    return (await session.execute(stmt)).mappings().one()
+    f = (await session.execute(stmt)).mappings().one()
+    return CaseFacts(
+        status=Status(f["status"]),
+        suspended_from=Status(f["suspended_from_status"]) if f["suspended_from_status"] else None,
+        child_identified=f["child_identified"], duplicate_checked=f["duplicate_checked"],
+        prosecution_referral=f["prosecution_referral"], child_decision=f["child_decision"],
+        case_manager_assigned=f["case_manager_assigned"], social_enquiry_completed=f["social_enquiry_completed"],
+        care_plan_validated=f["care_plan_validated"], next_visit_due=f["next_visit_due"],
+        active_child_measures=f["active_child_measures"])
 
 
 async def latest_case_of_child(session: AsyncSession, child_id: uuid.UUID) -> RowMapping | None:

@@ -24,7 +24,7 @@ from cases_service.core.directory import check_case_assignment
 from cases_service.core.enums import TERMINAL, Status
 from cases_service.core.records import VisibleCase
 from cases_service.core.reference import Place
-from cases_service.core.states import CaseFacts, allowed_targets, check_transition, ensure_open
+from cases_service.core.states import allowed_targets, check_transition, ensure_open
 from cases_service.decisions import service as decisions
 from cases_service.duplicates import service as duplicates
 from cases_service.intakes.schemas import AdultCreate
@@ -158,15 +158,7 @@ async def transition_case(ctx: Context, *, case: VisibleCase, data: TransitionCr
     is locked: see `CaseForUpdate`)."""
     case_id = case.id
     today = clock.now().date()
-    f = await repo.case_facts(ctx.session, case_id, today)
-    facts = CaseFacts(
-        status=Status(f["status"]),
-        suspended_from=Status(f["suspended_from_status"]) if f["suspended_from_status"] else None,
-        child_identified=f["child_identified"], duplicate_checked=f["duplicate_checked"],
-        prosecution_referral=f["prosecution_referral"], child_decision=f["child_decision"],
-        case_manager_assigned=f["case_manager_assigned"], social_enquiry_completed=f["social_enquiry_completed"],
-        care_plan_validated=f["care_plan_validated"], next_visit_due=f["next_visit_due"],
-        active_child_measures=f["active_child_measures"])
+    facts = await repo.case_facts(ctx.session, case_id, today)
     target = check_transition(facts=facts, target=Status(data.to), role=ctx.principal.role,
                               scopes=ctx.principal.scopes, reason=data.reason, today=today)
     values: dict[str, Any] = {"status": target.value}

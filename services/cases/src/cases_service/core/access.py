@@ -1,4 +1,4 @@
-"""Who may see which case, and which of its fields (the three layers of ARCHITECTURE.md).
+"""Who may see which case, and which of its fields (three layers: scope, territory, relation).
 
 Every query the repository runs for a caller carries the same `Visibility`: the territory layer (the
 case's commune lies inside one of the caller's territories), and a relation layer that depends on the

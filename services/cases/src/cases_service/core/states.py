@@ -1,4 +1,4 @@
-"""The case state machine of DOMAIN.md: allowed steps, who may take each, and its guard.
+"""The case state machine: allowed steps, who may take each, and its guard.
 
 Pure rules, no I/O: `check_transition` gets the facts a guard needs (`CaseFacts`) and either returns the
 step or raises `TransitionNotAllowed` with the reason. docs/state-machine.md is the readable form.

@@ -26,7 +26,7 @@ from cases_service.core.access import require
 from cases_service.core.context import DAYS_PER_YEAR, Context, age_years, new_id
 from cases_service.core.enums import CASE_MANAGER_ROLES, TERMINAL_STATUSES
 from cases_service.core.schemas import PersonNames
-from cases_service.duplicates import repository as dup
+from cases_service.duplicates import repository as repo
 from cases_service.duplicates.records import Candidate
 from cases_service.duplicates.schemas import (
     AnyCandidate,
@@ -132,7 +132,7 @@ def _shared_adult(mine: Sequence[AdultKey], theirs: Sequence[AdultKey]) -> bool:
 
 async def _adults_by_child(ctx: Context, child_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, list[AdultKey]]:
     out: dict[uuid.UUID, list[AdultKey]] = {}
-    for r in await dup.adult_keys(ctx.session, child_ids):
+    for r in await repo.adult_keys(ctx.session, child_ids):
         out.setdefault(r["child_id"], []).append((r["cnie_index"], list(r["name_tokens"] or [])))
     return out
 
@@ -176,7 +176,7 @@ def _best(matches: list[Match]) -> list[Match]:
 async def _with_details(ctx: Context, matches: list[Match]) -> list[Match]:
     """The matches with their names and cases, read for these few only (the tiers rank up to CANDIDATE_ROWS
     rows each: reading and decoding every one's names and cases was a third of an intake's search)."""
-    details = {r["id"]: r for r in await dup.child_details(ctx.session, [m.row["id"] for m in matches],
+    details = {r["id"]: r for r in await repo.child_details(ctx.session, [m.row["id"] for m in matches],
                                                            ctx.visibility)}
     found = [dataclasses.replace(m, row=details[m.row["id"]]) for m in matches if m.row["id"] in details]
     # Records merged into one child are one candidate: the best record the caller sees through its own cases,
@@ -203,7 +203,7 @@ async def _matches(ctx: Context, *, tokens: list[str], select_by: list[str] | No
                    reference_birth_date: date | None, subject_adults: Sequence[AdultKey],
                    select_all: list[str] | None = None, scan_limit: int | None = None) -> list[Match]:
     window = timedelta(days=round(AGE_WINDOW_YEARS * DAYS_PER_YEAR))
-    rows = await dup.candidate_children(
+    rows = await repo.candidate_children(
         ctx.session, tokens=tokens, select_by=select_by, min_score=UNRELATED_SCORE - SCORE_TOLERANCE,
         symmetric=symmetric, extra_weight=STORED_EXTRA_WEIGHT, v=ctx.visibility,
         national=may_search_nationally(ctx), subject_id=subject_id, exclude=exclude, sex=sex,
@@ -246,7 +246,7 @@ def _case_refs(cases: Sequence[Mapping[str, Any]]) -> list[CandidateCase]:
 
 
 def _names(ctx: Context, row: Mapping[Any, Any]) -> PersonNames:
-    return PersonNames(**dup.names_of(ctx.protector, row))
+    return PersonNames(**repo.names_of(ctx.protector, row))
 
 
 def candidate_view(ctx: Context, match: Match, today: date) -> AnyCandidate:
@@ -316,7 +316,7 @@ async def search_children(ctx: Context, *, q: str, sex: str | None, age: float |
 async def list_duplicates(ctx: Context, *, child_id: uuid.UUID) -> DuplicatesRead:
     """The child side by side with its candidates (children:dedup; 404 for a child the caller may not see)."""
     require(ctx.principal, Scope.CHILDREN_DEDUP)
-    subject = await dup.child_for_review(ctx.session, child_id, ctx.visibility)
+    subject = await repo.child_for_review(ctx.session, child_id, ctx.visibility)
     if subject is None:
         raise NotFound("No child with this id.")
     matches = await _matches_for(ctx, subject)
@@ -354,15 +354,15 @@ async def review_duplicate(ctx: Context, *, child_id: uuid.UUID, data: Duplicate
     other_id = data.other_child_id
     if other_id == child_id:
         raise InvalidInput("other_child_id must name another child.")
-    subject = await dup.child_for_review(ctx.session, child_id, ctx.visibility)
+    subject = await repo.child_for_review(ctx.session, child_id, ctx.visibility)
     if subject is None:
         raise NotFound("No child with this id.")
     low, high = sorted((child_id, other_id))
-    if await dup.review_of_pair(ctx.session, low, high) is not None:
+    if await repo.review_of_pair(ctx.session, low, high) is not None:
         raise Conflict("This pair of children was already reviewed.")
     # The other child must be one the caller may see or one proposed to it now: a reviewer cannot merge an
     # arbitrary record by id.
-    other_visible = await dup.child_visible(ctx.session, other_id, ctx.visibility)
+    other_visible = await repo.child_visible(ctx.session, other_id, ctx.visibility)
     if not other_visible:
         match = next((m for m in await _matches_for(ctx, subject) if m.child_id == other_id), None)
         if match is None:
@@ -375,13 +375,13 @@ async def review_duplicate(ctx: Context, *, child_id: uuid.UUID, data: Duplicate
         "id": review_id, "child_low_id": low, "child_high_id": high, "decision": data.decision,
         "name_score": _pair_score(locked, low, high), "reviewed_by": ctx.principal.actor,
         "reviewer_organization_id": ctx.principal.organization_id}
-    case_rows = await dup.cases_of_children(ctx.session, [low, high], ctx.visibility)
+    case_rows = await repo.cases_of_children(ctx.session, [low, high], ctx.visibility)
     merge = None
     if data.decision == "same":
         merge = await _merge(ctx, locked=locked, case_rows=case_rows, review_id=review_id)
         values.update(survivor_child_id=merge.survivor, merged_child_id=merge.merged,
                       repeat_links={str(k): str(v) for k, v in merge.links.items()})
-    row = await _once(dup.insert_review(ctx.session, ctx.protector, values, note=data.note))
+    row = await _once(repo.insert_review(ctx.session, ctx.protector, values, note=data.note))
     await ctx.audit(_merge_audit(f"child.duplicate_review.{data.decision}", case_rows, merge,
                                  ["duplicate_review"] + (["duplicate_review.note"] if data.note else [])))
     # Case ids only of cases the reviewer may read (one of the children may have cases elsewhere too).
@@ -405,7 +405,7 @@ class Merge:
 
 
 async def _lock_pair(ctx: Context, low: uuid.UUID, high: uuid.UUID) -> dict[uuid.UUID, RowMapping]:
-    locked = {r["id"]: r for r in await dup.lock_children(ctx.session, [low, high])}
+    locked = {r["id"]: r for r in await repo.lock_children(ctx.session, [low, high])}
     if len(locked) != 2 or any(r["merged_into_id"] is not None for r in locked.values()):
         raise Conflict("One of the children was merged into another record meanwhile.")
     return locked
@@ -441,7 +441,7 @@ async def _merge(ctx: Context, *, locked: Mapping[uuid.UUID, RowMapping], case_r
     _open_cases_conflict(case_rows)
     links = _repeat_links(case_rows)
     moved = [c["id"] for c in case_rows if c["child_id"] == merged["id"]]
-    await dup.merge_child(ctx.session, survivor=survivor["id"], merged=merged["id"], repeat_links=links)
+    await repo.merge_child(ctx.session, survivor=survivor["id"], merged=merged["id"], repeat_links=links)
     event_data = {"review_id": str(review_id), "survivor_child_id": str(survivor["id"]),
                   "merged_child_id": str(merged["id"])}
     # Ids of children only: a case id of the other territory would name a case its readers may not see.
@@ -495,14 +495,14 @@ async def _request_merge(ctx: Context, *, child_id: uuid.UUID, other_id: uuid.UU
                          note: str | None) -> DuplicateReviewRead:
     """Record "same" about a child the caller may not see as a request to that child's territory; nothing of
     the other record is shown beyond the minimal view the reviewer already had."""
-    if await dup.pending_request_of_pair(ctx.session, child_id, other_id) is not None:
+    if await repo.pending_request_of_pair(ctx.session, child_id, other_id) is not None:
         raise Conflict("A merge request for these two children is already pending.")
-    case_rows = await dup.cases_of_children(ctx.session, [child_id, other_id], ctx.visibility)
+    case_rows = await repo.cases_of_children(ctx.session, [child_id, other_id], ctx.visibility)
     _open_cases_conflict(case_rows)
     request_id = new_id()
-    row = await _once(dup.insert_request(ctx.session, ctx.protector, note=note, values={
+    row = await _once(repo.insert_request(ctx.session, ctx.protector, note=note, values={
         "id": request_id, "child_id": child_id, "other_child_id": other_id,
-        "target_prefecture_codes": await dup.prefectures_of_child(ctx.session, other_id),
+        "target_prefecture_codes": await repo.prefectures_of_child(ctx.session, other_id),
         "name_score": match.name_score, "requested_by": ctx.principal.actor,
         "requester_organization_id": ctx.principal.organization_id}))
     await core_repo.add_events(ctx.session, [
@@ -523,11 +523,11 @@ async def _request_views(ctx: Context, rows: Sequence[RowMapping],
     """The requests as both sides see them, and one audit entry per case of each child shown (so each
     territory's auditor sees who was shown its child)."""
     records = {r["child_id"] for r in rows} | {r["other_child_id"] for r in rows}
-    sides = {s["id"]: s for s in await dup.record_sides(ctx.session, list(records), ctx.visibility)}
+    sides = {s["id"]: s for s in await repo.record_sides(ctx.session, list(records), ctx.visibility)}
     reviews = {}
     for r in rows:
         if r["review_id"] is not None:
-            review = await dup.review_by_id(ctx.session, r["review_id"])
+            review = await repo.review_by_id(ctx.session, r["review_id"])
             if review is not None:
                 reviews[r["id"]] = review
     today = clock.now().date()
@@ -540,7 +540,7 @@ async def _request_views(ctx: Context, rows: Sequence[RowMapping],
 
     out = []
     for r in rows:
-        opened = dup.request_texts(ctx.protector, r)
+        opened = repo.request_texts(ctx.protector, r)
         review = reviews.get(r["id"])
         out.append(MergeRequestRead(
             id=r["id"], status=r["status"], child=side(r["child_id"]), other_child=side(r["other_child_id"]),
@@ -568,7 +568,7 @@ async def list_merge_requests(ctx: Context, *, status: str | None, limit: int,
             after = (datetime.fromisoformat(str(at)), uuid.UUID(str(rid)))
         except ValueError as exc:
             raise InvalidInput("The cursor is not valid.") from exc
-    rows = await dup.list_requests(ctx.session, actor=ctx.principal.actor, territories=ctx.principal.territories,
+    rows = await repo.list_requests(ctx.session, actor=ctx.principal.actor, territories=ctx.principal.territories,
                                    may_decide=may_decide_merges(ctx), status=status, after=after, limit=limit)
     items, next_cursor = build_page(rows, limit, lambda r: [r["requested_at"].isoformat(), str(r["id"])])
     views, entries = await _request_views(ctx, items, "child.merge_request.list")
@@ -585,9 +585,9 @@ async def decide_merge_request(ctx: Context, *, request_id: uuid.UUID,
     require(ctx.principal, Scope.CHILDREN_DEDUP)
     if not may_decide_merges(ctx):
         raise Forbidden("Only case managers and team coordinators decide merge requests.")
-    request = await dup.request_for_update(ctx.session, request_id)
+    request = await repo.request_for_update(ctx.session, request_id)
     if (request is None or not any(_inside(ctx, code) for code in request["target_prefecture_codes"])
-            or not await dup.child_visible(ctx.session, request["other_child_id"], ctx.visibility)):
+            or not await repo.child_visible(ctx.session, request["other_child_id"], ctx.visibility)):
         raise NotFound("No merge request with this id.")
     if request["status"] != "pending":
         raise Conflict("This merge request was already decided.")
@@ -595,16 +595,16 @@ async def decide_merge_request(ctx: Context, *, request_id: uuid.UUID,
     values: dict[str, Any] = {"status": "accepted" if data.decision == "accept" else "refused",
                               "decided_by": ctx.principal.actor,
                               "decider_organization_id": ctx.principal.organization_id}
-    case_rows = await dup.cases_of_children(ctx.session, [child_id, other_id], ctx.visibility)
+    case_rows = await repo.cases_of_children(ctx.session, [child_id, other_id], ctx.visibility)
     merge = None
     if data.decision == "accept":
         low, high = sorted((child_id, other_id))
-        if await dup.review_of_pair(ctx.session, low, high) is not None:
+        if await repo.review_of_pair(ctx.session, low, high) is not None:
             raise Conflict("This pair of children was already reviewed.")
         locked = await _lock_pair(ctx, low, high)
         review_id = new_id()
         merge = await _merge(ctx, locked=locked, case_rows=case_rows, review_id=review_id)
-        await _once(dup.insert_review(ctx.session, ctx.protector, {
+        await _once(repo.insert_review(ctx.session, ctx.protector, {
             "id": review_id, "child_low_id": low, "child_high_id": high, "decision": "same",
             "name_score": _pair_score(locked, low, high), "reviewed_by": ctx.principal.actor,
             "reviewer_organization_id": ctx.principal.organization_id, "merge_request_id": request_id,
@@ -616,10 +616,10 @@ async def decide_merge_request(ctx: Context, *, request_id: uuid.UUID,
             {"case_id": c["id"], "actor": ctx.principal.actor, "actor_organization_id": ctx.principal.organization_id,
              "event_type": "child.merge_refused", "data": {"merge_request_id": str(request_id)}}
             for c in case_rows])
-    await dup.decide_request(ctx.session, ctx.protector, request_id, values, reason=data.reason)
+    await repo.decide_request(ctx.session, ctx.protector, request_id, values, reason=data.reason)
     await ctx.audit(_merge_audit(f"child.merge_request.{values['status']}", case_rows, merge,
                                  ["merge_request"] + (["merge_request.reason"] if data.reason else [])))
-    decided = await dup.request_for_update(ctx.session, request_id)
+    decided = await repo.request_for_update(ctx.session, request_id)
     assert decided is not None
     (view,), _ = await _request_views(ctx, [decided])  # what it shows is in the decision's audit entries
     return view
@@ -641,23 +641,23 @@ async def unmerge(ctx: Context, *, review_id: uuid.UUID, data: UnmergeCreate) ->
     require(ctx.principal, Scope.CHILDREN_DEDUP)
     if not may_decide_merges(ctx):
         raise Forbidden("Only case managers and team coordinators undo merges.")
-    review = await dup.review_for_update(ctx.session, review_id)
+    review = await repo.review_for_update(ctx.session, review_id)
     if review is None or review["decision"] != "same" or review["survivor_child_id"] is None:
         raise NotFound("No merge with this id.")
     survivor, merged = review["survivor_child_id"], review["merged_child_id"]
-    if not await dup.child_visible(ctx.session, survivor, ctx.visibility):
+    if not await repo.child_visible(ctx.session, survivor, ctx.visibility):
         raise NotFound("No merge with this id.")
     if review["unmerged_at"] is not None:
         raise Conflict("This merge was already undone.")
-    locked = {r["id"]: r for r in await dup.lock_children(ctx.session, [survivor, merged])}
+    locked = {r["id"]: r for r in await repo.lock_children(ctx.session, [survivor, merged])}
     if locked[survivor]["merged_into_id"] is not None or locked[merged]["merged_into_id"] != survivor:
         raise Conflict("The surviving record was merged again since; undo that merge first.")
-    records = [merged, *await dup.merged_child_ids(ctx.session, merged)]
-    moved = await dup.unmerge_child(ctx.session, survivor=survivor, merged=merged, records=records)
-    case_rows = await dup.cases_of_children(ctx.session, [survivor, merged], ctx.visibility)
+    records = [merged, *await repo.merged_child_ids(ctx.session, merged)]
+    moved = await repo.unmerge_child(ctx.session, survivor=survivor, merged=merged, records=records)
+    case_rows = await repo.cases_of_children(ctx.session, [survivor, merged], ctx.visibility)
     relinks = _relinks_after_split(case_rows)
-    await dup.set_repeat_links(ctx.session, relinks)
-    row = await dup.mark_unmerged(ctx.session, ctx.protector, review_id, {
+    await repo.set_repeat_links(ctx.session, relinks)
+    row = await repo.mark_unmerged(ctx.session, ctx.protector, review_id, {
         "unmerged_by": ctx.principal.actor, "unmerger_organization_id": ctx.principal.organization_id},
         reason=data.reason)
     event_data = {"review_id": str(review_id), "survivor_child_id": str(survivor), "restored_child_id": str(merged)}
@@ -692,4 +692,10 @@ def _relinks_after_split(case_rows: Sequence[RowMapping]) -> dict[uuid.UUID, uui
 
 async def current_child_id(ctx: Context, *, child_id: uuid.UUID) -> uuid.UUID:
     """The child a record now counts for: itself, or the record it was merged into."""
-    return await dup.survivor_of(ctx.session, child_id)
+    return await repo.survivor_of(ctx.session, child_id)
+
+
+async def records_of_child(ctx: Context, *, child_id: uuid.UUID) -> list[uuid.UUID]:
+    """Every record that counts for the child a record counts for: the survivor first, then those merged into it."""
+    survivor = await repo.survivor_of(ctx.session, child_id)
+    return [survivor, *await repo.merged_child_ids(ctx.session, survivor)]
