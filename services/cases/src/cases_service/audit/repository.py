@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
 
 import sqlalchemy as sa
-from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from cases_service.audit.records import AuditEvent
 from cases_service.core.repository import territory_clause
 from cases_service.core.tables import audit_checkpoints, audit_events, cases
 from himaya.audit import AuditSigner, ChainState, Checkpoint, CheckpointReport, verify_chains, verify_checkpoints
@@ -21,7 +22,7 @@ EVENT_COLUMNS = [c for c in audit_events.c if c.name not in ("prev_hash", "hash"
 async def list_events(session: AsyncSession, *, case_id: uuid.UUID | None, child_ids: Sequence[uuid.UUID] | None,
                       actor: str | None, organization_id: uuid.UUID | None, occurred_from: datetime | None,
                       occurred_to: datetime | None, territories: tuple[str, ...] | None, before_id: int | None,
-                      limit: int) -> Sequence[RowMapping]:
+                      limit: int) -> list[AuditEvent]:
     """A page of events, newest first (keyset on id); `territories` None means the whole country."""
     a = audit_events
     stmt = sa.select(*EVENT_COLUMNS)
@@ -43,7 +44,8 @@ async def list_events(session: AsyncSession, *, case_id: uuid.UUID | None, child
         stmt = stmt.where(a.c.case_id.in_(sa.select(cases.c.id).where(territory_clause(territories))))
     if before_id is not None:
         stmt = stmt.where(a.c.id < before_id)
-    return (await session.execute(stmt.order_by(a.c.id.desc()).limit(limit + 1))).mappings().all()
+    rows = (await session.execute(stmt.order_by(a.c.id.desc()).limit(limit + 1))).mappings().all()
+    return [AuditEvent(**{f.name: row[f.name] for f in dataclasses.fields(AuditEvent)}) for row in rows]
 
 
 async def verify(session: AsyncSession, signer: AuditSigner) -> tuple[list[ChainState], CheckpointReport]:

@@ -9,7 +9,13 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 
 from cases_service.audit import service
-from cases_service.audit.schemas import AuditEventRead, AuditVerifyRead
+from cases_service.audit.schemas import (
+    AuditChainRead,
+    AuditCheckpointRead,
+    AuditCheckpointsRead,
+    AuditEventRead,
+    AuditVerifyRead,
+)
 from cases_service.core.deps import ContextDep
 from himaya.errors import problem_responses
 from himaya.pagination import Page, PageDep
@@ -30,12 +36,24 @@ async def list_audit_events(
     occurred_to: Annotated[datetime | None, Query(alias="to")] = None,
 ) -> Page[AuditEventRead]:
     """Audit events newest first, by case, child, actor, organisation and period (audit:read)."""
-    return await service.list_audit_events(ctx=ctx, case_id=case_id, child_id=child_id, actor=actor,
-                                          organization_id=organization_id, occurred_from=occurred_from,
-                                          occurred_to=occurred_to, limit=page.limit, cursor=page.cursor)
+    events, next_cursor = await service.list_audit_events(
+        ctx, case_id=case_id, child_id=child_id, actor=actor, organization_id=organization_id,
+        occurred_from=occurred_from, occurred_to=occurred_to, limit=page.limit, cursor=page.cursor)
+    return Page[AuditEventRead](items=[AuditEventRead.model_validate(e) for e in events], next_cursor=next_cursor)
 
 
 @router.get("/v1/audit/verify", response_model=AuditVerifyRead, responses=problem_responses(401, 403))
 async def verify_audit_log(ctx: ContextDep, request: Request) -> AuditVerifyRead:
     """Verify the log's hash chains and signed checkpoints; sign the heads when intact (audit:read)."""
-    return await service.verify_audit_log(ctx=ctx, signer=request.app.state.audit_signer)
+    signer = request.app.state.audit_signer
+    checked = await service.verify_audit_log(ctx, signer=signer)
+    broken = [s.first_broken_id for s in checked.chains if s.first_broken_id is not None]
+    report, latest = checked.checkpoints, checked.latest_checkpoint
+    return AuditVerifyRead(service="cases", valid=checked.valid, checked=sum(s.checked for s in checked.chains),
+                           first_broken_id=min(broken) if broken else None,
+                           chains=[AuditChainRead.model_validate(s, from_attributes=True) for s in checked.chains],
+                           checkpoints=AuditCheckpointsRead(valid=report.valid, checked=report.checked,
+                                                            reason=report.reason, number=report.number),
+                           latest_checkpoint=AuditCheckpointRead.model_validate(latest.published(signer))
+                           if latest else None,
+                           verified_at=checked.verified_at)

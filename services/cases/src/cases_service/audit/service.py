@@ -12,13 +12,7 @@ import uuid
 from datetime import datetime
 
 from cases_service.audit import repository as repo
-from cases_service.audit.schemas import (
-    AuditChainRead,
-    AuditCheckpointRead,
-    AuditCheckpointsRead,
-    AuditEventRead,
-    AuditVerifyRead,
-)
+from cases_service.audit.records import AuditEvent, Verification
 from cases_service.core.access import require
 from cases_service.core.context import Context
 from cases_service.duplicates import service as duplicates
@@ -26,13 +20,14 @@ from himaya import clock
 from himaya.audit import AuditEntry, AuditLogTampered, AuditSigner, log_checkpoint
 from himaya.auth import NATIONAL
 from himaya.errors import InvalidInput
-from himaya.pagination import Page, build_page, decode_cursor
+from himaya.pagination import build_page, decode_cursor
 from himaya.scopes import Scope
 
 
 async def list_audit_events(ctx: Context, *, case_id: uuid.UUID | None, child_id: uuid.UUID | None,
                             actor: str | None, organization_id: uuid.UUID | None, occurred_from: datetime | None,
-                            occurred_to: datetime | None, limit: int, cursor: str | None) -> Page[AuditEventRead]:
+                            occurred_to: datetime | None, limit: int, cursor: str | None
+                            ) -> tuple[list[AuditEvent], str | None]:
     """Events newest first, filtered by case, child (with the records merged into it), actor, organisation
     and period."""
     require(ctx.principal, Scope.AUDIT_READ)
@@ -51,17 +46,17 @@ async def list_audit_events(ctx: Context, *, case_id: uuid.UUID | None, child_id
     rows = await repo.list_events(ctx.session, case_id=case_id, child_ids=child_ids, actor=actor,
                                   organization_id=organization_id, occurred_from=occurred_from,
                                   occurred_to=occurred_to, territories=territories, before_id=before, limit=limit)
-    items, next_cursor = build_page(rows, limit, lambda r: [r["id"]])
+    items, next_cursor = build_page(rows, limit, lambda r: [r.id])
     filters = [name for name, value in (("case_id", case_id), ("child_id", child_id), ("actor", actor),
                                         ("organization_id", organization_id), ("from", occurred_from),
                                         ("to", occurred_to)) if value is not None]
     await ctx.audit([AuditEntry(action="audit.read", object_type="audit_log",
                                 object_id=str(child_id or case_id) if (child_id or case_id) else None,
                                 case_id=case_id, fields=[f"filter.{f}" for f in filters])])
-    return Page[AuditEventRead](items=[AuditEventRead.model_validate(r) for r in items], next_cursor=next_cursor)
+    return items, next_cursor
 
 
-async def verify_audit_log(ctx: Context, *, signer: AuditSigner) -> AuditVerifyRead:
+async def verify_audit_log(ctx: Context, *, signer: AuditSigner) -> Verification:
     """Recompute every hash chain of this service's log (each reports its first broken row and its head) and
     check the signed checkpoints; when all is intact, sign a new checkpoint of the heads (verification included)."""
     require(ctx.principal, Scope.AUDIT_READ)
@@ -77,11 +72,5 @@ async def verify_audit_log(ctx: Context, *, signer: AuditSigner) -> AuditVerifyR
             log_checkpoint(latest, signer)
         except AuditLogTampered as exc:  # rows removed between the check and the signature
             valid, checkpoints = False, dataclasses.replace(checkpoints, valid=False, reason=str(exc))
-    return AuditVerifyRead(service="cases", valid=valid, checked=sum(s.checked for s in states),
-                           first_broken_id=min(broken) if broken else None,
-                           chains=[AuditChainRead.model_validate(s, from_attributes=True) for s in states],
-                           checkpoints=AuditCheckpointsRead(valid=checkpoints.valid, checked=checkpoints.checked,
-                                                            reason=checkpoints.reason, number=checkpoints.number),
-                           latest_checkpoint=AuditCheckpointRead.model_validate(latest.published(signer))
-                           if latest else None,
-                           verified_at=clock.now())
+    return Verification(valid=valid, chains=states, checkpoints=checkpoints, latest_checkpoint=latest,
+                        verified_at=clock.now())
