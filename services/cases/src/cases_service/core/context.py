@@ -66,6 +66,15 @@ class Context:
         await core_repo.write_audit(self.session, entries, principal=self.principal, source_ip=self.source_ip)
 
 
+@dataclass
+class EventContext:
+    """What a function applying another service's event works with: the transaction and the grants' lifetimes
+    (an event has no caller: it is signed by the service that sent it, and audited under its actor)."""
+
+    session: AsyncSession
+    lifetimes: GrantLifetimes = field(default_factory=GrantLifetimes)
+
+
 def age_years(reference_birth_date: date | None, at: date) -> float | None:
     """Age in years, one decimal, at a date (computed at query time from the stored raw value)."""
     if reference_birth_date is None:

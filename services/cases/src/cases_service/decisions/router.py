@@ -3,22 +3,15 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
-from pydantic import BaseModel
 
-from cases_service.core.context import GrantLifetimes
+from cases_service.core.context import EventContext, GrantLifetimes
+from cases_service.decisions.schemas import EventReceipt
 from cases_service.decisions.service import parse_event, receive_event, refuse_if_forgotten
 from himaya import signing
 from himaya.db import SessionDep
 from himaya.errors import ServiceUnavailable, Unauthorized, problem_responses
 
 router = APIRouter(tags=["internal"])
-
-
-class EventReceipt(BaseModel):
-    """What the receiver did with an event."""
-
-    id: str
-    status: str  # processed | duplicate
 
 
 @router.post("/internal/v1/events", response_model=EventReceipt, responses=problem_responses(401, 422, 503))
@@ -33,6 +26,7 @@ async def receive(request: Request, session: SessionDep) -> EventReceipt:
         raise Unauthorized("The event's signature is not valid.", headers={})
     event = parse_event(body)
     refuse_if_forgotten(event, request.app.state.settings.processed_events_retention)
-    status = await receive_event(session=session, event=event,
-                                 lifetimes=GrantLifetimes.from_settings(request.app.state.settings))
+    status = await receive_event(EventContext(session=session,
+                                              lifetimes=GrantLifetimes.from_settings(request.app.state.settings)),
+                                 event=event)
     return EventReceipt(id=str(event.id), status=status)

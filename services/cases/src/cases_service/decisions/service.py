@@ -23,10 +23,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from cases_service.core import repository as core_repo
-from cases_service.core.context import Context, GrantLifetimes
+from cases_service.core.context import Context, EventContext
 from cases_service.core.enums import ENDING_REFERRAL_EVENTS, LASTING_DECISIONS, Status
 from cases_service.decisions import repository as repo
 from himaya import clock
@@ -87,8 +86,9 @@ def refuse_if_forgotten(event: ServiceEvent, retention: timedelta) -> None:
         raise InvalidInput("The event is older than this service remembers applied events; it is refused.")
 
 
-async def receive_event(*, session: AsyncSession, event: ServiceEvent, lifetimes: GrantLifetimes) -> str:
+async def receive_event(ctx: EventContext, *, event: ServiceEvent) -> str:
     """Apply an event once: `processed`, or `duplicate` when its id was seen before."""
+    session = ctx.session
     sequence = None
     if event.type.startswith("referral."):
         if event.organization_id is None or event.referral_id is None:
@@ -102,10 +102,10 @@ async def receive_event(*, session: AsyncSession, event: ServiceEvent, lifetimes
     if sequence is not None:
         assert event.organization_id is not None and event.referral_id is not None
         # The grant follows the referral's newest state; an older event leaves it as it is.
-        await apply_referral_event(session, event_type=event.type, case_id=event.case_id,
+        await apply_referral_event(ctx, event_type=event.type, case_id=event.case_id,
                                    organization_id=event.organization_id, referral_id=event.referral_id,
                                    kind=str(event.data.get("kind", "service")), sequence=sequence,
-                                   at=clock.now(), lifetimes=lifetimes)
+                                   at=clock.now())
     status = Status(case["status"])
     timeline: list[dict[str, Any]] = []
     data = {k: _jsonable(event.data[k]) for k in SAFE_DATA_KEYS if k in event.data}
@@ -182,14 +182,15 @@ def referral_sequence(data: dict[str, Any]) -> int:
     return sequence
 
 
-async def apply_referral_event(session: AsyncSession, *, event_type: str, case_id: uuid.UUID,
+async def apply_referral_event(ctx: EventContext, *, event_type: str, case_id: uuid.UUID,
                                organization_id: uuid.UUID, referral_id: uuid.UUID, kind: str, sequence: int,
-                               at: datetime, lifetimes: GrantLifetimes) -> bool:
+                               at: datetime) -> bool:
     """Bring the referral's grant to the referral's state at `sequence`; False when a newer event was applied."""
     grant_kind = "prosecution" if kind == "prosecution" else "service"
     return await repo.apply_referral_grant(
-        session, case_id=case_id, organization_id=organization_id, referral_id=referral_id, kind=grant_kind,
-        sequence=sequence, active=event_type not in ENDING_REFERRAL_EVENTS, expires_at=at + lifetimes.of(grant_kind))
+        ctx.session, case_id=case_id, organization_id=organization_id, referral_id=referral_id, kind=grant_kind,
+        sequence=sequence, active=event_type not in ENDING_REFERRAL_EVENTS,
+        expires_at=at + ctx.lifetimes.of(grant_kind))
 
 
 async def grant_reporter(ctx: Context, *, case_ids: list[uuid.UUID], organization_id: uuid.UUID,

@@ -26,7 +26,7 @@ from cases_service.casework.schemas import (
     FollowUpCreate,
     ServiceCreate,
 )
-from cases_service.core.context import DAYS_PER_YEAR, Context, GrantLifetimes
+from cases_service.core.context import DAYS_PER_YEAR, Context, EventContext
 from cases_service.core.directory import Directory, OrganizationEntry, UserEntry
 from cases_service.core.protection import Protector
 from cases_service.core.records import VisibleCase
@@ -244,7 +244,7 @@ async def _prosecution(session: AsyncSession, enc: dataset.Encounter, cases: lis
                        case_id: uuid.UUID = case.id, referral_id: uuid.UUID = referral,
                        versions: Iterator[int] = versions) -> None:
             await repository.set_story_clock(session, at)
-            await receive_event(session=session, lifetimes=GrantLifetimes(), event=ServiceEvent(
+            await receive_event(EventContext(session=session), event=ServiceEvent(
                 id=uuid.uuid5(NAMESPACE, f"{key}-{case_id}"), type=event_type,
                 occurred_at=at, case_id=case_id, referral_id=referral_id, organization_id=PROSECUTION_ORG,
                 actor=PROSECUTION_ACTOR, data={**data, "sequence": next(versions)}))
