@@ -281,4 +281,3 @@ async def measures_for_adults(session: AsyncSession, adult_ids: Iterable[uuid.UU
     return [AdultMeasure(id=m["id"], adult_id=m["adult_id"], decision_type=m["decision_type"],
                          decided_at=m["decided_at"], reference=m["reference"], active=m["active"])
             for m in (await session.execute(stmt)).mappings().all()]
-

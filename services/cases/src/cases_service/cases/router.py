@@ -44,13 +44,6 @@ CREATE_ERRORS = problem_responses(401, 403, 404, 409, 422)
 UPDATE_ERRORS = problem_responses(401, 403, 404, 409, 412, 422, 428)
 
 
-
-
-
-
-
-
-
 def _child(case: CaseRecord, today: date) -> ChildRead:
     child = case.child
     return ChildRead(
@@ -184,18 +177,6 @@ async def add_adult(case_id: uuid.UUID, body: AdultCreate, ctx: ContextDep, idem
         return _adult_read(ctx, await service.add_adult(ctx, case=case, data=body), [])
 
     return await create_idempotently(ctx, idem, body, create)
-
-
-
-
-
-
-
-
-
-
-
-
 
 
 @router.get("/v1/children/{child_id}", response_model=ChildWithCases, responses=READ_ERRORS)

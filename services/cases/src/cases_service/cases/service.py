@@ -34,24 +34,6 @@ from himaya.errors import Conflict, InvalidInput, PreconditionFailed
 from himaya.pagination import build_page, decode_cursor
 from himaya.scopes import Scope
 
-# ---- outings -------------------------------------------------------------------------------------------
-
-
-
-
-
-
-
-# ---- intakes -------------------------------------------------------------------------------------------
-
-
-
-
-
-
-
-
-
 # ---- reading cases -------------------------------------------------------------------------------------
 
 def child_read_fields(ctx: Context) -> list[str]:

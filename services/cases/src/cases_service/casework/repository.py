@@ -206,4 +206,3 @@ async def list_measures(session: AsyncSession, case_id: uuid.UUID, *, concerns: 
         stmt = stmt.where(judicial_measures.c.concerns == concerns)
     return [_measure(row) for row in (await session.execute(stmt.order_by(judicial_measures.c.decided_at))
                                       ).mappings().all()]
-

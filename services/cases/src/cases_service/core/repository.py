@@ -159,4 +159,3 @@ async def write_audit(session: AsyncSession, entries: Sequence[AuditEntry], *, p
     """Append audit events for what a caller read or changed (field names only, never values)."""
     await record_many(session, audit_events, entries, principal=principal, actor=actor,
                       organization_id=organization_id, source_ip=source_ip)
-

@@ -87,4 +87,3 @@ async def lift_measures(session: AsyncSession, *, case_id: uuid.UUID, lifted_by:
         stmt = stmt.where(sa.or_(m.c.decision_id.in_(decision_ids), m.c.id.in_(decision_ids)))
     result = await session.execute(stmt.values(active=False, lifted_at=sa.func.now(), lifted_by_id=lifted_by))
     return int(getattr(result, "rowcount", 0) or 0)
-

@@ -123,4 +123,3 @@ async def open_cases_of_children(session: AsyncSession, child_ids: Sequence[uuid
             .where(cases.c.child_id.in_(list(child_ids)), cases.c.status.not_in(TERMINAL_STATUSES))
             .order_by(cases.c.opened_at, cases.c.id))
     return [OpenCase(**row) for row in (await session.execute(stmt)).mappings().all()]
-

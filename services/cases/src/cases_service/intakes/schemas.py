@@ -169,4 +169,3 @@ class IntakeRead(ResponseModel):
     narrative: str | None = None
     cases: list[IntakeCaseRead]
     adult_ids: list[uuid.UUID]
-

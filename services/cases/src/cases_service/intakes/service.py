@@ -257,4 +257,3 @@ def handle_integrity(exc: IntegrityError) -> Conflict:
     if "uq_cases_one_open_per_child" in str(exc.orig):
         return Conflict("The child already has an open case.")
     return Conflict("The request conflicts with the current data.")
-
