@@ -78,7 +78,10 @@ def test_the_api_and_the_rules_name_the_same_states_and_decisions():
         CaseStatus,
         DecisionType,
     )
+    from himaya import events
 
     assert set(get_args(CaseStatus)) == {s.value for s in Status}
     assert set(TERMINAL_STATUSES) <= set(get_args(CaseStatus)) and set(PATH) <= set(get_args(CaseStatus))
     assert {*LASTING_DECISIONS, *FAMILY_DECISIONS, *PLACEMENT_ORDERS, *DNA_ORDERS} <= set(get_args(DecisionType))
+    # The decisions are those of the event documents referrals send (defined once in himaya.events).
+    assert set(get_args(DecisionType)) == {d.value for d in events.DecisionType}

@@ -6,21 +6,23 @@ its token endpoint instead of the plugin's test token factory.
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import pytest
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from himaya.auth import TokenVerifier
 from himaya_dev.testing.plugin import ServiceHarness, service_fixtures
 from identity_service.config import Settings
-from identity_service.db.tables import APPEND_ONLY_TABLES, MIGRATIONS_DIR, SCHEMA
-from identity_service.domain import directory
+from identity_service.core.context import Context
+from identity_service.core.tables import APPEND_ONLY_TABLES, MIGRATIONS_DIR, SCHEMA
 from identity_service.main import create_app
+from identity_service.organizations import service as organizations
 from identity_service.seed import seed_base
+from identity_service.users import service as users
 
 ADMIN_PASSWORD = "bootstrap-Root-pass-2026"
 PASSWORD = "Sufficiently-long-9"
@@ -52,12 +54,12 @@ def settings(harness: ServiceHarness) -> Settings:
 
 
 @pytest.fixture
-def tx(harness: ServiceHarness, db: Any) -> Callable[[Callable[[AsyncSession], Awaitable[T]]], Awaitable[T]]:
-    """Run a function in a session of the test's (rolled-back) transaction, as a request would."""
+def tx(harness: ServiceHarness, db: Any) -> Callable[[Callable[[Context], Awaitable[T]]], Awaitable[T]]:
+    """Run a service function in a context of its own transaction (no caller: as the service's commands do)."""
 
-    async def run(fn: Callable[[AsyncSession], Awaitable[T]]) -> T:
+    async def run(fn: Callable[[Context], Awaitable[T]]) -> T:
         async with harness.app.state.db.sessionmaker() as session, session.begin():
-            return await fn(session)
+            return await fn(Context(session=session, principal=None, encryption=harness.app.state.key_encryption))
 
     return run
 
@@ -65,8 +67,7 @@ def tx(harness: ServiceHarness, db: Any) -> Callable[[Callable[[AsyncSession], A
 @pytest.fixture
 async def seeded(tx: Any, settings: Settings, harness: ServiceHarness) -> None:
     """Reference data, a signing key and the bootstrap admin."""
-    await tx(lambda s: seed_base(s, settings=settings, encryption=harness.app.state.key_encryption,
-                                 now=datetime.now(UTC)))
+    await tx(lambda c: seed_base(c, settings=settings, now=datetime.now(UTC)))
 
 
 async def _login(client: Any, username: str, password: str, *, ip: str = "198.51.100.1") -> dict[str, Any]:
@@ -114,27 +115,26 @@ async def admin(client: Any, seeded: None) -> dict[str, str]:
 
 @pytest.fixture
 def make_org(tx: Any) -> Callable[..., Awaitable[Any]]:
-    """Create an organisation directly (no caller: as the seed command does)."""
+    """Create an organisation directly (no caller: as the seed command does); its fields as a dict."""
 
     async def make(type_: str = "police", territory_code: str = "04.421", court_code: str | None = None,
                    name: str | None = None) -> Any:
-        return await tx(lambda s: directory.create_organization(
-            s, principal=None, name=name or f"{type_} {uuid.uuid4().hex[:6]}", type_=type_,
-            territory_code=territory_code, court_code=court_code))
+        return dataclasses.asdict(await tx(lambda c: organizations.create_organization(
+            c, name=name or f"{type_} {uuid.uuid4().hex[:6]}", type_=type_, territory_code=territory_code,
+            court_code=court_code)))
 
     return make
 
 
 @pytest.fixture
 def make_user(tx: Any) -> Callable[..., Awaitable[Any]]:
-    """Create a user directly (no caller: as the seed command does)."""
+    """Create a user directly (no caller: as the seed command does); its fields as a dict."""
 
     async def make(org_id: uuid.UUID, role: str, territories: list[str] | None = None,
                    username: str | None = None) -> Any:
-        return await tx(lambda s: directory.create_user(
-            s, principal=None, username=username or f"u{uuid.uuid4().hex[:10]}", full_name="Test User",
-            email=None, organization_id=org_id, role=role, territories=territories or ["04.421"],
-            password=PASSWORD))
+        return dataclasses.asdict(await tx(lambda c: users.create_user(
+            c, username=username or f"u{uuid.uuid4().hex[:10]}", full_name="Test User", email=None,
+            organization_id=org_id, role=role, territories=territories or ["04.421"], password=PASSWORD)))
 
     return make
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime, timedelta
 
 import jwt
@@ -10,7 +11,7 @@ import sqlalchemy as sa
 
 from himaya.auth import JWKSCache, TokenVerifier
 from himaya.errors import Conflict, Unauthorized
-from identity_service.domain import keys
+from identity_service.keys import service as keys
 
 ADMIN_PASSWORD = "bootstrap-Root-pass-2026"
 
@@ -22,8 +23,7 @@ def kid_of(token: str) -> str:
 @pytest.fixture
 def rotate(tx, harness):
     async def run(lead_seconds: int, now: datetime | None = None):
-        return await tx(lambda s: keys.rotate_signing_key(
-            s, principal=None, encryption=harness.app.state.key_encryption, now=now or datetime.now(UTC),
+        return await tx(lambda c: keys.rotate_signing_key(c, now=now or datetime.now(UTC),
             lead=timedelta(seconds=lead_seconds), access_ttl=timedelta(seconds=600)))
     return run
 
@@ -43,10 +43,11 @@ class TestKeysAtRest:
         assert key["kty"] == "OKP" and key["crv"] == "Ed25519" and key["alg"] == "EdDSA" and "d" not in key
 
     async def test_wrong_encryption_key_cannot_decrypt(self, seeded, tx):
-        from identity_service.domain.crypto import KeyEncryption
+        from identity_service.core.crypto import KeyEncryption
 
         with pytest.raises(RuntimeError, match="cannot be decrypted"):
-            await tx(lambda s: keys.current_signing_key(s, encryption=KeyEncryption("another-key-" + "x" * 30),
+            other = KeyEncryption("another-key-" + "x" * 30)
+            await tx(lambda c: keys.current_signing_key(dataclasses.replace(c, encryption=other),
                                                         now=datetime.now(UTC)))
 
 
@@ -73,7 +74,7 @@ class TestRotation:
         verifier = TokenVerifier(JWKSCache.static(jwks_now), issuer="himaya-identity", audience="himaya")
         assert (await verifier.verify(old)).role == (await verifier.verify(new)).role == "admin"
         # Once the last token the old key could have signed has expired, the old key leaves the JWKS.
-        later = await tx(lambda s: keys.jwks(s, now=now + timedelta(seconds=600) + keys.VERIFIER_LEEWAY
+        later = await tx(lambda c: keys.jwks(c, now=now + timedelta(seconds=600) + keys.VERIFIER_LEEWAY
                                               + timedelta(seconds=1)))
         assert [k["kid"] for k in later["keys"]] == [kid_of(new)]
         later_verifier = TokenVerifier(JWKSCache.static(later), issuer="himaya-identity", audience="himaya")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from identity_service.db.tables import audit_events
+from identity_service.core.tables import audit_events
 
 ADMIN_PASSWORD = "bootstrap-Root-pass-2026"
 

@@ -12,8 +12,9 @@ from himaya.auth import TokenVerifier
 from himaya.errors import Unauthorized
 from himaya.revocation import RevocationList, refresh
 from identity_service.config import Settings
-from identity_service.domain import keys, revocations
+from identity_service.keys import service as keys
 from identity_service.main import own_revocations_feed
+from identity_service.revocations import service as revocations
 
 
 def claims_of(token: str) -> dict:
@@ -26,7 +27,7 @@ def deny_list_verifier(harness, settings):
 
     async def build() -> TokenVerifier:
         deny = RevocationList()
-        await refresh(deny, own_revocations_feed(lambda: harness.app.state.db))
+        await refresh(deny, own_revocations_feed(lambda: harness.app.state.db, harness.app.state.key_encryption))
         return TokenVerifier(harness.app.state.own_jwks, issuer=settings.token_issuer,
                              audience=settings.token_audience, revocations=deny)
 
@@ -97,21 +98,21 @@ class TestFeed:
         for user in users:
             await patch_user(client, admin, user["id"], {"active": False})
         now = datetime.now(UTC)
-        full = await tx(lambda s: revocations.feed(s, after=None, limit=100, now=now))
-        assert full["reset"] and not full["more"] and len(full["entries"]) == 3
-        first = await tx(lambda s: revocations.feed(s, after=None, limit=2, now=now))
-        assert first["more"] and len(first["entries"]) == 2 and first["cursor"] == first["entries"][-1]["id"]
-        rest = await tx(lambda s: revocations.feed(s, after=first["cursor"], limit=2, now=now))
-        assert not rest["reset"] and not rest["more"]
-        assert [e["subject"] for e in first["entries"] + rest["entries"]] == [f"user:{u['id']}" for u in users]
-        nothing = await tx(lambda s: revocations.feed(s, after=full["cursor"], limit=100, now=now))
-        assert nothing["entries"] == [] and nothing["cursor"] == full["cursor"] and not nothing["reset"]
-        ahead = await tx(lambda s: revocations.feed(s, after=full["cursor"] + 50, limit=100, now=now))
-        assert ahead["reset"] and len(ahead["entries"]) == 3
+        full = await tx(lambda c: revocations.feed(c, after=None, limit=100, now=now))
+        assert full.reset and not full.more and len(full.entries) == 3
+        first = await tx(lambda c: revocations.feed(c, after=None, limit=2, now=now))
+        assert first.more and len(first.entries) == 2 and first.cursor == first.entries[-1].id
+        rest = await tx(lambda c: revocations.feed(c, after=first.cursor, limit=2, now=now))
+        assert not rest.reset and not rest.more
+        assert [e.subject for e in first.entries + rest.entries] == [f"user:{u['id']}" for u in users]
+        nothing = await tx(lambda c: revocations.feed(c, after=full.cursor, limit=100, now=now))
+        assert nothing.entries == [] and nothing.cursor == full.cursor and not nothing.reset
+        ahead = await tx(lambda c: revocations.feed(c, after=full.cursor + 50, limit=100, now=now))
+        assert ahead.reset and len(ahead.entries) == 3
         # Entries past their use are no longer served.
-        expired = await tx(lambda s: revocations.feed(
-            s, after=None, limit=100, now=now + revocations.SUBJECT_ENTRY_LIFETIME + timedelta(seconds=1)))
-        assert expired["entries"] == []
+        expired = await tx(lambda c: revocations.feed(
+            c, after=None, limit=100, now=now + revocations.SUBJECT_ENTRY_LIFETIME + timedelta(seconds=1)))
+        assert expired.entries == []
 
     async def test_served_internally_and_naming_ids_only(self, client, admin, as_user):
         user, _, _ = await as_user("case_manager", "cape")
@@ -151,8 +152,7 @@ class TestEmergencyKeyRevocation:
 
     async def test_a_pending_rotation_is_withdrawn_with_it(self, client, admin, tx, harness):
         now = datetime.now(UTC)
-        await tx(lambda s: keys.rotate_signing_key(s, principal=None, encryption=harness.app.state.key_encryption,
-                                                   now=now, lead=timedelta(minutes=5),
+        await tx(lambda c: keys.rotate_signing_key(c, now=now, lead=timedelta(minutes=5),
                                                    access_ttl=timedelta(minutes=10)))
         states = (await client.get("/v1/signing-keys", headers=admin)).json()
         signing = next(k["kid"] for k in states if k["state"] == "signing")
@@ -161,7 +161,7 @@ class TestEmergencyKeyRevocation:
         kids = {k["kid"] for k in after}
         assert signing not in kids and pending not in kids and len(after) == 1
         later = datetime.now(UTC) + timedelta(minutes=6)
-        key = await tx(lambda s: keys.current_signing_key(s, encryption=harness.app.state.key_encryption, now=later))
+        key = await tx(lambda c: keys.current_signing_key(c, now=later))
         assert key.kid == after[0]["kid"]
 
     async def test_only_a_national_administrator_and_only_a_known_key(self, client, admin, as_user):
@@ -173,8 +173,7 @@ class TestEmergencyKeyRevocation:
 
     async def test_a_rotation_refuses_tokens_the_retired_key_claims_to_sign_later(self, tx, harness, db, seeded):
         now = datetime.now(UTC)
-        await tx(lambda s: keys.rotate_signing_key(s, principal=None, encryption=harness.app.state.key_encryption,
-                                                   now=now, lead=timedelta(minutes=5),
+        await tx(lambda c: keys.rotate_signing_key(c, now=now, lead=timedelta(minutes=5),
                                                    access_ttl=timedelta(minutes=10)))
         retired = [e for e in await entries(db) if e["kid"]]
         assert len(retired) == 1 and retired[0]["issued_after"] == now + timedelta(minutes=5)

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from identity_service.domain.reference import read_territories
 from identity_service.seed import SeedReport, provision_city, read_city_file, seed_base
+from identity_service.territories.service import read_territories
 
 RABAT = Path(__file__).resolve().parents[1] / "examples" / "rabat.yaml"
 COUNTS = ("territories", "courts", "organizations", "users", "api_clients", "client_secrets", "signing_keys")
@@ -20,8 +20,7 @@ async def counts(db) -> dict[str, int]:
 
 class TestSeed:
     async def test_base_seed_is_idempotent(self, tx, settings, harness, db):
-        run = lambda s: seed_base(s, settings=settings, encryption=harness.app.state.key_encryption,  # noqa: E731
-                                  now=datetime.now(UTC))
+        run = lambda c: seed_base(c, settings=settings, now=datetime.now(UTC))  # noqa: E731
         first = await tx(run)
         after_first = await counts(db)
         second = await tx(run)
@@ -41,9 +40,9 @@ class TestSeed:
     async def test_rabat_file_is_idempotent_and_prints_client_secrets_once(self, tx, seeded, db, client, login):
         data = read_city_file(RABAT)
         first, second = SeedReport(), SeedReport()
-        await tx(lambda s: provision_city(s, data, now=datetime.now(UTC), report=first))
+        await tx(lambda c: provision_city(c, data, now=datetime.now(UTC), report=first))
         after_first = await counts(db)
-        await tx(lambda s: provision_city(s, data, now=datetime.now(UTC), report=second))
+        await tx(lambda c: provision_city(c, data, now=datetime.now(UTC), report=second))
         assert await counts(db) == after_first
         assert len(first.client_secrets) == 1 and second.client_secrets == [] and second.created == []
         secret = first.client_secrets[0]

@@ -15,7 +15,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from himaya.auth import JWKSCache, TokenVerifier
 from himaya.errors import Unauthorized
-from identity_service.domain import keys
+from identity_service.keys import service as keys
 
 ADMIN_PASSWORD = "bootstrap-Root-pass-2026"
 
@@ -41,8 +41,7 @@ async def sign_with_real_key(tx, harness):
     """Sign arbitrary claims with identity's current signing key."""
 
     async def sign(claims: dict) -> str:
-        key = await tx(lambda s: keys.current_signing_key(s, encryption=harness.app.state.key_encryption,
-                                                          now=datetime.now(UTC)))
+        key = await tx(lambda c: keys.current_signing_key(c, now=datetime.now(UTC)))
         return keys.sign(claims, key)
 
     return sign

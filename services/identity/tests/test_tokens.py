@@ -9,8 +9,8 @@ import pytest
 import sqlalchemy as sa
 
 from himaya.scopes import ROLE_SCOPES, Role
-from identity_service.db.tables import audit_events
-from identity_service.domain.policy import ORG_TYPE_ROLES, USER_ROLES
+from identity_service.core.access import ORG_TYPE_ROLES, USER_ROLES
+from identity_service.core.tables import audit_events
 
 ADMIN_PASSWORD = "bootstrap-Root-pass-2026"
 PASSWORD = "Sufficiently-long-9"

@@ -23,7 +23,7 @@ from himaya.auth import territory_covers
 from himaya.scopes import ROLE_SCOPES, Role
 from himaya_dev.testing.plugin import service_fixtures
 from referrals_service.config import Settings
-from referrals_service.db.tables import APPEND_ONLY_TABLES, MIGRATIONS_DIR, SCHEMA
+from referrals_service.core.tables import APPEND_ONLY_TABLES, MIGRATIONS_DIR, SCHEMA
 from referrals_service.main import create_app
 
 EVENTS_SECRET = "test-events-secret-" + uuid.uuid4().hex

@@ -12,8 +12,8 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from himaya.crypto import FieldCipher
 from himaya.settings import to_asyncpg_url
-from referrals_service.db.tables import SCHEMA
-from referrals_service.domain.rotation import rotate_field_keys
+from referrals_service.core.tables import SCHEMA
+from referrals_service.rotate_keys import rotate_field_keys
 
 from .conftest import FIELD_KEYS
 

@@ -4,8 +4,8 @@ import json
 import re
 from pathlib import Path
 
-from referrals_service.schemas.referrals import DecisionCreate, DecisionRead, ReferralAcknowledge, ReferralRead
-from referrals_service.schemas.webhooks import WebhookSubscriptionCreate
+from referrals_service.referrals.schemas import DecisionCreate, DecisionRead, ReferralAcknowledge, ReferralRead
+from referrals_service.webhooks.schemas import WebhookSubscriptionCreate
 
 GUIDE = Path(__file__).resolve().parents[3] / "docs" / "partner-guide" / "referrals.md"
 

@@ -8,8 +8,8 @@ import pytest
 import sqlalchemy as sa
 
 from himaya.crypto import DecryptionError
-from referrals_service.db.tables import SCHEMA, outbox_events
-from referrals_service.domain.events import open_event
+from referrals_service.core.tables import SCHEMA, outbox_events
+from referrals_service.delivery.repository import open_event
 
 TEXTS = {
     "reason": "Reason-Zerhouni girl at the Bab Doukkala lights",

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import sqlalchemy as sa
 
-from referrals_service.db.tables import audit_events, outbox_events
+from referrals_service.core.tables import audit_events, outbox_events
 
 
 def prosecution_referral(case_id, target):

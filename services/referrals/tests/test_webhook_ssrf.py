@@ -12,8 +12,9 @@ import pytest
 import sqlalchemy as sa
 
 from himaya.outbox import OutboxEvent, PermanentDeliveryError
-from referrals_service.db.tables import webhook_subscriptions
-from referrals_service.domain.delivery import (
+from referrals_service.core.tables import webhook_subscriptions
+from referrals_service.core.urlguard import UnsafeWebhookUrl, check_webhook_url, system_resolver, url_guard
+from referrals_service.delivery.dispatcher import (
     ADDRESS_REFUSED,
     NOT_ENTITLED,
     REDIRECTED,
@@ -22,8 +23,7 @@ from referrals_service.domain.delivery import (
     WebhookFailure,
     webhook_http_client,
 )
-from referrals_service.domain.urlguard import UnsafeWebhookUrl, check_webhook_url, system_resolver, url_guard
-from referrals_service.domain.webhooks import GENERIC_DELIVERY_ERROR, public_error
+from referrals_service.webhooks.service import GENERIC_DELIVERY_ERROR, public_error
 
 from .conftest import free_port
 

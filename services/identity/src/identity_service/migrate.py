@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 
 from himaya.migrations import autogenerate, provision, urls_from_env
-from identity_service.db.tables import APPEND_ONLY_TABLES, MIGRATIONS_DIR, SCHEMA
+from identity_service.core.tables import APPEND_ONLY_TABLES, MIGRATIONS_DIR, SCHEMA
 
 
 def main(argv: list[str]) -> None:

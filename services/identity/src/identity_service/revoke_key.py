@@ -12,27 +12,29 @@ import argparse
 import asyncio
 import sys
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
-from typing import Any
+from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
 
+from himaya import clock
 from himaya.errors import DomainError
 from identity_service.config import Settings
-from identity_service.domain import keys
-from identity_service.domain.crypto import KeyEncryption
+from identity_service.core.context import Context
+from identity_service.core.crypto import KeyEncryption
+from identity_service.keys import service as keys
+from identity_service.keys.records import KeyState
 
 
-async def run(settings: Settings, kid: str | None) -> list[dict[str, Any]]:
+async def run(settings: Settings, kid: str | None) -> list[KeyState]:
     """Withdraw `kid` (or only read the keys' states) in one transaction; returns the states after."""
     engine = create_async_engine(settings.dsn)
     try:
         async with async_sessionmaker(engine, expire_on_commit=False)() as session, session.begin():
-            now = datetime.now(UTC)
+            now = clock.now()
+            ctx = Context(session=session, principal=None, encryption=KeyEncryption(settings.kek))
             if kid is None:
-                return await keys.key_states(session, now=now)
-            return await keys.revoke_signing_key(session, principal=None, kid=kid,
-                                                 encryption=KeyEncryption(settings.kek), now=now,
+                return await keys.key_states(ctx, now=now)
+            return await keys.revoke_signing_key(ctx, kid=kid, now=now,
                                                  access_ttl=timedelta(seconds=settings.access_token_ttl))
     finally:
         await engine.dispose()
@@ -52,7 +54,7 @@ def main(argv: Sequence[str]) -> int:
     if args.kid is not None:
         print(f"signing key {args.kid} revoked; every service refuses its tokens within seconds")
     for state in states:
-        print(f"  {state['kid']}  {state['state']}  activates {state['activates_at'].isoformat()}")
+        print(f"  {state.kid}  {state.state}  activates {state.activates_at.isoformat()}")
     return 0
 
 

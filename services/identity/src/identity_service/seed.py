@@ -15,20 +15,25 @@ import json
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import yaml
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import async_sessionmaker
 
+from himaya import clock
 from himaya.auth import NATIONAL
 from himaya.db import create_engine
 from himaya.errors import DomainError
+from identity_service.clients import service as clients
 from identity_service.config import Settings
-from identity_service.db import directory as repo
-from identity_service.domain import directory, keys, reference
-from identity_service.domain.crypto import KeyEncryption
+from identity_service.core.context import Context
+from identity_service.core.crypto import KeyEncryption
+from identity_service.keys import service as keys
+from identity_service.organizations import service as organizations
+from identity_service.territories import service as reference
+from identity_service.users import service as users
 
 BOOTSTRAP_ORGANIZATION = "Ministère de la Solidarité, de l'Insertion Sociale et de la Famille"
 
@@ -45,22 +50,21 @@ class SeedReport:
     client_secrets: list[dict[str, str]] = field(default_factory=list)
 
 
-async def seed_base(session: AsyncSession, *, settings: Settings, encryption: KeyEncryption,
-                    now: datetime) -> SeedReport:
+async def seed_base(ctx: Context, *, settings: Settings, now: datetime) -> SeedReport:
     """Reference data, an active signing key, and the bootstrap administrator if configured and absent."""
     report = SeedReport()
-    report.territories, report.courts = await reference.load_reference_data(session)
-    report.signing_key = await keys.ensure_signing_key(session, encryption=encryption, now=now)
+    report.territories, report.courts = await reference.load_reference_data(ctx)
+    report.signing_key = await keys.ensure_signing_key(ctx, now=now)
     username = settings.bootstrap_admin_username
     password = settings.bootstrap_admin_password
-    if username and password is not None and await repo.get_user_credentials(session, username) is None:
-        org = await repo.find_organization(session, name=BOOTSTRAP_ORGANIZATION, territory_code=NATIONAL)
+    if username and password is not None and not await users.username_taken(ctx, username):
+        org = await organizations.find_organization(ctx, name=BOOTSTRAP_ORGANIZATION, territory_code=NATIONAL)
         if org is None:
-            org = await directory.create_organization(session, principal=None, name=BOOTSTRAP_ORGANIZATION,
-                                                      type_="ministry", territory_code=NATIONAL, court_code=None)
-        await directory.create_user(session, principal=None, username=username, full_name="Administrator",
-                                    email=None, organization_id=org["id"], role="admin", territories=[NATIONAL],
-                                    password=password.get_secret_value())
+            org = await organizations.create_organization(ctx, name=BOOTSTRAP_ORGANIZATION, type_="ministry",
+                                                          territory_code=NATIONAL, court_code=None)
+        await users.create_user(ctx, username=username, full_name="Administrator", email=None,
+                                organization_id=org.id, role="admin", territories=[NATIONAL],
+                                password=password.get_secret_value())
         report.admin_created = True
     return report
 
@@ -74,32 +78,31 @@ def read_city_file(path: Path) -> dict[str, Any]:
     return data
 
 
-async def provision_city(session: AsyncSession, data: dict[str, Any], *, now: datetime,
-                         report: SeedReport) -> None:
+async def provision_city(ctx: Context, data: dict[str, Any], *, now: datetime, report: SeedReport) -> None:
     """Create the organisations, users and clients of `data` that do not exist yet (matched by natural key)."""
     for spec in data["organizations"]:
-        org = await repo.find_organization(session, name=spec["name"], territory_code=spec["territory_code"])
+        org = await organizations.find_organization(ctx, name=spec["name"], territory_code=spec["territory_code"])
         if org is None:
-            org = await directory.create_organization(
-                session, principal=None, name=spec["name"], type_=spec["type"],
-                territory_code=spec["territory_code"], court_code=spec.get("court_code"))
+            org = await organizations.create_organization(
+                ctx, name=spec["name"], type_=spec["type"], territory_code=spec["territory_code"],
+                court_code=spec.get("court_code"))
             report.created.append(f"organization {spec['name']}")
         for user in spec.get("users", []):
-            if await repo.get_user_credentials(session, user["username"]) is not None:
+            if await users.username_taken(ctx, user["username"]):
                 continue
-            await directory.create_user(
-                session, principal=None, username=user["username"], full_name=user["full_name"],
-                email=user.get("email"), organization_id=org["id"], role=user["role"],
+            await users.create_user(
+                ctx, username=user["username"], full_name=user["full_name"], email=user.get("email"),
+                organization_id=org.id, role=user["role"],
                 territories=user.get("territories", [spec["territory_code"]]), password=user["password"])
             report.created.append(f"user {user['username']}")
         for client in spec.get("clients", []):
-            if await repo.find_client(session, organization_id=org["id"], name=client["name"]) is not None:
+            if await clients.find_client(ctx, organization_id=org.id, name=client["name"]) is not None:
                 continue
-            row, secret = await directory.create_client(
-                session, principal=None, name=client["name"], organization_id=org["id"], scopes=client["scopes"],
+            created, secret = await clients.create_client(
+                ctx, name=client["name"], organization_id=org.id, scopes=client["scopes"],
                 territories=client.get("territories", [spec["territory_code"]]), now=now)
             report.created.append(f"client {client['name']}")
-            report.client_secrets.append({"name": client["name"], "client_id": str(row["id"]),
+            report.client_secrets.append({"name": client["name"], "client_id": str(created.id),
                                           "client_secret": secret})
 
 
@@ -108,10 +111,11 @@ async def run(settings: Settings, *, city_file: Path | None) -> SeedReport:
     engine = create_engine(settings.dsn)
     try:
         async with async_sessionmaker(engine, expire_on_commit=False)() as session, session.begin():
-            now = datetime.now(UTC)
-            report = await seed_base(session, settings=settings, encryption=KeyEncryption(settings.kek), now=now)
+            now = clock.now()
+            ctx = Context(session=session, principal=None, encryption=KeyEncryption(settings.kek))
+            report = await seed_base(ctx, settings=settings, now=now)
             if city_file is not None:
-                await provision_city(session, read_city_file(city_file), now=now, report=report)
+                await provision_city(ctx, read_city_file(city_file), now=now, report=report)
         return report
     finally:
         await engine.dispose()

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from himaya.audit_cli import main as verify_main
 from identity_service.config import Settings
-from identity_service.db.tables import audit_checkpoints, audit_events
+from identity_service.core.tables import audit_checkpoints, audit_events
 
 
 def main() -> None:

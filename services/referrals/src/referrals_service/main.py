@@ -14,12 +14,9 @@ from himaya.app import ServiceSpec, create_service_app
 from himaya.crypto import FieldCipher
 from himaya.idempotency import IdempotencyProtection
 from himaya.retention import delivered_outbox_rule, idempotency_rule
-from referrals_service.api.referrals import router as referrals_router
-from referrals_service.api.webhooks import admin_router as dead_letters_router
-from referrals_service.api.webhooks import router as webhooks_router
-from referrals_service.clients.directory import CasesClient, IdentityClient
 from referrals_service.config import Settings
-from referrals_service.db.tables import (
+from referrals_service.core.clients import CasesClient, IdentityClient
+from referrals_service.core.tables import (
     MIGRATIONS_DIR,
     SCHEMA,
     audit_checkpoints,
@@ -27,8 +24,11 @@ from referrals_service.db.tables import (
     idempotency_keys,
     outbox_events,
 )
-from referrals_service.domain.delivery import CasesDelivery, OrderedDispatcher, WebhookDelivery, webhook_http_client
-from referrals_service.domain.urlguard import url_guard
+from referrals_service.core.urlguard import url_guard
+from referrals_service.delivery.dispatcher import CasesDelivery, OrderedDispatcher, WebhookDelivery, webhook_http_client
+from referrals_service.referrals.router import router as referrals_router
+from referrals_service.webhooks.router import admin_router as dead_letters_router
+from referrals_service.webhooks.router import router as webhooks_router
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:

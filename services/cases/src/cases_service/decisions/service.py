@@ -20,9 +20,9 @@ from __future__ import annotations
 import itertools
 import uuid
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import ValidationError
 
 from cases_service.core import repository as core_repo
 from cases_service.core.context import Context, EventContext
@@ -31,43 +31,10 @@ from cases_service.decisions import repository as repo
 from himaya import clock
 from himaya.audit import AuditEntry
 from himaya.errors import InvalidInput
+from himaya.events import ServiceEvent
 
-EventType = Literal["referral.sent", "referral.acknowledged", "referral.decision_recorded", "referral.accepted",
-                    "referral.rejected", "referral.completed", "referral.cancelled", "referral.closed",
-                    "case.status_changed"]
 SAFE_DATA_KEYS = ("kind", "urgency", "service_type", "decision_id", "type", "concerns", "adult_id", "decided_at",
                   "reference", "police_report_number", "external_reference", "status", "lifts_decision_ids")
-
-
-class ServiceEvent(BaseModel):
-    """The event body of decision 0004."""
-
-    model_config = ConfigDict(extra="ignore")
-
-    id: uuid.UUID
-    type: EventType
-    occurred_at: datetime
-    case_id: uuid.UUID
-    referral_id: uuid.UUID | None = None
-    organization_id: uuid.UUID | None = None
-    actor: str = Field(min_length=1, max_length=200)
-    data: dict[str, Any] = Field(default_factory=dict)
-
-
-class Decision(BaseModel):
-    """The `data` of a referral.decision_recorded event."""
-
-    model_config = ConfigDict(extra="ignore")
-
-    decision_id: uuid.UUID | None = None
-    type: Literal["return_to_family", "emergency_placement", "placement_trusted_person", "refer_juvenile_judge",
-                  "medical_care_order", "civil_status_regularisation", "dna_expertise_order",
-                  "open_investigation", "prosecute_adult", "no_further_action_adult", "refer_trafficking_mechanism"]
-    concerns: Literal["child", "adult"]
-    adult_id: uuid.UUID | None = None
-    decided_at: datetime
-    reference: str | None = Field(default=None, max_length=200)
-    lifts_decision_ids: list[uuid.UUID] | None = None
 
 
 def parse_event(body: bytes) -> ServiceEvent:
@@ -123,7 +90,7 @@ async def receive_event(ctx: EventContext, *, event: ServiceEvent) -> str:
             new_status = Status.REFERRED_TO_PROSECUTION
     elif event.type == "referral.decision_recorded":
         try:
-            decision = Decision.model_validate(event.data)
+            decision = event.decision()
         except ValidationError as exc:
             raise InvalidInput("The decision in the event is not valid.") from exc
         if decision.concerns == "adult" and decision.adult_id is None:

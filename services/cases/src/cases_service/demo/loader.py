@@ -31,12 +31,13 @@ from cases_service.core.directory import Directory, OrganizationEntry, UserEntry
 from cases_service.core.protection import Protector
 from cases_service.core.records import VisibleCase
 from cases_service.core.reference import ReferenceData
-from cases_service.decisions.service import ServiceEvent, receive_event
+from cases_service.decisions.service import receive_event
 from cases_service.demo import dataset, repository
 from cases_service.intakes import service as intakes
 from cases_service.intakes.records import OpenedCase
 from cases_service.intakes.schemas import AdultCreate, ChildCreate, IntakeCreate
 from himaya.auth import NATIONAL, Principal
+from himaya.events import ServiceEvent
 from himaya.scopes import Role, scopes_for
 
 NAMESPACE = uuid.UUID("5d3c1f0e-8f7a-4c55-9d0b-6a1e2c3b4d5e")
