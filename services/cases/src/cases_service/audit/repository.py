@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
@@ -15,6 +14,7 @@ from cases_service.core.repository import territory_clause
 from cases_service.core.tables import audit_checkpoints, audit_events, cases
 from himaya.audit import AuditSigner, ChainState, Checkpoint, CheckpointReport, verify_chains, verify_checkpoints
 from himaya.audit import write_checkpoint as write_signed_checkpoint
+from himaya.records import from_row
 
 EVENT_COLUMNS = [c for c in audit_events.c if c.name not in ("prev_hash", "hash")]
 
@@ -45,7 +45,7 @@ async def list_events(session: AsyncSession, *, case_id: uuid.UUID | None, child
     if before_id is not None:
         stmt = stmt.where(a.c.id < before_id)
     rows = (await session.execute(stmt.order_by(a.c.id.desc()).limit(limit + 1))).mappings().all()
-    return [AuditEvent(**{f.name: row[f.name] for f in dataclasses.fields(AuditEvent)}) for row in rows]
+    return [from_row(AuditEvent, row) for row in rows]
 
 
 async def verify(session: AsyncSession, signer: AuditSigner) -> tuple[list[ChainState], CheckpointReport]:

@@ -3,7 +3,6 @@ placements (no rules here)."""
 
 from __future__ import annotations
 
-import dataclasses
 import uuid
 from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any, TypeVar
@@ -33,6 +32,7 @@ from cases_service.core.tables import (
     placements,
     service_deliveries,
 )
+from himaya.records import from_row
 
 RECORD_TABLES: dict[str, sa.Table] = {
     "filiation_checks": filiation_checks, "assessments": assessments, "care_plans": care_plans,
@@ -59,9 +59,7 @@ def _record(kind: type[R], row: Mapping[Any, Any], protector: Protector, reveal:
     table = TABLE_OF[kind]
     wanted = reveal(row) if callable(reveal) else reveal
     opened = protector.open(table, row, *(c for c in SEALED[table] if c in wanted))
-    fields: dict[str, Any] = {f.name: opened.get(f.name) if f.name in SEALED[table] else row[f.name]
-                              for f in dataclasses.fields(kind)}
-    return kind(**fields)
+    return from_row(kind, {**row, **{c: opened.get(c) for c in SEALED[table]}})
 
 
 async def insert_record(session: AsyncSession, protector: Protector, kind: type[R], values: Mapping[str, Any], *,
@@ -117,7 +115,7 @@ async def update_record(session: AsyncSession, protector: Protector, kind: type[
 
 
 def _measure(row: Mapping[Any, Any]) -> JudicialMeasure:
-    return JudicialMeasure(**{f.name: row[f.name] for f in dataclasses.fields(JudicialMeasure)})
+    return from_row(JudicialMeasure, row)
 
 
 async def find_measure(session: AsyncSession, *, case_id: uuid.UUID, types: Sequence[str],
@@ -144,7 +142,7 @@ def _institution_select() -> sa.Select[Any]:
 
 
 def _institution(row: Mapping[Any, Any]) -> Institution:
-    return Institution(**{f.name: row[f.name] for f in dataclasses.fields(Institution)})
+    return from_row(Institution, row)
 
 
 async def insert_institution(session: AsyncSession, values: Mapping[str, Any]) -> Institution:

@@ -3,7 +3,6 @@ again with their latest cases."""
 
 from __future__ import annotations
 
-import dataclasses
 import uuid
 from collections.abc import Mapping, Sequence
 from datetime import date, datetime
@@ -24,11 +23,11 @@ from cases_service.core.tables import (
     outings,
 )
 from cases_service.intakes.records import ChildData, KnownChild, NewChild, OpenCase, Outing
+from himaya.records import from_row
 
 
 def _outing(row: Mapping[Any, Any]) -> Outing:
-    fields: dict[str, Any] = {f.name: row[f.name] for f in dataclasses.fields(Outing)}
-    return Outing(**fields)
+    return from_row(Outing, row)
 
 
 async def insert_outing(session: AsyncSession, values: Mapping[str, Any]) -> Outing:
