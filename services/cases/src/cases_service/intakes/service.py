@@ -76,7 +76,8 @@ async def create_intake(ctx: Context, *, data: IntakeCreate) -> RecordedIntake:
     known = await _children_named_again(ctx, data)
     opened_at = clock.now()
     intake_id = uuid.uuid4()
-    await intakes_repo.insert_intake(ctx.session, ctx.protector, intake_id=intake_id, narrative=data.narrative, values={
+    await intakes_repo.insert_intake(ctx.session, ctx.protector, intake_id=intake_id, narrative=data.narrative,
+                                     values={
         "outing_id": data.outing_id, "reported_at": data.reported_at, "source": data.source,
         "region_code": place.region_code, "prefecture_code": place.prefecture_code,
         "commune_code": place.commune_code, "court_code": court_code, "place_type": data.place_type,
@@ -85,10 +86,10 @@ async def create_intake(ctx: Context, *, data: IntakeCreate) -> RecordedIntake:
     children = await _record_children(ctx, data, known)
     adults = await core_repo.insert_adults(ctx.session, ctx.protector, data.adults, intake_id=intake_id)
     candidates, proposed = await duplicates.propose_at_intake(ctx, children=[
-        (c.id, c.name_tokens, c.key_tokens, c.sex, c.reference_birth_date) for c in children.new],
+        (c.id, c.name_tokens, c.key_tokens, c.sex, c.reference_birth_date) for c in children.new if c.name_tokens],
         adults=[(a.cnie_index, a.name_tokens) for a in adults], exclude=children.ids)
-    case_rows = await _open_cases(ctx, data, children, known, place=place, court_code=court_code, intake_id=intake_id,
-                                  opened_at=opened_at)
+    case_rows = await _open_cases(ctx, data, children, known, place=place, court_code=court_code,
+                                  intake_id=intake_id, opened_at=opened_at)
     await core_repo.link_adults(ctx.session, [
         {"case_id": case["id"], "adult_id": adult.id, "claimed_relationship": spec.claimed_relationship}
         for case in case_rows for adult, spec in zip(adults, data.adults, strict=True)])
@@ -103,11 +104,9 @@ async def create_intake(ctx: Context, *, data: IntakeCreate) -> RecordedIntake:
         prefecture_code=place.prefecture_code, court_code=court_code, outing_id=data.outing_id,
         place_type=data.place_type, night=data.night, exploitation_pattern=data.exploitation_pattern,
         narrative=data.narrative if may_see_names(ctx.principal) else None,
-        cases=[OpenedCase(id=c["id"], case_number=c["case_number"], child_id=c["child_id"],
-                              status=c["status"],
-                              repeat_of_case_id=c["repeat_of_case_id"] if _repeat_visible(known, c["child_id"])
-                              else None,
-                              duplicate_candidates=candidates.get(c["child_id"], []))
+        cases=[OpenedCase(id=c["id"], case_number=c["case_number"], child_id=c["child_id"], status=c["status"],
+                          repeat_of_case_id=c["repeat_of_case_id"] if _repeat_visible(known, c["child_id"]) else None,
+                          duplicate_candidates=candidates.get(c["child_id"], []))
                for c in case_rows],
         adult_ids=[a.id for a in adults])
 
