@@ -2,7 +2,7 @@
 
 Holders of `children:dedup` (police, CAPE case managers, team coordinators) search every territory, since a
 child seen again is usually seen in another city; for children in cases they may not see they get a minimal
-view without names (`RemoteChildCandidate`). Everyone else searches only the cases they may see. A review
+view without names (`RemoteCandidate`). Everyone else searches only the cases they may see. A review
 decides `same` (the newer record is merged into the older, its cases move, repeat links are set) or
 `not_same` (recorded; the pair is never proposed again). Decision 0070.
 """
@@ -23,33 +23,34 @@ from sqlalchemy.exc import IntegrityError
 
 from cases_service.core import repository as core_repo
 from cases_service.core.access import require
-from cases_service.core.context import DAYS_PER_YEAR, Context, age_years, new_id
+from cases_service.core.context import DAYS_PER_YEAR, Context, age_years, new_id, time_cursor
 from cases_service.core.enums import CASE_MANAGER_ROLES, TERMINAL_STATUSES
-from cases_service.core.schemas import PersonNames
 from cases_service.duplicates import repository as repo
-from cases_service.duplicates.records import Candidate
+from cases_service.duplicates.records import (
+    Candidate,
+    CandidateView,
+    CaseRef,
+    Duplicates,
+    Evidence,
+    FullCandidate,
+    MergeRequest,
+    RemoteCandidate,
+    RequestSide,
+    Review,
+    Subject,
+    Unmerged,
+)
 from cases_service.duplicates.schemas import (
-    AnyCandidate,
-    CandidateCase,
-    ChildCandidate,
     DuplicateReviewCreate,
-    DuplicateReviewRead,
-    DuplicatesRead,
-    DuplicateSubject,
-    MatchEvidence,
     MergeRequestDecision,
-    MergeRequestRead,
-    MergeRequestSide,
-    RemoteChildCandidate,
     UnmergeCreate,
-    UnmergeRead,
 )
 from himaya import clock
 from himaya.audit import AuditEntry
 from himaya.auth import NATIONAL
 from himaya.crypto import SAME_NAME_SCORE, STORED_EXTRA_WEIGHT, UNRELATED_SCORE, BlindIndex
 from himaya.errors import Conflict, Forbidden, InvalidInput, NotFound
-from himaya.pagination import Page, build_page, decode_cursor
+from himaya.pagination import build_page
 from himaya.scopes import Scope
 
 T = TypeVar("T")
@@ -240,33 +241,33 @@ async def _matches(ctx: Context, *, tokens: list[str], select_by: list[str] | No
     return out
 
 
-def _case_refs(cases: Sequence[Mapping[str, Any]]) -> list[CandidateCase]:
-    return [CandidateCase(case_number=c["case_number"], prefecture_code=c["prefecture_code"],
+def _case_refs(cases: Sequence[Mapping[str, Any]]) -> list[CaseRef]:
+    return [CaseRef(case_number=c["case_number"], prefecture_code=c["prefecture_code"],
                           opened_month=datetime.fromisoformat(c["opened_at"]).strftime("%Y-%m")) for c in cases]
 
 
-def _names(ctx: Context, row: Mapping[Any, Any]) -> PersonNames:
-    return PersonNames(**repo.names_of(ctx.protector, row))
+def _names(ctx: Context, row: Mapping[Any, Any]) -> dict[str, str | None]:
+    return repo.names_of(ctx.protector, row)
 
 
-def candidate_view(ctx: Context, match: Match, today: date) -> AnyCandidate:
+def candidate_view(ctx: Context, match: Match, today: date) -> CandidateView:
     """The candidate as this caller may see it: full where it sees one of its cases, minimal otherwise."""
     row = match.row
     age = age_years(row["reference_birth_date"], today)
-    evidence = MatchEvidence(name_score=match.name_score, age_difference_years=match.age_difference_years,
+    evidence = Evidence(name_score=match.name_score, age_difference_years=match.age_difference_years,
                              same_sex=True, shared_adult=match.shared_adult)
     common: dict[str, Any] = {"child_id": match.child_id, "score": match.score, "evidence": evidence, "sex": row["sex"],
                               "age_band": age_band(age), "cases": _case_refs(match.cases)}
     if match.visible_case_ids:
-        return ChildCandidate(**common, age_years=age, names=_names(ctx, row), case_ids=match.visible_case_ids)
-    return RemoteChildCandidate(**common)
+        return FullCandidate(**common, age_years=age, names=_names(ctx, row), case_ids=match.visible_case_ids)
+    return RemoteCandidate(**common)
 
 
-def audit_entries(action: str, views: Sequence[AnyCandidate], matches: Sequence[Match]) -> list[AuditEntry]:
+def audit_entries(action: str, views: Sequence[CandidateView], matches: Sequence[Match]) -> list[AuditEntry]:
     """One event per case of each shown candidate, so "who saw this child" finds the reader by case too."""
     entries = []
     for view, match in zip(views, matches, strict=True):
-        fields = FULL_FIELDS if isinstance(view, ChildCandidate) else REMOTE_FIELDS
+        fields = FULL_FIELDS if isinstance(view, FullCandidate) else REMOTE_FIELDS
         for case in match.cases or [{"id": None}]:
             entries.append(AuditEntry(action=action, object_type="child", object_id=str(view.child_id),
                                       case_id=uuid.UUID(case["id"]) if case["id"] else None, fields=fields))
@@ -298,7 +299,7 @@ async def propose_at_intake(ctx: Context, *,
     return out, entries
 
 
-async def search_children(ctx: Context, *, q: str, sex: str | None, age: float | None) -> list[AnyCandidate]:
+async def search_children(ctx: Context, *, q: str, sex: str | None, age: float | None) -> list[CandidateView]:
     """Children whose names match `q` (any script, small misspellings), across the territories the caller may
     search; audited per case shown."""
     require(ctx.principal, Scope.CASES_READ)
@@ -313,7 +314,7 @@ async def search_children(ctx: Context, *, q: str, sex: str | None, age: float |
     return views
 
 
-async def list_duplicates(ctx: Context, *, child_id: uuid.UUID) -> DuplicatesRead:
+async def list_duplicates(ctx: Context, *, child_id: uuid.UUID) -> Duplicates:
     """The child side by side with its candidates (children:dedup; 404 for a child the caller may not see)."""
     require(ctx.principal, Scope.CHILDREN_DEDUP)
     subject = await repo.child_for_review(ctx.session, child_id, ctx.visibility)
@@ -328,8 +329,8 @@ async def list_duplicates(ctx: Context, *, child_id: uuid.UUID) -> DuplicatesRea
         *(AuditEntry(action="child.duplicates.read", object_type="child", object_id=str(child_id), case_id=cid,
                      fields=FULL_FIELDS) for cid in visible),
         *audit_entries("child.duplicates.read", views, matches)])
-    return DuplicatesRead(
-        child=DuplicateSubject(child_id=child_id, sex=subject["sex"], age_years=age, age_band=age_band(age),
+    return Duplicates(
+        child=Subject(child_id=child_id, sex=subject["sex"], age_years=age, age_band=age_band(age),
                                names=_names(ctx, {**subject, "id": subject["record_id"]}), case_ids=visible,
                                cases=_case_refs(subject["cases"])),
         candidates=views)
@@ -346,7 +347,7 @@ async def _matches_for(ctx: Context, subject: RowMapping) -> list[Match]:
 
 # ---- review --------------------------------------------------------------------------------------------
 
-async def review_duplicate(ctx: Context, *, child_id: uuid.UUID, data: DuplicateReviewCreate) -> DuplicateReviewRead:
+async def review_duplicate(ctx: Context, *, child_id: uuid.UUID, data: DuplicateReviewCreate) -> Review:
     """Record `not_same` (never proposed again) or `same`: the newer record is merged into the older when the
     reviewer sees both children; for a child it may not see, a merge request to that child's territory
     (decision 0100)."""
@@ -386,7 +387,7 @@ async def review_duplicate(ctx: Context, *, child_id: uuid.UUID, data: Duplicate
                                  ["duplicate_review"] + (["duplicate_review.note"] if data.note else [])))
     # Case ids only of cases the reviewer may read (one of the children may have cases elsewhere too).
     seen = {c["id"] for c in case_rows if c["visible"]}
-    return DuplicateReviewRead(
+    return Review(
         id=review_id, outcome="merged" if merge else "recorded", merge_request_id=None, child_id=child_id,
         other_child_id=other_id, decision=data.decision, survivor_child_id=row["survivor_child_id"],
         merged_child_id=row["merged_child_id"], moved_case_ids=[c for c in merge.moved if c in seen] if merge else [],
@@ -492,7 +493,7 @@ def may_decide_merges(ctx: Context) -> bool:
 
 
 async def _request_merge(ctx: Context, *, child_id: uuid.UUID, other_id: uuid.UUID, match: Match,
-                         note: str | None) -> DuplicateReviewRead:
+                         note: str | None) -> Review:
     """Record "same" about a child the caller may not see as a request to that child's territory; nothing of
     the other record is shown beyond the minimal view the reviewer already had."""
     if await repo.pending_request_of_pair(ctx.session, child_id, other_id) is not None:
@@ -512,14 +513,14 @@ async def _request_merge(ctx: Context, *, child_id: uuid.UUID, other_id: uuid.UU
         for c in case_rows])
     await ctx.audit(_merge_audit("child.merge_request.create", case_rows, None,
                                  ["merge_request"] + (["merge_request.note"] if note else [])))
-    return DuplicateReviewRead(
+    return Review(
         id=request_id, outcome="merge_requested", merge_request_id=request_id, child_id=child_id,
         other_child_id=other_id, decision="same", survivor_child_id=None, merged_child_id=None, moved_case_ids=[],
         repeat_links={}, note=note, reviewed_by=row["requested_by"], reviewed_at=row["requested_at"])
 
 
 async def _request_views(ctx: Context, rows: Sequence[RowMapping],
-                         action: str = "child.merge_request.read") -> tuple[list[MergeRequestRead], list[AuditEntry]]:
+                         action: str = "child.merge_request.read") -> tuple[list[MergeRequest], list[AuditEntry]]:
     """The requests as both sides see them, and one audit entry per case of each child shown (so each
     territory's auditor sees who was shown its child)."""
     records = {r["child_id"] for r in rows} | {r["other_child_id"] for r in rows}
@@ -532,9 +533,9 @@ async def _request_views(ctx: Context, rows: Sequence[RowMapping],
                 reviews[r["id"]] = review
     today = clock.now().date()
 
-    def side(record_id: uuid.UUID) -> MergeRequestSide:
+    def side(record_id: uuid.UUID) -> RequestSide:
         s = sides[record_id]
-        return MergeRequestSide(child_id=record_id, sex=s["sex"],
+        return RequestSide(child_id=record_id, sex=s["sex"],
                                 age_band=age_band(age_years(s["reference_birth_date"], today)),
                                 cases=_case_refs(s["cases"]))
 
@@ -542,7 +543,7 @@ async def _request_views(ctx: Context, rows: Sequence[RowMapping],
     for r in rows:
         opened = repo.request_texts(ctx.protector, r)
         review = reviews.get(r["id"])
-        out.append(MergeRequestRead(
+        out.append(MergeRequest(
             id=r["id"], status=r["status"], child=side(r["child_id"]), other_child=side(r["other_child_id"]),
             target_prefecture_codes=list(r["target_prefecture_codes"]),
             name_score=float(r["name_score"]) if r["name_score"] is not None else None, note=opened["note"],
@@ -557,29 +558,23 @@ async def _request_views(ctx: Context, rows: Sequence[RowMapping],
 
 
 async def list_merge_requests(ctx: Context, *, status: str | None, limit: int,
-                              cursor: str | None) -> Page[MergeRequestRead]:
+                              cursor: str | None) -> tuple[list[MergeRequest], str | None]:
     """The merge requests the caller made and, for case managers and team coordinators, those addressed to a
     prefecture of their territories; newest first. Both children are shown minimally."""
     require(ctx.principal, Scope.CHILDREN_DEDUP)
-    after = None
-    if cursor:
-        at, rid = decode_cursor(cursor, 2)
-        try:
-            after = (datetime.fromisoformat(str(at)), uuid.UUID(str(rid)))
-        except ValueError as exc:
-            raise InvalidInput("The cursor is not valid.") from exc
+    after = time_cursor(cursor)
     rows = await repo.list_requests(ctx.session, actor=ctx.principal.actor, territories=ctx.principal.territories,
                                    may_decide=may_decide_merges(ctx), status=status, after=after, limit=limit)
     items, next_cursor = build_page(rows, limit, lambda r: [r["requested_at"].isoformat(), str(r["id"])])
     views, entries = await _request_views(ctx, items, "child.merge_request.list")
     await ctx.audit(entries or [AuditEntry(action="child.merge_request.list", object_type="merge_request",
                                            fields=[])])
-    return Page[MergeRequestRead](items=views, next_cursor=next_cursor)
+    return views, next_cursor
 
 
 
 async def decide_merge_request(ctx: Context, *, request_id: uuid.UUID,
-                               data: MergeRequestDecision) -> MergeRequestRead:
+                               data: MergeRequestDecision) -> MergeRequest:
     """Accept (the records are merged) or refuse a merge request addressed to the caller's territory: a case
     manager or team coordinator who sees a case of the requested child (404 otherwise)."""
     require(ctx.principal, Scope.CHILDREN_DEDUP)
@@ -633,7 +628,7 @@ def _inside(ctx: Context, prefecture_code: str) -> bool:
 
 # ---- unmerge (decision 0100) ---------------------------------------------------------------------------
 
-async def unmerge(ctx: Context, *, review_id: uuid.UUID, data: UnmergeCreate) -> UnmergeRead:
+async def unmerge(ctx: Context, *, review_id: uuid.UUID, data: UnmergeCreate) -> Unmerged:
     """Undo a merge: the merged record is a child of its own again with the cases opened with it (and with the
     records merged into it), repeat links crossing the two children are set again within each, and both sides'
     cases get a `child.unmerged` event. A case manager or team coordinator who sees a case of the merged child
@@ -671,7 +666,7 @@ async def unmerge(ctx: Context, *, review_id: uuid.UUID, data: UnmergeCreate) ->
                                 + (["case.child_id"] if c["id"] in moved_set else [])
                                 + (["case.repeat_of_case_id"] if c["id"] in relinks else []))
                      for c in case_rows])
-    return UnmergeRead(review_id=review_id, survivor_child_id=survivor, restored_child_id=merged,
+    return Unmerged(review_id=review_id, survivor_child_id=survivor, restored_child_id=merged,
                        moved_case_ids=[c["id"] for c in case_rows if c["id"] in moved_set and c["visible"]],
                        unmerged_by=row["unmerged_by"], unmerged_at=row["unmerged_at"])
 
