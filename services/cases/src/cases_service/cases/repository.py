@@ -9,7 +9,6 @@ from datetime import date, datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cases_service.cases.records import (
@@ -214,13 +213,6 @@ async def case_facts(session: AsyncSession, case_id: uuid.UUID, today: date) -> 
         case_manager_assigned=f["case_manager_assigned"], social_enquiry_completed=f["social_enquiry_completed"],
         care_plan_validated=f["care_plan_validated"], next_visit_due=f["next_visit_due"],
         active_child_measures=f["active_child_measures"])
-
-
-async def latest_case_of_child(session: AsyncSession, child_id: uuid.UUID) -> RowMapping | None:
-    """The child's most recent case."""
-    stmt = (sa.select(cases.c.id, cases.c.status).where(cases.c.child_id == child_id)
-            .order_by(cases.c.opened_at.desc()).limit(1))
-    return (await session.execute(stmt)).mappings().one_or_none()
 
 
 async def copy_adult_links(session: AsyncSession, *, from_case: uuid.UUID, to_case: uuid.UUID) -> None:

@@ -9,9 +9,9 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from cases_service.core.enums import Status
 from cases_service.core.tables import (
     case_access_grants,
     cases,
@@ -67,10 +67,12 @@ async def claim_event(session: AsyncSession, *, event_id: uuid.UUID, event_type:
     return (await session.execute(stmt)).scalar_one_or_none() is not None
 
 
-async def case_for_event(session: AsyncSession, case_id: uuid.UUID) -> RowMapping | None:
-    """A case locked for an event's effects (events are not subject to a caller's visibility)."""
-    stmt = sa.select(cases.c.id, cases.c.status, cases.c.version).where(cases.c.id == case_id).with_for_update()
-    return (await session.execute(stmt)).mappings().one_or_none()
+async def lock_case_status(session: AsyncSession, case_id: uuid.UUID) -> Status | None:
+    """The status of a case, locked for an event's effects (events are not subject to a caller's visibility);
+    None when there is no such case."""
+    stmt = sa.select(cases.c.status).where(cases.c.id == case_id).with_for_update()
+    status = (await session.execute(stmt)).scalar_one_or_none()
+    return Status(status) if status is not None else None
 
 
 async def insert_measure(session: AsyncSession, values: Mapping[str, Any]) -> None:

@@ -63,8 +63,8 @@ async def receive_event(ctx: EventContext, *, event: ServiceEvent) -> str:
         sequence = referral_sequence(event.data)
     if not await repo.claim_event(session, event_id=event.id, event_type=event.type, case_id=event.case_id):
         return "duplicate"
-    case = await repo.case_for_event(session, event.case_id)
-    if case is None:
+    status = await repo.lock_case_status(session, event.case_id)
+    if status is None:
         raise InvalidInput("The event names no case of this service.")
     if sequence is not None:
         assert event.organization_id is not None and event.referral_id is not None
@@ -73,7 +73,6 @@ async def receive_event(ctx: EventContext, *, event: ServiceEvent) -> str:
                                    organization_id=event.organization_id, referral_id=event.referral_id,
                                    kind=str(event.data.get("kind", "service")), sequence=sequence,
                                    at=clock.now())
-    status = Status(case["status"])
     timeline: list[dict[str, Any]] = []
     data = {k: _jsonable(event.data[k]) for k in SAFE_DATA_KEYS if k in event.data}
     base = {"case_id": event.case_id, "actor": event.actor, "source_event_id": event.id}
