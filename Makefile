@@ -50,7 +50,8 @@ test-fast: install ## Run the tests without the slow fault-injection and fuzz su
 
 # The packages mypy checks (mypy_path in pyproject.toml resolves himaya and himaya_dev from their source).
 # Each service joins once its code type-checks.
-MYPY_TARGETS := shared/src tools/himaya-dev/src services/gateway/src services/identity/src services/referrals/src
+MYPY_TARGETS := shared/src tools/himaya-dev/src services/gateway/src services/identity/src services/referrals/src \
+	services/cases/src
 
 lint: install ## ruff, the import boundaries (lint-imports, private names), mypy
 	$(VENV)/bin/ruff check shared services tests tools bench

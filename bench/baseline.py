@@ -27,9 +27,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from cases_service.db import repository
-from cases_service.db.tables import audit_events
-from cases_service.domain.access import Relation, Visibility
+from cases_service.cases import repository
+from cases_service.core.access import Visibility
+from cases_service.core.enums import Relation
+from cases_service.core.tables import audit_events
 from himaya.audit import CHAINS, audit_lock_key
 
 

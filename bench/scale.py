@@ -122,7 +122,7 @@ class Loaded:
         self.load_report: dict[str, Any] = {}
 
     def __enter__(self) -> Loaded:
-        from cases_service.domain.reference import ReferenceData
+        from cases_service.core.reference import ReferenceData
         from cases_service.scale.__main__ import protector_from_env
         from cases_service.scale.loader import load
 

@@ -20,8 +20,8 @@ import httpx
 import pytest
 import sqlalchemy as sa
 
-from cases_service.db.tables import audit_events
-from cases_service.domain.reference import ReferenceData
+from cases_service.core.reference import ReferenceData
+from cases_service.core.tables import audit_events
 from cases_service.scale.__main__ import protector_from_env
 from cases_service.scale.loader import load
 from himaya.audit import verify

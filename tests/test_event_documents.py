@@ -5,7 +5,7 @@ from datetime import UTC, datetime
 
 import orjson
 
-from cases_service.domain.events import parse_event
+from cases_service.decisions.service import parse_event
 from himaya.events import DecisionData, ServiceEvent
 from referrals_service.core.enums import Concerns, DecisionType, EventType
 from referrals_service.delivery.service import event_body

@@ -10,8 +10,8 @@ import pytest
 import sqlalchemy as sa
 
 from cases_service.config import Settings
-from cases_service.db.tables import APPEND_ONLY_TABLES, MIGRATIONS_DIR, SCHEMA
-from cases_service.domain.assignments import OrganizationEntry, UserEntry
+from cases_service.core.directory import OrganizationEntry, UserEntry
+from cases_service.core.tables import APPEND_ONLY_TABLES, MIGRATIONS_DIR, SCHEMA
 from cases_service.main import create_app
 from himaya import signing
 from himaya.scopes import scopes_for

@@ -6,7 +6,8 @@ from datetime import date, timedelta
 import pytest
 import sqlalchemy as sa
 
-from cases_service.domain.states import STEPS, TERMINAL, Status, allowed_targets
+from cases_service.core.enums import TERMINAL, Status
+from cases_service.core.states import STEPS, allowed_targets
 
 NEXT_WEEK = (date.today() + timedelta(days=7)).isoformat()
 

@@ -371,7 +371,7 @@ class TestCandidateSelection:
         assert {c["child_id"] for c in found[3:]} <= set(alaoui) and found[2]["score"] > found[3]["score"]
 
     async def test_the_bounded_last_tier_keeps_what_the_keys_found(self, api, as_, client, monkeypatch):
-        from cases_service.domain import duplicates
+        from cases_service.duplicates import service as duplicates
 
         ids = []
         for family in ("Kettani", "Kettani", "Bennani"):

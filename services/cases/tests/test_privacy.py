@@ -3,8 +3,8 @@ any column of the cases schema in clear; after a key rotation every record still
 
 import sqlalchemy as sa
 
-from cases_service.domain.protection import Protector
-from cases_service.domain.rotation import rotate_field_keys
+from cases_service.core.protection import Protector
+from cases_service.core.rotation import rotate_field_keys
 
 OLD = {"k1": "test-field-key-" + "f" * 32}
 NEW = {**OLD, "k2": "test-field-key-two-" + "g" * 32}

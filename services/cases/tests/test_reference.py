@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from cases_service.domain.reference import DATA_DIR, ReferenceData
+from cases_service.core.reference import DATA_DIR, ReferenceData
 from himaya.errors import InvalidInput
 
 IDENTITY_DATA = Path(__file__).resolve().parents[2] / "identity" / "src" / "identity_service" / "data"

@@ -4,7 +4,8 @@ from datetime import date
 
 import pytest
 
-from cases_service.domain.states import CaseFacts, Status, check_transition
+from cases_service.core.enums import Status
+from cases_service.core.states import CaseFacts, check_transition
 from himaya.errors import TransitionNotAllowed
 
 TODAY = date(2026, 6, 1)
@@ -61,3 +62,26 @@ def test_role_without_a_transition_scope_is_refused():
     with pytest.raises(TransitionNotAllowed):
         check_transition(facts=facts("reported"), target=Status.SCREENED, role="case_manager",
                          scopes=frozenset({"cases:read"}), reason=None, today=TODAY)
+
+
+def test_the_api_and_the_rules_name_the_same_states_and_decisions():
+    """Each enumeration is defined once: the API's Literal and the rules' enum and groups agree."""
+    from typing import get_args
+
+    from cases_service.core.enums import (
+        DNA_ORDERS,
+        FAMILY_DECISIONS,
+        LASTING_DECISIONS,
+        PATH,
+        PLACEMENT_ORDERS,
+        TERMINAL_STATUSES,
+        CaseStatus,
+        DecisionType,
+    )
+    from himaya import events
+
+    assert set(get_args(CaseStatus)) == {s.value for s in Status}
+    assert set(TERMINAL_STATUSES) <= set(get_args(CaseStatus)) and set(PATH) <= set(get_args(CaseStatus))
+    assert {*LASTING_DECISIONS, *FAMILY_DECISIONS, *PLACEMENT_ORDERS, *DNA_ORDERS} <= set(get_args(DecisionType))
+    # The decisions are those of the event documents referrals send (defined once in himaya.events).
+    assert set(get_args(DecisionType)) == {d.value for d in events.DecisionType}

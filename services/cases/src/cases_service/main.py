@@ -10,10 +10,14 @@ from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
 
-from cases_service.api import audit, cases, casework, events
-from cases_service.clients.identity import IdentityDirectory
+from cases_service.audit.router import router as audit_router
+from cases_service.cases.router import router as cases_router
+from cases_service.casework.router import router as casework_router
 from cases_service.config import PROCESSED_EVENTS_MARGIN, Settings
-from cases_service.db.tables import (
+from cases_service.core.identity_client import IdentityDirectory
+from cases_service.core.protection import Protector
+from cases_service.core.reference import ReferenceData
+from cases_service.core.tables import (
     MIGRATIONS_DIR,
     SCHEMA,
     audit_checkpoints,
@@ -22,9 +26,10 @@ from cases_service.db.tables import (
     outbox_events,
     processed_events,
 )
-from cases_service.domain.protection import Protector
-from cases_service.domain.reference import ReferenceData
-from cases_service.stats.api import router as stats_router
+from cases_service.decisions.router import router as decisions_router
+from cases_service.duplicates.router import router as duplicates_router
+from cases_service.intakes.router import router as intakes_router
+from cases_service.stats.router import router as stats_router
 from cases_service.stats.suppression import Perturbation
 from himaya.app import ServiceSpec, create_service_app
 from himaya.idempotency import IdempotencyProtection
@@ -59,7 +64,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     spec = ServiceSpec(
         name="cases", title="Himaya cases", description=__doc__ or "", schema=SCHEMA,
         migrations_dir=MIGRATIONS_DIR, audit_tables=(audit_events, audit_checkpoints),
-        routers=[cases.router, casework.router, events.router, stats_router, audit.router],
+        routers=[intakes_router, cases_router, duplicates_router, casework_router, decisions_router, stats_router,
+                 audit_router],
         lifespan=lifespan,
         purge_rules=[idempotency_rule(idempotency_keys, settings.idempotency_retention),
                      delivered_outbox_rule(outbox_events, settings.outbox_retention),

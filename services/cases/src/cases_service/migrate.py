@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from cases_service.db.tables import APPEND_ONLY_TABLES, MIGRATIONS_DIR, SCHEMA
+from cases_service.core.tables import APPEND_ONLY_TABLES, MIGRATIONS_DIR, SCHEMA
 from himaya.migrations import autogenerate, provision, urls_from_env
 
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 import asyncio
 
 from cases_service.config import Settings
-from cases_service.db.tables import idempotency_keys
-from cases_service.domain.rotation import cases_sealed_columns
+from cases_service.core.rotation import cases_sealed_columns
+from cases_service.core.tables import idempotency_keys
 from himaya.rotation import report, rotate_with_settings
 
 

@@ -8,7 +8,7 @@ service's audit signing key.
 from __future__ import annotations
 
 from cases_service.config import Settings
-from cases_service.db.tables import audit_checkpoints, audit_events
+from cases_service.core.tables import audit_checkpoints, audit_events
 from himaya.audit_cli import main as verify_main
 
 

@@ -11,8 +11,8 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from cases_service.stats import domain
-from cases_service.stats import queries as q
+from cases_service.stats import repository as q
+from cases_service.stats import service as domain
 
 COMMUNES = ("04.421.01", "04.421.02", "04.441.01", "07.351.01")
 TRANSFER_TO = {"04.421": "04.441.01", "04.441": "07.351.01", "07.351": "04.421.01"}

@@ -5,7 +5,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from cases_service.stats import domain
+from cases_service.stats import service as domain
 from cases_service.stats.suppression import NOISE_BOUND, PTABLE, THRESHOLD, Cell, Perturbation, cell_key, suppress
 
 IDENTITY_TERRITORIES = (Path(__file__).resolve().parents[4] / "services/identity/src/identity_service/data"

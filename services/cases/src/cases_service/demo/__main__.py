@@ -11,9 +11,9 @@ import asyncio
 import sys
 
 from cases_service.config import Settings
+from cases_service.core.protection import Protector
+from cases_service.core.reference import ReferenceData
 from cases_service.demo.loader import load
-from cases_service.domain.protection import Protector
-from cases_service.domain.reference import ReferenceData
 from himaya.db import create_database
 
 NOT_CONFIGURED = ("CASES_DATABASE_URL is not set: this command loads the demo dataset with the cases service's "

@@ -16,31 +16,28 @@ from datetime import date, datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from cases_service.demo import dataset, repository
-from cases_service.domain import cases as case_domain
-from cases_service.domain import casework
-from cases_service.domain.assignments import Directory, OrganizationEntry, UserEntry
-from cases_service.domain.context import DAYS_PER_YEAR, Context
-from cases_service.domain.events import ServiceEvent, receive_event
-from cases_service.domain.grants import GrantLifetimes
-from cases_service.domain.protection import Protector
-from cases_service.domain.reference import ReferenceData
-from cases_service.schemas.cases import (
-    AdultCreate,
-    CaseUpdate,
-    ChildCreate,
-    IntakeCaseRead,
-    IntakeCreate,
-    TransitionCreate,
-)
-from cases_service.schemas.casework import (
+from cases_service.cases import service as case_domain
+from cases_service.cases.schemas import CaseUpdate, TransitionCreate
+from cases_service.casework import service as casework
+from cases_service.casework.schemas import (
     AssessmentCreate,
     CarePlanCreate,
     FiliationCheckCreate,
     FollowUpCreate,
     ServiceCreate,
 )
+from cases_service.core.context import DAYS_PER_YEAR, Context, EventContext
+from cases_service.core.directory import Directory, OrganizationEntry, UserEntry
+from cases_service.core.protection import Protector
+from cases_service.core.records import VisibleCase
+from cases_service.core.reference import ReferenceData
+from cases_service.decisions.service import receive_event
+from cases_service.demo import dataset, repository
+from cases_service.intakes import service as intakes
+from cases_service.intakes.records import OpenedCase
+from cases_service.intakes.schemas import AdultCreate, ChildCreate, IntakeCreate
 from himaya.auth import NATIONAL, Principal
+from himaya.events import ServiceEvent
 from himaya.scopes import Role, scopes_for
 
 NAMESPACE = uuid.UUID("5d3c1f0e-8f7a-4c55-9d0b-6a1e2c3b4d5e")
@@ -114,6 +111,11 @@ def _child(names: random.Random, child: dataset.Child, on: date) -> ChildCreate:
                        nationality=child.nationality, schooling="unknown")
 
 
+async def _case(ctx: Context, case_id: uuid.UUID) -> VisibleCase:
+    """The case as the routes load it for a write (visible to the loader, locked)."""
+    return await case_domain.visible_case(ctx, case_id=case_id, lock=True)
+
+
 async def load(*, session: AsyncSession, protector: Protector, reference: ReferenceData) -> Loaded:
     """Load the demo dataset in the caller's transaction unless it is there already."""
     principal = loader_principal()
@@ -125,7 +127,7 @@ async def load(*, session: AsyncSession, protector: Protector, reference: Refere
     names = random.Random(dataset.SEED + 1)  # noqa: S311 (invented names, reproducible on purpose)
     result = Loaded(loaded=True)
     encounters = dataset.encounters()
-    first_cases: list[IntakeCaseRead] = []
+    first_cases: list[OpenedCase] = []
     for n, enc in enumerate(encounters):
         on = enc.reported_at.date()
         data = IntakeCreate(
@@ -139,21 +141,23 @@ async def load(*, session: AsyncSession, protector: Protector, reference: Refere
                                 claimed_relationship=a.relationship)
                     for a in enc.adults])
         await repository.set_story_clock(session, enc.reported_at)
-        intake = await case_domain.create_intake(ctx=ctx, data=data)
+        intake = await intakes.create_intake(ctx=ctx, data=data)
         result.intakes += 1
         result.cases += len(intake.cases)
         first_cases.append(intake.cases[0])
         for case in intake.cases:
             await repository.set_story_clock(session, enc.reported_at + timedelta(hours=2))
-            await case_domain.transition_case(ctx=ctx, case_id=case.id, data=TransitionCreate(to="screened"))
+            await case_domain.transition_case(ctx=ctx,
+                                              case=await _case(ctx, case.id), data=TransitionCreate(to="screened"))
             await repository.set_story_clock(session, enc.reported_at + timedelta(days=1))
             for adult, adult_id in zip(enc.adults, intake.adult_ids, strict=True):
                 if adult.filiation is not None:
-                    await casework.create_filiation_check(ctx=ctx, case_id=case.id, data=FiliationCheckCreate(
+                    await casework.create_filiation_check(ctx=ctx,
+                                                          case=await _case(ctx, case.id), data=FiliationCheckCreate(
                         adult_id=adult_id, claimed_relationship=adult.relationship,
                         methods=["documents", "civil_status_check"], result=adult.filiation))
             for beneficiary, service_type, status in enc.services:
-                await casework.create_service(ctx=ctx, case_id=case.id, data=ServiceCreate(
+                await casework.create_service(ctx=ctx, case=await _case(ctx, case.id), data=ServiceCreate(
                     beneficiary=beneficiary, service_type=service_type, status=status))
         await _prosecution(session, enc, intake.cases, intake.adult_ids, n)
     coordinator = Context(session=session, principal=coordinator_principal(), protector=protector,
@@ -167,7 +171,7 @@ async def load(*, session: AsyncSession, protector: Protector, reference: Refere
 
 
 async def _casework(ctx: Context, coordinator: Context, care: dataset.Care, enc: dataset.Encounter,
-                    case: IntakeCaseRead, decided: datetime, result: Loaded) -> None:
+                    case: OpenedCase, decided: datetime, result: Loaded) -> None:
     """After the decision: assessment, care plan, care and visits; for some the closure and a new encounter."""
     session = ctx.session
 
@@ -177,18 +181,19 @@ async def _casework(ctx: Context, coordinator: Context, care: dataset.Care, enc:
     start = decided + timedelta(days=3)
     await at(start)
     current = await case_domain.get_case(ctx=ctx, case_id=case.id)
-    await case_domain.update_case(ctx=ctx, case_id=case.id, data=CaseUpdate(case_manager_id=LOADER_ID),
+    await case_domain.update_case(ctx=ctx, case=await _case(ctx, case.id), data=CaseUpdate(case_manager_id=LOADER_ID),
                                   expected_version=current.version)
-    await case_domain.transition_case(ctx=ctx, case_id=case.id, data=TransitionCreate(to="under_assessment"))
+    await case_domain.transition_case(ctx=ctx,
+                                      case=await _case(ctx, case.id), data=TransitionCreate(to="under_assessment"))
     await at(start + timedelta(days=7))
-    await casework.create_assessment(ctx=ctx, case_id=case.id, data=AssessmentCreate(
+    await casework.create_assessment(ctx=ctx, case=await _case(ctx, case.id), data=AssessmentCreate(
         type="social_enquiry", completed=True, summary="Données fictives de démonstration (demo data)."))
     await at(start + timedelta(days=9))
-    plan = await casework.create_care_plan(ctx=ctx, case_id=case.id, data=CarePlanCreate(
+    plan = await casework.create_care_plan(ctx=ctx, case=await _case(ctx, case.id), data=CarePlanCreate(
         objectives="Retour en famille et scolarisation (données fictives de démonstration)."))
     await at(start + timedelta(days=11))
-    await casework.validate_care_plan(ctx=coordinator, case_id=case.id, plan_id=plan.id)
-    await case_domain.transition_case(ctx=ctx, case_id=case.id, data=TransitionCreate(to="in_care"))
+    await casework.validate_care_plan(ctx=coordinator, case=await _case(coordinator, case.id), plan_id=plan.id)
+    await case_domain.transition_case(ctx=ctx, case=await _case(ctx, case.id), data=TransitionCreate(to="in_care"))
     visit = start + timedelta(days=11)
     today = datetime.now(enc.reported_at.tzinfo).date()
     for k in range(care.visits):
@@ -198,33 +203,34 @@ async def _casework(ctx: Context, coordinator: Context, care: dataset.Care, enc:
             # The step to follow-up checks the next visit against today's date, not the story's.
             due = max(due, today)
         await at(visit)
-        await casework.create_follow_up(ctx=ctx, case_id=case.id, data=FollowUpCreate(
+        await casework.create_follow_up(ctx=ctx, case=await _case(ctx, case.id), data=FollowUpCreate(
             visited_at=visit, child_seen=True, attending_school=k % 2 == 0, begging_observed=False,
             next_visit_due=due))
         result.follow_ups += 1
     if not care.closed:
         return
-    await case_domain.transition_case(ctx=ctx, case_id=case.id, data=TransitionCreate(to="follow_up"))
+    await case_domain.transition_case(ctx=ctx, case=await _case(ctx, case.id), data=TransitionCreate(to="follow_up"))
     closed = visit + timedelta(days=10)
     await at(closed)
-    await case_domain.transition_case(ctx=coordinator, case_id=case.id, data=TransitionCreate(
+    await case_domain.transition_case(ctx=coordinator, case=await _case(coordinator, case.id), data=TransitionCreate(
         to="closed", reason="Situation stable en famille (données fictives de démonstration)."))
     if care.seen_again_after_days is None:
         return
     again = closed + timedelta(days=care.seen_again_after_days)
     await at(again)
-    intake = await case_domain.create_intake(ctx=ctx, data=IntakeCreate(
+    intake = await intakes.create_intake(ctx=ctx, data=IntakeCreate(
         reported_at=again, source="field_patrol", commune_code=enc.commune_code, place_type=enc.place_type,
         night=enc.night, exploitation_pattern="alone", narrative="Données fictives de démonstration (demo data).",
         children=[ChildCreate(child_id=case.child_id)]))
     await at(again + timedelta(hours=2))
-    await case_domain.transition_case(ctx=ctx, case_id=intake.cases[0].id, data=TransitionCreate(to="screened"))
+    await case_domain.transition_case(ctx=ctx,
+                                      case=await _case(ctx, intake.cases[0].id), data=TransitionCreate(to="screened"))
     result.intakes += 1
     result.cases += 1
     result.repeat_cases += 1
 
 
-async def _prosecution(session: AsyncSession, enc: dataset.Encounter, cases: list[IntakeCaseRead],
+async def _prosecution(session: AsyncSession, enc: dataset.Encounter, cases: list[OpenedCase],
                        adult_ids: list[uuid.UUID], n: int) -> None:
     """A referral to the prosecution and its decisions arrive as events, as they do from referrals."""
     prosecuted = [a for a, _ in zip(enc.adults, adult_ids, strict=True) if a.prosecuted]
@@ -239,7 +245,7 @@ async def _prosecution(session: AsyncSession, enc: dataset.Encounter, cases: lis
                        case_id: uuid.UUID = case.id, referral_id: uuid.UUID = referral,
                        versions: Iterator[int] = versions) -> None:
             await repository.set_story_clock(session, at)
-            await receive_event(session=session, lifetimes=GrantLifetimes(), event=ServiceEvent(
+            await receive_event(EventContext(session=session), event=ServiceEvent(
                 id=uuid.uuid5(NAMESPACE, f"{key}-{case_id}"), type=event_type,
                 occurred_at=at, case_id=case_id, referral_id=referral_id, organization_id=PROSECUTION_ORG,
                 actor=PROSECUTION_ACTOR, data={**data, "sequence": next(versions)}))

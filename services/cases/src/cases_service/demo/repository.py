@@ -8,7 +8,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from cases_service.db.tables import intakes
+from cases_service.core.tables import intakes
 
 LOCK_KEY = zlib.crc32(b"cases.demo") & 0x7FFFFFFF
 

@@ -16,8 +16,8 @@ import sys
 
 import orjson
 
-from cases_service.domain.protection import Protector
-from cases_service.domain.reference import ReferenceData
+from cases_service.core.protection import Protector
+from cases_service.core.reference import ReferenceData
 from cases_service.scale.loader import load
 
 

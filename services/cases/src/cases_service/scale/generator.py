@@ -3,7 +3,7 @@
 Pure generation, no database: `Generator.batch(n)` returns the next `n` cases (with their intakes,
 children, adults, timeline, grants, decisions, assessments, care plans, services, follow-ups and audit
 events) as tuples in the column order of `COLUMNS`, ready for COPY. Every identifying value goes through
-`Protector.seal` with the same table / column / row-id binding as `cases_service.domain` and every name
+`Protector.seal` with the same table / column / row-id binding as the cases service's repositories and every name
 through `Protector.name_tokens`, so the service reads, searches and rotates these rows like its own.
 
 What it looks like: intakes spread over the loaded territories (every commune and arrondissement of
@@ -28,10 +28,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from cases_service.domain.context import DAYS_PER_YEAR, age_years
-from cases_service.domain.grants import GrantLifetimes
-from cases_service.domain.protection import Protector
-from cases_service.domain.reference import LOCAL_LEVELS, ReferenceData
+from cases_service.core.context import DAYS_PER_YEAR, GrantLifetimes, age_years
+from cases_service.core.enums import PATH
+from cases_service.core.protection import Protector
+from cases_service.core.reference import LOCAL_LEVELS, ReferenceData
 from himaya.audit import CHAINS, GENESIS, row_hash
 
 PILOT_START = datetime(2019, 12, 4, 8, 0, tzinfo=UTC)
@@ -67,8 +67,6 @@ SOURCES = (("field_patrol", 45), ("judicial_police", 20), ("ngo", 12), ("citizen
 PLACES = (("traffic_light", 35), ("mosque", 15), ("market", 15), ("tourist_site", 8), ("cafe_restaurant", 8),
           ("transport_hub", 8), ("shop", 5), ("residential", 3), ("other", 3))
 PATTERNS = (("with_adult", 60), ("alone", 20), ("selling_as_cover", 15), ("network_suspected", 5))
-PATH = ("reported", "screened", "referred_to_prosecution", "interim_measure", "under_assessment", "in_care",
-        "follow_up", "closed")
 # Days from one step of PATH to the next (low, high).
 DELAYS = ((0.1, 3), (1, 6), (2, 20), (5, 40), (10, 60), (30, 120), (120, 420))
 CHILD_DECISIONS = ("return_to_family", "emergency_placement", "placement_trusted_person", "refer_juvenile_judge",
@@ -414,7 +412,8 @@ class Generator:
             "intake_id": str(intake_id), "case_number": number,
             "repeat_of_case_id": str(repeat_of) if repeat_of else None,
             "sibling_case_ids": [str(s) for s in siblings], "duplicate_candidates": 0}), None, None))
-        audit = [(opened, actor, intake_org, "intake.create", ["case", "child", "intake", "intake.narrative"])]
+        audit: list[tuple[datetime, str, uuid.UUID | None, str, list[str]]] = [
+            (opened, actor, intake_org, "intake.create", ["case", "child", "intake", "intake.narrative"])]
         worker = f"user:{manager}" if manager else actor
         for (prev, _), (step, at) in itertools.pairwise(steps):
             events.append((case_id, at, worker, terr.cape, "case.status_changed", prev, step, "{}",

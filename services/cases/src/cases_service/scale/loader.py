@@ -10,8 +10,8 @@ from datetime import datetime
 
 import asyncpg
 
-from cases_service.domain.protection import Protector
-from cases_service.domain.reference import ReferenceData
+from cases_service.core.protection import Protector
+from cases_service.core.reference import ReferenceData
 from cases_service.scale import repository as repo
 from cases_service.scale.generator import COLUMNS, TABLE_ORDER, Batch, Generator
 

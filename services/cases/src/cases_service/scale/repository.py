@@ -7,7 +7,7 @@ from typing import Any
 
 import asyncpg
 
-from cases_service.db.tables import SCHEMA
+from cases_service.core.tables import SCHEMA
 from himaya.audit import CHAINS, GENESIS, audit_lock_key
 
 

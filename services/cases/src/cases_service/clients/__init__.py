@@ -1,1 +1,0 @@
-"""Typed clients of the other services."""
