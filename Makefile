@@ -69,7 +69,7 @@ N ?= 100000
 load-scale: install ## Add N synthetic cases to the dev database (COPY through the service's own encryption)
 	$(PY) -m himaya_dev.devstack with-env -- $(PY) -m cases_service.scale $(N)
 
-bench: install ## Every QUALITY.md performance figure against its target; bench-results/bench.json (ARGS=--million)
+bench: install ## Every performance figure of docs/quality.md against its target; bench-results/bench.json (ARGS=--million)
 	$(PY) -m bench.scale $(ARGS)
 
 bench-gateway: install ## Gateway against direct calls only (ratios, p50/p99)

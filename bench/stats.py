@@ -3,7 +3,7 @@
 Creates a scratch database on the test server (DATABASE_URL, or the embedded PostgreSQL), migrates the
 cases schema, loads N synthetic cases with COPY (intakes, children, cases: no names; triggers off, then
 `cases.stats_rebuild()` as a bulk loader does), then times, with the service's own role:
-- `summarize` grouped by territory, sex and age band (the QUALITY.md figure), national scope, summed from
+- `summarize` grouped by territory, sex and age band (the docs/quality.md figure), national scope, summed from
   the counts cube; the same counts made distinct over the facts table, and over the base tables
   (cases ⋈ intakes ⋈ children);
 - the same with a period that is not whole months (a steering viewer's is widened to whole months);

@@ -1,4 +1,4 @@
-"""Issue 14 item 8 (case updates): a case's lead organisation and case manager, an institution's organisation and
+"""Case updates (decision 0107): a case's lead organisation and case manager, an institution's organisation and
 a placement's institution keep to the territory and organisation rules, checked by cases against identity's
 directory with the caller's own token. Through the gateway with the four real processes: each refusal is a 422
 problem `assignment_not_allowed`, and the case or institution is left as it was.

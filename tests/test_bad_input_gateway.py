@@ -1,4 +1,4 @@
-"""QUALITY.md's bad input on the main POST and PATCH endpoints, through the gateway with the real processes:
+"""The bad input of docs/quality.md on the main POST and PATCH endpoints, through the gateway with the real processes:
 every one gets a clear 4xx problem+json, never a 5xx, and nothing changes (counted through the API).
 
 Free text is data: SQL or script in a narrative or a reason is stored and returned verbatim (that is a valid

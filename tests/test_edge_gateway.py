@@ -1,4 +1,4 @@
-"""Edge hygiene through the gateway, with the four real processes (issue 14, item 8).
+"""Edge hygiene through the gateway, with the four real processes (decision 0108).
 
 Repeated single-valued headers are refused; a client cannot choose its own address with X-Forwarded-For
 (identity's throttling, the gateway's limits and every service's audit see the socket peer, or behind a

@@ -1,4 +1,4 @@
-"""Issue 14 item 7: an access grant ends when its reason ends, or at its expiry, and no replayed event revives it.
+"""Decision 0107: an access grant ends when its reason ends, or at its expiry, and no replayed event revives it.
 
 Through the gateway with the four real processes: a prosecution office and an NGO see a case only while the
 referral they received is open; an NGO that reported a child loses the case when it closes; an expired grant

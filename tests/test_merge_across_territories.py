@@ -1,4 +1,4 @@
-"""Duplicate merge across territories, through the gateway with the real processes (issue 14, decision 0100).
+"""Duplicate merge across territories, through the gateway with the real processes (decision 0100).
 
 The attack: a case manager or police officer of Salé records a child with the name of a Rabat child, closes
 the new case, and marks the two records "same", hoping the merge shows the Rabat child's identity through the

@@ -1,4 +1,4 @@
-"""No plaintext name, narrative, note or CNIE anywhere in the database after a full scenario (issue 14 item 3).
+"""No plaintext name, narrative, note or CNIE anywhere in the database after a full scenario (decision 0104).
 
 A Marrakech story through the gateway, every POST with an Idempotency-Key (and the creating POSTs replayed):
 an intake with two children (Latin and Arabic names) and an adult (names, CNIE, offence notes), a second

@@ -1,5 +1,5 @@
-"""Referrals' offence data and webhooks, attacked through the gateway with the four real processes (issue 14,
-items 4 and 9; decision 0105).
+"""Referrals' offence data and webhooks, attacked through the gateway with the four real processes
+(decision 0105).
 
 - A case manager who sent a prosecution referral, an NGO worker and a health focal point (none holds
   `offences:read`) never see a decision about an adult, a legal basis or a decision's notes: not in the

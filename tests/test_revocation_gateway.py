@@ -1,4 +1,4 @@
-"""Revocation takes effect at every service within seconds (issue 14, item 6; decision 0103).
+"""Revocation takes effect at every service within seconds (decision 0103).
 
 A user's or client's token keeps working until it expires unless every verifier learns of the change. Each
 attack here holds a token that worked, has the administrator deactivate its user, narrow its role, revoke its

@@ -1,14 +1,14 @@
 """The child's whole path through the four real processes, through the gateway only, a token per actor.
 
-Issue 10 item 1: a field team in Marrakech meets a woman with two children at night; the duplicate check
+The main story: a field team in Marrakech meets a woman with two children at night; the duplicate check
 finds one of them, seen before in Rabat (Latin script there, Arabic here); the police refers to the
 prosecution office, whose system polls, acknowledges and orders a DNA expertise and an emergency placement;
 the filiation check comes back excluded; the prosecutor orders prosecution of the adult; the case manager
 assesses, plans (validated by the coordinator), delivers services, follows up, and the coordinator closes;
 the steering viewer sees the counts move and no names; the auditor sees who read the child's record.
-Also the "done when" of issue 4 (a Rabat case carried to closed by a case manager, every step on the
-timeline) and of issue 5 (the prosecution loop with a machine client; the office reads the case only while
-the referral is open). Events travel through the real outbox, so effects are awaited, never timed.
+Also a Rabat case carried to closed by a case manager, every step on the timeline, and the prosecution loop
+with a machine client (the office reads the case only while the referral is open). Events travel through
+the real outbox, so effects are awaited, never timed.
 """
 
 from __future__ import annotations
@@ -474,7 +474,7 @@ class TestAuditor:
         assert not [name for name in NAMES if name in str(items)]
 
 
-# ---- issue 4: a Rabat case manager carries one case to closed --------------------------------------------
+# ---- a Rabat case manager carries one case to closed -----------------------------------------------------
 
 class TestRabatCaseToClosed:
     def test_a_mother_with_two_children_one_case_carried_to_closed(self, gateway, cast):

@@ -1,4 +1,4 @@
-"""Issue 14 item 5: a steering viewer cannot recover a suppressed (small) cell by subtracting two allowed queries.
+"""Decision 0106: a steering viewer cannot recover a suppressed (small) cell by subtracting two allowed queries.
 
 Through the gateway, with the four real processes. The fixture is Agadir in 2015 (no other test writes there):
 a big commune with three single-child intakes a month, two more intakes on 15 March, and eight small communes

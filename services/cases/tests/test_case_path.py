@@ -1,4 +1,4 @@
-"""The child's path of DOMAIN.md through the API: the right roles, guards, refusals and the timeline."""
+"""The child's path (docs/state-machine.md) through the API: the right roles, guards, refusals and the timeline."""
 
 import uuid
 from datetime import date, timedelta

@@ -336,7 +336,7 @@ class TestReview:
 
 
 class TestCandidateSelection:
-    """Candidates are selected by the names' phonetic keys, scored and ranked in SQL (issue 9)."""
+    """Candidates are selected by the names' phonetic keys, scored and ranked in SQL (decision 0090)."""
 
     async def test_the_best_match_comes_first_among_many_sharing_a_first_name(self, api, as_, client):
         families = ["Alaoui", "Bennani", "Tazi", "Idrissi", "Berrada", "Chraibi", "Fassi", "Lahlou", "Sebti",

@@ -1,4 +1,4 @@
-"""Data minimisation: each audience gets its own response model, with only the fields DOMAIN.md allows it."""
+"""Data minimisation: each audience gets its own response model, with only the fields docs/privacy.md allows it."""
 
 import uuid
 

@@ -1,4 +1,4 @@
-"""Idempotency-Key for POSTs that create something (API.md).
+"""Idempotency-Key for POSTs that create something (docs/api-contract.md).
 
 Same key and same body: the first response is replayed. Same key, other body: 422. A retry that
 arrives while the first request is still running waits a little for it (so a burst of retries all get

@@ -18,7 +18,7 @@ class Scope(StrEnum):
     DIRECTORY_READ = "directory:read"          # organisations, territories, roles, field teams
     CASES_READ = "cases:read"                  # cases, children, adults, timeline (relation-checked)
     CASES_WRITE = "cases:write"                # intakes, outings, case and adult updates
-    INTAKES_WRITE = "intakes:write"            # record an intake (also NGO focal points, DOMAIN.md)
+    INTAKES_WRITE = "intakes:write"            # record an intake (also NGO focal points, docs/domain.md)
     CASES_TRANSITION = "cases:transition"      # move a case along its path (role-checked per step)
     CHILDREN_DEDUP = "children:dedup"          # review duplicate candidates, link or separate
     CASEWORK_WRITE = "casework:write"          # assessments, care plans, services, follow-ups
@@ -39,7 +39,7 @@ class Scope(StrEnum):
 
 
 class Role(StrEnum):
-    """The roles of API.md; every user has exactly one."""
+    """The roles (docs/domain.md); every user has exactly one."""
 
     ADMIN = "admin"
     ORG_ADMIN = "org_admin"

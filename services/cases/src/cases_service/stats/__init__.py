@@ -1,1 +1,1 @@
-"""Statistics for the steering committee (issue 8): aggregates only, never a child's identity."""
+"""Statistics for the steering committee (docs/statistics.md): aggregates only, never a child's identity."""

@@ -6,7 +6,7 @@ from enum import StrEnum
 
 
 class OrganizationType(StrEnum):
-    """Organisation types of API.md."""
+    """Organisation types (docs/domain.md)."""
 
     PROSECUTION_OFFICE = "prosecution_office"
     POLICE = "police"

@@ -19,7 +19,7 @@ class Urgency(StrEnum):
 
 
 class ServiceType(StrEnum):
-    """Services a referral to a provider asks for (API.md, service `service_type`)."""
+    """Services a referral to a provider asks for (the `service_type` of a service referral)."""
 
     MEDICAL = "medical"
     PSYCHOLOGICAL = "psychological"
