@@ -84,7 +84,6 @@ def _reveal_assessment(ctx: Context) -> Callable[[Mapping[Any, Any]], tuple[str,
 # ---- filiation checks ----------------------------------------------------------------------------------
 
 
-
 async def create_filiation_check(ctx: Context, *, case: VisibleCase, data: FiliationCheckCreate
                                  ) -> FiliationCheck:
     """Record a filiation check; the DNA method needs a DNA-expertise order recorded on the case."""
@@ -150,7 +149,6 @@ async def list_filiation_checks(ctx: Context, *, case: VisibleCase) -> list[Fili
 # ---- assessments ---------------------------------------------------------------------------------------
 
 
-
 async def create_assessment(ctx: Context, *, case: VisibleCase, data: AssessmentCreate) -> Assessment:
     """Record an assessment (completed when its conclusions are in)."""
     require(ctx.principal, Scope.CASEWORK_WRITE)
@@ -200,7 +198,6 @@ async def list_assessments(ctx: Context, *, case: VisibleCase) -> list[Assessmen
 
 
 # ---- care plans ----------------------------------------------------------------------------------------
-
 
 
 async def create_care_plan(ctx: Context, *, case: VisibleCase, data: CarePlanCreate) -> CarePlan:
@@ -256,7 +253,6 @@ async def list_care_plans(ctx: Context, *, case: VisibleCase) -> list[CarePlan]:
 # ---- services ------------------------------------------------------------------------------------------
 
 
-
 async def create_service(ctx: Context, *, case: VisibleCase, data: ServiceCreate) -> ServiceDelivery:
     """Propose or record a service to the child or the mother."""
     require(ctx.principal, Scope.CASEWORK_WRITE)
@@ -303,7 +299,6 @@ async def list_services(ctx: Context, *, case: VisibleCase) -> list[ServiceDeliv
 
 
 # ---- follow-ups ----------------------------------------------------------------------------------------
-
 
 
 async def create_follow_up(ctx: Context, *, case: VisibleCase, data: FollowUpCreate) -> FollowUp:

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from typing import Protocol
 
 
-class AdultData(Protocol):
-    """An adult as an intake or a case records it (the request's adult; read only)."""
+class NamesData(Protocol):
+    """A person's names in Latin and Arabic script, as a request gives them (read only)."""
 
     @property
     def first_name(self) -> str | None: ...
@@ -21,6 +21,10 @@ class AdultData(Protocol):
 
     @property
     def last_name_ar(self) -> str | None: ...
+
+
+class AdultData(NamesData, Protocol):
+    """An adult as an intake or a case records it (the request's adult; read only)."""
 
     @property
     def cnie(self) -> str | None: ...

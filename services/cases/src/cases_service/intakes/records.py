@@ -7,23 +7,12 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Protocol
 
+from cases_service.core.records import NamesData
 from cases_service.duplicates.records import Candidate
 
 
-class ChildData(Protocol):
+class ChildData(NamesData, Protocol):
     """A new child as an intake describes it (the request's child; read only)."""
-
-    @property
-    def first_name(self) -> str | None: ...
-
-    @property
-    def last_name(self) -> str | None: ...
-
-    @property
-    def first_name_ar(self) -> str | None: ...
-
-    @property
-    def last_name_ar(self) -> str | None: ...
 
     @property
     def description(self) -> str | None: ...
