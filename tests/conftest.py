@@ -1,6 +1,5 @@
 """Cross-service fixtures: the four real processes on a fresh database, reached through the gateway."""
 
-import socket
 import sys
 import time
 from collections.abc import Iterator
@@ -16,6 +15,8 @@ from himaya_dev.devstack import SERVICES, Stack, StackConfig, migrate, random_se
 sys.path.insert(0, str(Path(__file__).parent))
 from authz.provision import Directory
 
+from tests.faults_support import free_port
+
 # The scenario and the matrix log in dozens of actors and send thousands of requests from one address:
 # the gateway's limits (decision 0020) are raised for this test stack rather than slowing the tests down.
 TEST_STACK_LIMITS = {"GATEWAY_RATE_LIMIT_TOKEN_ENDPOINT": "100000", "GATEWAY_RATE_LIMIT_PER_IP": "1000000",
@@ -24,11 +25,6 @@ TEST_STACK_LIMITS = {"GATEWAY_RATE_LIMIT_TOKEN_ENDPOINT": "100000", "GATEWAY_RAT
                      # stays refused (tests/test_referrals_security.py).
                      "REFERRALS_WEBHOOK_ALLOWED_NETWORKS": '["127.0.0.1/32"]'}
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture(scope="session")

@@ -22,16 +22,12 @@ import pytest
 from authz.provision import MARRAKECH, MARRAKECH_COMMUNE, NATIONAL, Directory, expect, wait_for
 
 from himaya_dev.devstack import Stack, StackConfig
+from tests.faults_support import free_port
 
 pytestmark = pytest.mark.stack
 
 SPOOFED = "203.0.113.66"
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def client_from(base_url: str, address: str) -> httpx.Client:

@@ -23,17 +23,13 @@ import httpx
 import pytest
 
 from himaya_dev import embedded_pg
+from tests.faults_support import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 SERVICES = ("GATEWAY", "IDENTITY", "CASES", "REFERRALS")
 
 pytestmark = [pytest.mark.slow, pytest.mark.stack]
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def fresh_checkout(dest: Path) -> Path:

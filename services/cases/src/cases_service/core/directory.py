@@ -23,7 +23,7 @@ from typing import Any, Protocol
 
 from cases_service.core.enums import CASE_MANAGER_ROLES, INSTITUTION_ORGANIZATION_TYPE, LEAD_ORGANIZATION_TYPES
 from cases_service.core.records import VisibleCase
-from himaya.auth import NATIONAL
+from himaya.auth import territory_covers
 from himaya.errors import InvalidInput, ServiceUnavailable
 
 
@@ -85,11 +85,6 @@ class Directory:
         return self.source
 
 
-def within(code: str, territory: str) -> bool:
-    """Whether territory `code` lies inside (or is) `territory`."""
-    return territory == NATIONAL or code == territory or code.startswith(territory + ".")
-
-
 async def check_case_assignment(directory: Directory, case: VisibleCase, values: Mapping[str, Any]) -> None:
     """Refuse a case update whose lead organisation or case manager breaks the rules of this module."""
     commune = case.commune_code
@@ -103,7 +98,7 @@ async def check_case_assignment(directory: Directory, case: VisibleCase, values:
             raise AssignmentRefused("lead_organization_id does not name an organisation.")
         if lead.type not in LEAD_ORGANIZATION_TYPES:
             raise AssignmentRefused("lead_organization_id must name a CAPE or Entraide Nationale organisation.")
-        if not within(commune, lead.territory_code):
+        if not territory_covers(lead.territory_code, commune):
             raise AssignmentRefused("lead_organization_id names an organisation whose territory does not cover "
                                     "the case's commune.")
     manager_id = values.get("case_manager_id")
@@ -115,7 +110,7 @@ async def check_case_assignment(directory: Directory, case: VisibleCase, values:
     if manager.role not in CASE_MANAGER_ROLES or manager.organization_type not in LEAD_ORGANIZATION_TYPES:
         raise AssignmentRefused("case_manager_id must name a case manager or team coordinator of a CAPE or "
                                 "Entraide Nationale organisation.")
-    if not any(within(commune, t) for t in manager.territories):
+    if not any(territory_covers(t, commune) for t in manager.territories):
         raise AssignmentRefused("case_manager_id names a user whose territories do not cover the case's commune.")
     if lead is None and lead_id is not None:
         lead = await directory.organization(lead_id)
@@ -129,5 +124,6 @@ async def check_institution_organization(directory: Directory, organization_id: 
     org = await directory.organization(organization_id)
     if org is None or org.type != INSTITUTION_ORGANIZATION_TYPE:
         raise AssignmentRefused("organization_id must name an EPS organisation.")
-    if not (within(prefecture_code, org.territory_code) or within(org.territory_code, prefecture_code)):
+    if not (territory_covers(org.territory_code, prefecture_code)
+            or territory_covers(prefecture_code, org.territory_code)):
         raise AssignmentRefused("organization_id names an EPS organisation outside the institution's prefecture.")
