@@ -19,8 +19,6 @@ verifier refuses every token with a 503 (fail closed) until the feed answers aga
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import time
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
@@ -31,6 +29,7 @@ import httpx
 import structlog
 
 from himaya.errors import ServiceUnavailable, Unauthorized
+from himaya.periodic import Periodic
 
 log = structlog.get_logger(__name__)
 
@@ -172,7 +171,8 @@ class RevocationSync:
         self.revocations = revocations
         self.fetch = fetch
         self.interval = interval
-        self._task: asyncio.Task[None] | None = None
+        # refresh_once logs its own failures, so the schedule never sees one.
+        self._schedule = Periodic("revocations_sync", self.refresh_once, interval_seconds=interval)
 
     async def refresh_once(self) -> bool:
         """One refresh; a failure is logged (once per run of failures, then every 30th) and kept for later."""
@@ -187,20 +187,11 @@ class RevocationSync:
                             stale_seconds=round(self.revocations.staleness, 1))
             return False
 
-    async def _run(self) -> None:
-        while True:
-            await asyncio.sleep(self.interval)
-            await self.refresh_once()
-
     async def start(self) -> None:
         """Load the list once (not failing if identity is not up yet) and start polling."""
         await self.refresh_once()
-        self._task = asyncio.create_task(self._run(), name="revocations-sync")
+        self._schedule.start()
 
     async def stop(self) -> None:
         """Stop polling."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await self._schedule.stop()
